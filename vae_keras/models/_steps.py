@@ -1,0 +1,112 @@
+"""Per-backend gradient plumbing for the models' own `train_step`/`test_step`.
+
+The loss math lives in each model's `compute_losses(x, y, training)`, which
+returns a dict of scalar tensors with a `"loss"` entry (the objective). These
+functions only take gradients, apply them, and update the Mean trackers, in
+the way each backend's trainer expects (TensorFlow and PyTorch: stateful;
+JAX: a pure function of `state`).
+"""
+
+import keras
+
+
+def _unpack(data):
+    x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+    return x, y
+
+
+def _update_trackers(model, losses):
+    for tracker in model.metrics:
+        tracker.update_state(losses[tracker.name])
+    return {tracker.name: tracker.result() for tracker in model.metrics}
+
+
+# --- TensorFlow -----------------------------------------------------------
+
+
+def tensorflow_train_step(model, data):
+    import tensorflow as tf
+
+    x, y = _unpack(data)
+    with tf.GradientTape() as tape:
+        losses = model.compute_losses(x, y, training=True)
+        scaled_loss = model.optimizer.scale_loss(losses["loss"])
+    weights = model.trainable_weights
+    grads = tape.gradient(scaled_loss, weights)
+    model.optimizer.apply(grads, weights)
+    return _update_trackers(model, losses)
+
+
+# --- PyTorch --------------------------------------------------------------
+
+
+def torch_train_step(model, data):
+    import torch
+
+    x, y = _unpack(data)
+    model.zero_grad()
+    losses = model.compute_losses(x, y, training=True)
+    model.optimizer.scale_loss(losses["loss"]).backward()
+    weights = model.trainable_weights
+    grads = [w.value.grad for w in weights]
+    with torch.no_grad():
+        model.optimizer.apply(grads, weights)
+    return _update_trackers(model, losses)
+
+
+def eager_test_step(model, data):
+    """TensorFlow and PyTorch: no gradients, trackers updated in place."""
+    x, y = _unpack(data)
+    return _update_trackers(model, model.compute_losses(x, y, training=False))
+
+
+# --- JAX ------------------------------------------------------------------
+
+
+def _jax_losses(model, trainable, non_trainable, x, y, training):
+    """Runs `compute_losses` with the model's variables mapped to `state`."""
+    mapping = list(zip(model.trainable_variables, trainable))
+    mapping += list(zip(model.non_trainable_variables, non_trainable))
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        losses = model.compute_losses(x, y, training=training)
+    # Seed generators advance inside the scope; carry their new state out.
+    non_trainable = [scope.get_current_value(v) for v in model.non_trainable_variables]
+    return losses, non_trainable
+
+
+def _jax_update_trackers(model, metrics_variables, losses):
+    mapping = list(zip(model.metrics_variables, metrics_variables))
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        logs = _update_trackers(model, losses)
+    return logs, [scope.get_current_value(v) for v in model.metrics_variables]
+
+
+def jax_train_step(model, state, data):
+    import jax
+
+    trainable, non_trainable, optimizer_variables, metrics_variables = state
+    x, y = _unpack(data)
+
+    def objective(trainable, non_trainable):
+        losses, non_trainable = _jax_losses(model, trainable, non_trainable, x, y, True)
+        opt_mapping = list(zip(model.optimizer.variables, optimizer_variables))
+        with keras.StatelessScope(state_mapping=opt_mapping):
+            scaled_loss = model.optimizer.scale_loss(losses["loss"])
+        return scaled_loss, (losses, non_trainable)
+
+    (_, (losses, non_trainable)), grads = jax.value_and_grad(objective, has_aux=True)(
+        trainable, non_trainable
+    )
+    trainable, optimizer_variables = model.optimizer.stateless_apply(
+        optimizer_variables, grads, trainable
+    )
+    logs, metrics_variables = _jax_update_trackers(model, metrics_variables, losses)
+    return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+
+def jax_test_step(model, state, data):
+    trainable, non_trainable, metrics_variables = state
+    x, y = _unpack(data)
+    losses, non_trainable = _jax_losses(model, trainable, non_trainable, x, y, False)
+    logs, metrics_variables = _jax_update_trackers(model, metrics_variables, losses)
+    return logs, (trainable, non_trainable, metrics_variables)

@@ -1,0 +1,6 @@
+"""Encoder and decoder factories. Any encoder pairs with any decoder of the same latent size."""
+
+from vae_keras.networks.conv import conv_decoder, conv_encoder
+from vae_keras.networks.dense import dense_decoder, dense_encoder
+
+__all__ = ["conv_decoder", "conv_encoder", "dense_decoder", "dense_encoder"]

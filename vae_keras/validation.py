@@ -1,0 +1,86 @@
+"""Checks of user data at the public surface, with errors that say what to fix.
+
+Backends fail deep inside a traced function when shapes or values are off;
+these checks run on NumPy data before any training or inference starts.
+"""
+
+import numpy as np
+
+
+def as_float_array(x, name: str) -> np.ndarray:
+    """Converts array-like data to a float32 NumPy array, or raises."""
+    try:
+        array = np.asarray(x)
+    except Exception as error:  # ragged lists and the like
+        raise ValueError(f"`{name}` could not be read as an array: {error}") from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == bool
+    ):
+        raise ValueError(
+            f"`{name}` must hold numbers. Received dtype {array.dtype} "
+            f"for `{name}` of shape {array.shape}."
+        )
+    return array.astype("float32", copy=False)
+
+
+def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) -> np.ndarray:
+    """Validates a batch of examples against a model's per-example shape.
+
+    Args:
+        x: Array-like data with a leading batch axis.
+        expected_shape: Per-example shape, without the batch axis; `None`
+            entries match any size.
+        name: How the data is called in error messages.
+        unit_interval: Require values in [0, 1] (Bernoulli likelihood).
+
+    Returns:
+        `x` as a float32 NumPy array.
+
+    Raises:
+        ValueError: empty data, wrong shape, NaN or inf, or (with
+            `unit_interval`) values outside [0, 1]; the message names the
+            offending value and the fix.
+    """
+    array = as_float_array(x, name)
+    expected_shape = tuple(expected_shape)
+    if array.ndim == 0 or array.shape[0] == 0:
+        raise ValueError(f"`{name}` is empty (shape {array.shape}). Pass at least one example.")
+    per_example = array.shape[1:]
+    if len(per_example) != len(expected_shape) or any(
+        e is not None and e != d for e, d in zip(expected_shape, per_example)
+    ):
+        hint = ""
+        if per_example + (1,) == expected_shape:
+            hint = f" Add a channel axis: `{name}[..., None]`."
+        elif int(np.prod(per_example)) == int(np.prod([d or 0 for d in expected_shape])):
+            hint = f" Reshape it: `{name}.reshape(-1, {', '.join(map(str, expected_shape))})`."
+        raise ValueError(
+            f"`{name}` has per-example shape {per_example} (full shape {array.shape}), "
+            f"but the model expects {expected_shape}.{hint}"
+        )
+    finite = np.isfinite(array)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"`{name}` contains NaN or inf ({int((~finite).sum())} values; first at index "
+            f"{tuple(int(i) for i in bad)}: {array[tuple(bad)]}). Clean or impute the data first."
+        )
+    if unit_interval:
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise ValueError(
+                f"`{name}` has values in [{low:g}, {high:g}], but the Bernoulli likelihood "
+                "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`) or use "
+                "`likelihood=\"gaussian\"`."
+            )
+    return array
+
+
+def check_non_negative(value, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a number. Received: {name}={value!r}") from None
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
+    return value
