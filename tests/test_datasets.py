@@ -69,9 +69,8 @@ def failing_download(monkeypatch):
 @pytest.mark.parametrize("gz", [True, False])
 @pytest.mark.parametrize("type_code", sorted(TYPE_CODES))
 def test_load_idx_round_trip(tmp_path, type_code, gz):
-    expected = (np.arange(24).reshape(2, 3, 4) * 3 - 20).astype(TYPE_CODES[type_code])
-    if type_code == 0x08:
-        expected = np.arange(24, dtype=np.uint8).reshape(2, 3, 4) * 10
+    offset = 0 if type_code == 0x08 else -20  # negative values for the signed types
+    expected = (np.arange(24).reshape(2, 3, 4) * 3 + offset).astype(TYPE_CODES[type_code])
     path = write_idx(tmp_path / "f.idx", expected, type_code, gz=gz)
     got = datasets.load_idx(path)
     assert got.shape == (2, 3, 4)
@@ -93,6 +92,7 @@ def corrupt(path, mutate):
         (lambda raw: raw + b"\x00", "trailing bytes: expected 36 bytes"),
         (lambda raw: raw[:10], "truncated header"),
         (lambda raw: raw[:3], "truncated header"),
+        (lambda raw: raw[:3] + b"\x00" + raw[4:], "declares 0 dimensions"),
     ],
 )
 def test_corrupt_idx_errors_name_the_file(tmp_path, no_env, mutate, message):
@@ -150,10 +150,20 @@ def test_subfolder_layout_and_env_var(tmp_path, monkeypatch, failing_download):
     assert failing_download == ["mnist"]
 
 
+def test_named_subfolder_wins_over_files_in_root(tmp_path, no_env):
+    mnist = write_mnist(tmp_path, seed=2)  # e.g. a folder with MNIST directly inside...
+    fashion = write_mnist(tmp_path / "fashion_mnist", seed=3)  # ...and a fashion subfolder
+    _, y = datasets.load("fashion_mnist", split="test", data_dir=tmp_path)
+    np.testing.assert_array_equal(y, fashion["test"][1])
+    _, y = datasets.load("mnist", split="test", data_dir=tmp_path)
+    np.testing.assert_array_equal(y, mnist["test"][1])
+
+
 def test_limit(tmp_path, no_env):
     data = write_mnist(tmp_path)
     x, y = datasets.load("mnist", data_dir=tmp_path, limit=2)
     assert x.shape == (2, 4, 3, 1)
+    np.testing.assert_array_equal(x[..., 0] * 255, data["train"][0][:2])
     np.testing.assert_array_equal(y, data["train"][1][:2])
     x, _ = datasets.load("mnist", data_dir=tmp_path, limit=1000)
     assert len(x) == 6
@@ -189,11 +199,14 @@ def test_bad_split(tmp_path, no_env):
             datasets.load(name, split="validation", data_dir=tmp_path)
 
 
-def test_missing_explicit_data_dir_fails_without_download(tmp_path, failing_download):
+def test_missing_data_dir_fails_without_download(tmp_path, monkeypatch, failing_download):
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match="nowhere") as info:
         datasets.load("mnist", data_dir=missing)
     assert str(missing) in str(info.value)
+    monkeypatch.setenv(ENV, str(missing))  # a mistyped env var fails the same way
+    with pytest.raises(FileNotFoundError, match=f"nowhere.*from \\${ENV}"):
+        datasets.load("fashion_mnist")
     assert failing_download == []
 
 

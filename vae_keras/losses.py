@@ -103,6 +103,8 @@ def standard_normal_log_prob(z):
 def diagonal_normal_log_prob(z, mean, log_var):
     """log N(z; mean, diag(exp(log_var))) per example, summed over the last axis."""
     z = ops.convert_to_tensor(z)
+    mean = ops.cast(ops.convert_to_tensor(mean), z.dtype)
+    log_var = ops.cast(ops.convert_to_tensor(log_var), z.dtype)
     terms = -0.5 * (
         math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var)
     )

@@ -1,5 +1,7 @@
 """The variational autoencoder of Kingma & Welling (2014), as the slides build it."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -174,7 +176,7 @@ class VAE(LatentModel):
         """-log p(target | decoder outputs), per example, in nats."""
         outputs = ops.cast(outputs, "float32")
         if self.likelihood == "gaussian":
-            return losses.gaussian_nll(target, outputs, float(ops.log(self.gaussian_variance)))
+            return losses.gaussian_nll(target, outputs, math.log(self.gaussian_variance))
         if self._probabilities:
             return losses.bernoulli_nll_from_probabilities(target, outputs)
         return losses.bernoulli_nll(target, outputs)
