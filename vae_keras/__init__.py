@@ -8,8 +8,8 @@ Example:
 
 __version__ = "0.1.0"
 
-from vae_keras import losses, networks
+from vae_keras import datasets, losses, networks
 from vae_keras.layers import Sampling
 from vae_keras.models import VAE
 
-__all__ = ["Sampling", "VAE", "losses", "networks", "__version__"]
+__all__ = ["Sampling", "VAE", "datasets", "losses", "networks", "__version__"]

@@ -37,6 +37,24 @@ def kl_divergence(z_mean, z_log_var):
     return -0.5 * _sum_over_example(terms)
 
 
+def kl_divergence_per_dimension(z_mean, z_log_var):
+    """KL(N(z_mean, exp(z_log_var)) || N(0, 1)) per example and latent dimension.
+
+    Shaped like `z_mean`; summing over the last axis gives `kl_divergence`.
+    Free bits (`VAE(free_bits=...)`) clamp its batch mean per dimension.
+
+    Example:
+
+    >>> import numpy as np
+    >>> kl = kl_divergence_per_dimension(np.array([[0.0, 2.0]]), np.zeros((1, 2)))
+    >>> float(kl[0, 1])
+    2.0
+    """
+    z_mean = ops.convert_to_tensor(z_mean)
+    z_log_var = ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype)
+    return -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+
+
 def bernoulli_nll(x, logits):
     """Binary cross-entropy summed over pixels, computed from logits.
 

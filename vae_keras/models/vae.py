@@ -1,32 +1,24 @@
 """The variational autoencoder of Kingma & Welling (2014), as the slides build it."""
 
-import math
-
 import keras
 from keras import ops
 
 from vae_keras import losses
 from vae_keras.layers import Sampling
-from vae_keras.models.base import LatentModel, check_pair
+from vae_keras.models._corruption import check_corruption
+from vae_keras.models._reconstruction import (  # noqa: F401  (re-exported names)
+    DECODER_OUTPUTS,
+    LIKELIHOODS,
+    ReconstructionModel,
+    check_likelihood,
+    decoder_emits_probabilities,
+)
+from vae_keras.models.base import check_pair
 from vae_keras.validation import check_non_negative
-
-LIKELIHOODS = ("bernoulli", "gaussian")
-DECODER_OUTPUTS = ("auto", "logits", "probabilities")
-_SHAPE_ONLY_LAYERS = (keras.layers.Reshape, keras.layers.Cropping2D, keras.layers.Flatten)
-
-
-def decoder_emits_probabilities(decoder) -> bool:
-    """True when the decoder's last computing layer ends in a sigmoid."""
-    for layer in reversed(decoder.layers):
-        if isinstance(layer, (keras.layers.InputLayer,) + _SHAPE_ONLY_LAYERS):
-            continue
-        activation = getattr(layer, "activation", None)
-        return activation is keras.activations.sigmoid
-    return False
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
-class VAE(LatentModel):
+class VAE(ReconstructionModel):
     """Variational autoencoder with its own `train_step`.
 
     Training minimises the negative ELBO, per example, averaged over the
@@ -43,13 +35,32 @@ class VAE(LatentModel):
     - `"bernoulli"`: binary cross-entropy summed over pixels; data must lie
       in [0, 1]. Computed from logits (stable when pixels are exactly 0 or 1
       and the decoder saturates). `decode` returns probabilities.
-    - `"gaussian"`: `N(x; decoder(z), gaussian_variance)` with a fixed
-      variance, default 1/2, so the term is the summed squared error of the
-      slides plus the constant `0.5 * D * log(pi)` (a true NLL in nats).
-      `decode` returns the means.
+    - `"gaussian"`: `N(x; decoder(z), variance)`. With a fixed variance
+      (default 1/2) the term is the summed squared error of the slides plus
+      the constant `0.5 * D * log(pi)` (a true NLL in nats). With
+      `gaussian_variance="learned"` the model trains one log-variance shared
+      by all pixels; with `"learned_per_pixel"`, one per pixel. Both start
+      at variance 1/2 and are clipped to [1e-3, 1e3]; read them with
+      `model.output_variance`. `decode` returns the means.
 
     `beta` and `reconstruction_weight` are variables: set them at any time,
     also from a callback during `fit`, on every backend (`model.beta = 0.5`).
+
+    Free bits (Kingma et al., 2016, "Improved variational inference with
+    inverse autoregressive flow"): with `free_bits=lam > 0` the KL term of
+    the loss becomes `sum_j max(lam, KL_j)`, where `KL_j` is the batch mean
+    of the KL of latent dimension `j`: a dimension below `lam` nats costs a
+    constant and gets no gradient pushing it further towards the prior,
+    which fights posterior collapse. `kl_loss` still reports the true KL,
+    so then `loss >= reconstruction_weight * reconstruction_loss + beta * kl_loss`.
+
+    Denoising: with `corruption="gaussian"` (noise of standard deviation
+    `corruption_level`, clipped to [0, 1] under the Bernoulli likelihood) or
+    `corruption="mask"` (each pixel zeroed with probability
+    `corruption_level`), the encoder sees a corrupted input during training
+    only, and the loss reconstructs the clean one (or `y` when given).
+    `evaluate`, `encode` and `reconstruct` see clean inputs. `model.corrupt(x)`
+    shows what training sees.
 
     Args:
         encoder: A `keras.Model` mapping `x` to `[z_mean, z_log_var]` (a
@@ -59,11 +70,17 @@ class VAE(LatentModel):
         beta: Weight of the KL term (beta-VAE; 1.0 is the ELBO).
         reconstruction_weight: Weight of the reconstruction term.
         likelihood: `"bernoulli"` or `"gaussian"`.
-        seed: Integer seed for the sampling noise and `sample`.
+        seed: Integer seed for the sampling noise, the corruption noise and
+            `sample`.
         decoder_outputs: `"auto"` (probabilities if the decoder ends in a
             sigmoid, else logits), `"logits"` or `"probabilities"`. Only
             used by the Bernoulli likelihood.
-        gaussian_variance: Fixed variance of the Gaussian likelihood.
+        gaussian_variance: Variance of the Gaussian likelihood: a number
+            (fixed), `"learned"` or `"learned_per_pixel"`.
+        free_bits: Minimum KL per latent dimension, in nats (0 disables).
+        corruption: `None`, `"gaussian"` or `"mask"` (denoising).
+        corruption_level: Noise standard deviation (`"gaussian"`) or
+            masking probability (`"mask"`, < 1).
 
     Example:
 
@@ -91,24 +108,17 @@ class VAE(LatentModel):
         likelihood: str = "bernoulli",
         seed: int | None = None,
         decoder_outputs: str = "auto",
-        gaussian_variance: float = 0.5,
+        gaussian_variance: float | str = 0.5,
+        free_bits: float = 0.0,
+        corruption: str | None = None,
+        corruption_level: float = 0.25,
         **kwargs,
     ):
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(
-                f"Unknown likelihood {likelihood!r}. Use one of {LIKELIHOODS}. "
-                f"Received: likelihood={likelihood!r}"
-            )
-        if decoder_outputs not in DECODER_OUTPUTS:
-            raise ValueError(
-                f"`decoder_outputs` must be one of {DECODER_OUTPUTS}. "
-                f"Received: decoder_outputs={decoder_outputs!r}"
-            )
+        gaussian_variance = check_likelihood(likelihood, decoder_outputs, gaussian_variance)
         beta = check_non_negative(beta, "beta")
         reconstruction_weight = check_non_negative(reconstruction_weight, "reconstruction_weight")
-        gaussian_variance = check_non_negative(gaussian_variance, "gaussian_variance")
-        if gaussian_variance == 0:
-            raise ValueError("`gaussian_variance` must be > 0. Received: gaussian_variance=0")
+        free_bits = check_non_negative(free_bits, "free_bits")
+        corruption_level = check_corruption(corruption, corruption_level)
         input_shape, latent_dim = check_pair(encoder, decoder)
         super().__init__(**kwargs)
 
@@ -116,8 +126,15 @@ class VAE(LatentModel):
         self.encoder = encoder
         self.decoder = decoder
         self.sampler = Sampling(seed=seed, name="sampling")
-        self.prior_seed_generator = keras.random.SeedGenerator(
-            None if seed is None else seed + 1, name="prior_seed_generator"
+        self._init_reconstruction(
+            input_shape=input_shape,
+            latent_dim=latent_dim,
+            likelihood=likelihood,
+            decoder_outputs=decoder_outputs,
+            gaussian_variance=gaussian_variance,
+            corruption=corruption,
+            corruption_level=corruption_level,
+            seed=seed,
         )
         # Variables, not floats: a traced train step reads their current value.
         self._beta = keras.Variable(beta, trainable=False, dtype="float32", name="beta")
@@ -127,18 +144,9 @@ class VAE(LatentModel):
         self._init_trackers()
 
         # === Config ===
-        self.input_shape_ = input_shape
-        self.latent_dim = latent_dim
-        self.likelihood = likelihood
-        self.seed = seed
-        self.decoder_outputs = decoder_outputs
-        self.gaussian_variance = gaussian_variance
+        self.free_bits = free_bits
         self._initial_beta = beta
         self._initial_reconstruction_weight = reconstruction_weight
-        self._probabilities = decoder_outputs == "probabilities" or (
-            decoder_outputs == "auto" and decoder_emits_probabilities(decoder)
-        )
-        self._needs_unit_interval = likelihood == "bernoulli"
         self.built = True
 
     # === Loss weights ===
@@ -172,68 +180,27 @@ class VAE(LatentModel):
 
     # === Loss math (shared by every backend's train_step and test_step) ===
 
-    def reconstruction_nll(self, target, outputs):
-        """-log p(target | decoder outputs), per example, in nats."""
-        outputs = ops.cast(outputs, "float32")
-        if self.likelihood == "gaussian":
-            return losses.gaussian_nll(target, outputs, math.log(self.gaussian_variance))
-        if self._probabilities:
-            return losses.bernoulli_nll_from_probabilities(target, outputs)
-        return losses.bernoulli_nll(target, outputs)
+    def kl_terms(self, z_mean, z_log_var):
+        """Returns `(kl_loss, kl_penalty)`: the batch-mean KL, and the term the
+        loss weights by `beta` (the same, or the free-bits clamp of it)."""
+        if not self.free_bits:
+            kl_loss = ops.mean(losses.kl_divergence(z_mean, z_log_var))
+            return kl_loss, kl_loss
+        per_dimension = ops.mean(losses.kl_divergence_per_dimension(z_mean, z_log_var), axis=0)
+        return ops.sum(per_dimension), ops.sum(ops.maximum(per_dimension, self.free_bits))
 
     def compute_losses(self, x, y=None, training=False):
         """The negative ELBO and its terms, batch means of per-example sums."""
-        target = x if y is None else y
-        z_mean, z_log_var = self._encode_tensors(x, training=training)
+        data, condition = self._split_inputs(x)
+        target = data if y is None else y
+        inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
+        z_mean, z_log_var = self._encode_tensors(inputs, training=training)
         z = self.sampler([z_mean, z_log_var])
-        outputs = self.decoder(z, training=training)
+        outputs = self._decode_raw(z, condition, training=training)
         reconstruction_loss = ops.mean(self.reconstruction_nll(target, outputs))
-        kl_loss = ops.mean(losses.kl_divergence(z_mean, z_log_var))
-        loss = self._reconstruction_weight * reconstruction_loss + self._beta * kl_loss
+        kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)
+        loss = self._reconstruction_weight * reconstruction_loss + self._beta * kl_penalty
         return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
-
-    # === Inference ===
-
-    def _decode_tensors(self, z, training=False):
-        outputs = ops.cast(self.decoder(z, training=training), "float32")
-        if self.likelihood == "bernoulli" and not self._probabilities:
-            return ops.sigmoid(outputs)
-        return outputs
-
-    def call(self, inputs, training=False):
-        """Deterministic reconstruction: decodes `z_mean`."""
-        z_mean, _ = self._encode_tensors(inputs, training=training)
-        return self._decode_tensors(z_mean, training=training)
-
-    def decode(self, z, batch_size: int = 256):
-        """Decodes latent codes to data space (probabilities or means), as NumPy."""
-        from vae_keras.validation import check_data
-
-        z = check_data(z, (self.latent_dim,), "z")
-        return self._batched(
-            lambda zb: ops.convert_to_numpy(self._decode_tensors(zb)), [z], batch_size
-        )
-
-    def reconstruct(self, x, batch_size: int = 256):
-        """Deterministic reconstruction `decode(z_mean)`, as NumPy."""
-        x = self.check_inputs(x)
-        return self._batched(lambda xb: ops.convert_to_numpy(self(xb)), [x], batch_size)
-
-    def sample(self, num_samples: int, seed: int | None = None, batch_size: int = 256):
-        """Decodes `num_samples` draws from the prior N(0, I), as NumPy.
-
-        With `seed`, the same call returns the same samples; without, each
-        call draws fresh ones from the model's own seed generator.
-        """
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(
-                f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
-            )
-        z = keras.random.normal(
-            (num_samples, self.latent_dim),
-            seed=self.prior_seed_generator if seed is None else seed,
-        )
-        return self.decode(ops.convert_to_numpy(z), batch_size=batch_size)
 
     # === Config ===
 
@@ -244,10 +211,8 @@ class VAE(LatentModel):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "beta": self._initial_beta,
             "reconstruction_weight": self._initial_reconstruction_weight,
-            "likelihood": self.likelihood,
-            "seed": self.seed,
-            "decoder_outputs": self.decoder_outputs,
-            "gaussian_variance": self.gaussian_variance,
+            **self._reconstruction_config(),
+            "free_bits": self.free_bits,
         }
 
     @classmethod

@@ -1,0 +1,377 @@
+"""Callbacks for any `model.fit` of a vae_keras model, on every backend.
+
+- `SampleGrid`: decodes one fixed batch of prior samples every few epochs,
+  so the same codes can be watched improving (PNG per epoch, optional GIF
+  and TensorBoard image).
+- `ReconstructionGrid`: fixed images above their reconstructions per epoch.
+- `BetaSchedule`: KL warm-up (linear) and cyclical annealing of `beta`.
+
+They use NumPy and the models' NumPy-in/NumPy-out methods only; files are
+written atomically (temp file, then rename). Epoch numbers in file names are
+1-based: `samples_epoch_001.png` is written after the first epoch.
+"""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+
+from vae_keras.plotting import image_grid, paired_grid, save_grid_png
+from vae_keras.plotting._common import as_images, atomic_path
+
+SCHEDULES = ("linear", "cyclical")
+UPDATE_FREQS = ("batch", "epoch")
+
+
+def _check_count(value, name, minimum=1, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    return int(value)
+
+
+def _require(model, attributes, callback):
+    missing = [a for a in attributes if not hasattr(model, a)]
+    if missing:
+        raise ValueError(
+            f"{callback} needs a model with {', '.join(attributes)} (like vae_keras.VAE). "
+            f"Received a {type(model).__name__} without {', '.join(missing)}."
+        )
+
+
+class _GridCallback(keras.callbacks.Callback):
+    """Writes one PNG grid every `every` epochs into `directory`."""
+
+    prefix = "grid"
+
+    def __init__(self, directory, every=1, ncols=None, scale=2):
+        super().__init__()
+        if directory is None or not str(directory):
+            raise ValueError(f"`directory` must be a folder path. Received: directory={directory!r}")
+        self.directory = os.fspath(directory)
+        self.every = _check_count(every, "every")
+        self.ncols = _check_count(ncols, "ncols", allow_none=True)
+        self.scale = _check_count(scale, "scale")
+        self.paths = []
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            path = os.path.join(self.directory, f"{self.prefix}_epoch_{epoch + 1:03d}.png")
+            self.write(epoch + 1, path)
+            self.paths.append(path)
+
+    def write(self, epoch, path):
+        save_grid_png(self.grid(), path, scale=self.scale)
+
+
+class SampleGrid(_GridCallback):
+    """Decodes a fixed batch of prior samples every `every` epochs.
+
+    The codes `z ~ N(0, I)` are drawn once (NumPy, with `seed`) when training
+    starts, so every picture shows the same codes: the grid sharpens as the
+    decoder learns. Writes `samples_epoch_{epoch:03d}.png` into `directory`.
+
+    Args:
+        directory: Folder for the pictures (created if needed).
+        num_samples: Number of codes decoded (64 gives an 8x8 grid).
+        every: Write every `every` epochs (epochs `every`, `2*every`, ...).
+        seed: Seed of the fixed codes.
+        gif: Also write `samples.gif` of all pictures when training ends.
+        tensorboard_dir: Also log the grid as a TensorBoard image
+            (`samples`, step = epoch); needs TensorFlow (any Keras backend).
+        ncols: Images per row (default `ceil(sqrt(num_samples))`).
+        scale: Screen pixels per image pixel in the PNG.
+        gif_duration_ms: Display time of one GIF frame.
+
+    Example:
+
+    >>> callback = SampleGrid("/tmp/run/samples", num_samples=16, every=5)
+    >>> # vae.fit(x, epochs=20, callbacks=[callback])
+    """
+
+    prefix = "samples"
+
+    def __init__(self, directory, num_samples: int = 64, every: int = 1, seed: int = 0,
+                 gif: bool = False, tensorboard_dir=None, ncols: int | None = None,
+                 scale: int = 2, gif_duration_ms: int = 400):
+        super().__init__(directory, every, ncols, scale)
+        self.num_samples = _check_count(num_samples, "num_samples")
+        self.seed = _check_count(seed, "seed", minimum=0)
+        self.gif = bool(gif)
+        self.gif_duration_ms = _check_count(gif_duration_ms, "gif_duration_ms")
+        self.tensorboard_dir = None if tensorboard_dir is None else os.fspath(tensorboard_dir)
+        self.z = None
+        self.frames = []
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        _require(self.model, ("decode", "latent_dim"), "SampleGrid")
+        latent_dim = int(self.model.latent_dim)
+        if self.z is None or self.z.shape[1] != latent_dim:
+            rng = np.random.default_rng(self.seed)
+            self.z = rng.standard_normal((self.num_samples, latent_dim)).astype("float32")
+        if self.tensorboard_dir is not None and self._writer is None:
+            self._writer = _summary_writer(self.tensorboard_dir)
+
+    def grid(self):
+        return image_grid(as_images(self.model.decode(self.z), "decoded samples"), self.ncols)
+
+    def write(self, epoch, path):
+        grid = self.grid()
+        save_grid_png(grid, path, scale=self.scale)
+        if self.gif:
+            self.frames.append(_to_uint8(grid))
+        if self._writer is not None:
+            import tensorflow as tf
+
+            with self._writer.as_default():
+                tf.summary.image("samples", grid[None], step=epoch)
+            self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.gif and self.frames:
+            self.gif_path = os.path.join(self.directory, "samples.gif")
+            _write_gif(self.frames, self.gif_path, self.scale, self.gif_duration_ms)
+            self.paths.append(self.gif_path)
+
+
+class ReconstructionGrid(_GridCallback):
+    """Fixed images above their reconstructions, every `every` epochs.
+
+    Writes `reconstructions_epoch_{epoch:03d}.png`: a row of `images`, then
+    the same row reconstructed (`model.reconstruct`, deterministic), and so
+    on (see `vae_keras.plotting.paired_grid`).
+
+    Args:
+        directory: Folder for the pictures (created if needed).
+        images: `(N, *input_shape)` examples, e.g. the first 16 validation
+            images. Their shape is checked against the model when training
+            starts.
+        every: Write every `every` epochs.
+        ncols: Images per row (default `ceil(sqrt(2 N))`).
+        scale: Screen pixels per image pixel in the PNG.
+    """
+
+    prefix = "reconstructions"
+
+    def __init__(self, directory, images, every: int = 1, ncols: int | None = None,
+                 scale: int = 2):
+        super().__init__(directory, every, ncols, scale)
+        images = np.asarray(images, dtype="float32")
+        if images.ndim < 2 or len(images) == 0:
+            raise ValueError(
+                "`images` must be a non-empty batch shaped (N, *input_shape). "
+                f"Received shape {images.shape}."
+            )
+        if not np.isfinite(images).all():
+            raise ValueError("`images` contains NaN or inf.")
+        self.images = images
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        expected = getattr(self.model, "input_shape_", None)
+        if expected is None and getattr(self.model, "inputs", None):
+            expected = tuple(self.model.inputs[0].shape[1:])
+        if expected is not None and tuple(self.images.shape[1:]) != tuple(expected):
+            raise ValueError(
+                f"ReconstructionGrid `images` have per-example shape {self.images.shape[1:]} "
+                f"but the model reads {tuple(expected)}. Pass images shaped "
+                f"(N, {', '.join(map(str, expected))})."
+            )
+
+    def grid(self):
+        if hasattr(self.model, "reconstruct"):
+            x_hat = self.model.reconstruct(self.images)
+        else:
+            x_hat = self.model.predict(self.images, verbose=0)
+        return paired_grid(self.images, np.asarray(x_hat).reshape(self.images.shape), self.ncols)
+
+
+def _to_uint8(grid):
+    grid = np.clip(grid, 0.0, 1.0)
+    if grid.shape[-1] == 1:
+        grid = np.repeat(grid, 3, axis=-1)
+    return np.round(grid[..., :3] * 255).astype("uint8")
+
+
+def _write_gif(frames, path, scale, duration_ms):
+    from PIL import Image
+
+    images = [Image.fromarray(f.repeat(scale, 0).repeat(scale, 1)) for f in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=duration_ms, loop=0)
+
+
+def _summary_writer(directory):
+    try:
+        import tensorflow as tf
+    except ImportError:
+        warnings.warn(
+            f"SampleGrid(tensorboard_dir={directory!r}) needs TensorFlow for the image "
+            "summary; it is not installed, so only the PNG files are written.",
+            stacklevel=3,
+        )
+        return None
+    return tf.summary.create_file_writer(directory)
+
+
+class BetaSchedule(keras.callbacks.Callback):
+    """KL warm-up and cyclical annealing of the model's `beta`.
+
+    With `t` the training step (batch) counted from 0, `T` the ramp length
+    in steps, and `target` the final beta (default: the model's `beta` when
+    training starts):
+
+    - `"linear"` (warm-up, Bowman et al. 2016):
+      `beta_t = start + (target - start) * min(1, t / T)`,
+      `T = warmup_steps` or `warmup_epochs * steps_per_epoch`.
+    - `"cyclical"` (Fu et al. 2019): `num_cycles` cycles of length `P`
+      (`cycle_steps`, `cycle_epochs * steps_per_epoch`, or the whole run
+      divided by `num_cycles`); within a cycle, beta rises linearly for the
+      first `ratio * P` steps, then stays at `target`:
+      `beta_t = start + (target - start) * min(1, (t mod P) / (ratio * P))`;
+      after the last cycle it stays at `target`.
+
+    The value is set with `model.beta = value` before each batch
+    (`update_freq="batch"`) or each epoch (`"epoch"`, where `t` counts
+    epochs and `*_epochs` lengths are in epochs), and logged as `beta`
+    (in `History` too). Steps are counted from `initial_epoch`, so a resumed
+    `fit` continues the schedule. Without a known `steps_per_epoch` the
+    update falls back to once per epoch.
+
+    Args:
+        schedule: `"linear"` or `"cyclical"`.
+        warmup_epochs, warmup_steps: Length of the linear ramp (give one).
+        num_cycles: Cycles of the cyclical schedule.
+        ratio: Fraction of each cycle spent increasing, in (0, 1].
+        cycle_epochs, cycle_steps: Cycle length (default: run / num_cycles).
+        target: Final beta (default: the model's beta at train begin).
+        start: Beta at the start of a ramp.
+        update_freq: `"batch"` or `"epoch"`.
+
+    Example:
+
+    >>> warmup = BetaSchedule("linear", warmup_epochs=10)
+    >>> annealing = BetaSchedule("cyclical", num_cycles=4, ratio=0.5)
+    """
+
+    def __init__(self, schedule: str = "linear", warmup_epochs: int | None = None,
+                 warmup_steps: int | None = None, num_cycles: int = 4, ratio: float = 0.5,
+                 cycle_epochs: int | None = None, cycle_steps: int | None = None,
+                 target: float | None = None, start: float = 0.0, update_freq: str = "batch"):
+        super().__init__()
+        if schedule not in SCHEDULES:
+            raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}")
+        if update_freq not in UPDATE_FREQS:
+            raise ValueError(
+                f"`update_freq` must be one of {UPDATE_FREQS}. Received: update_freq={update_freq!r}"
+            )
+        self.warmup_epochs = _check_count(warmup_epochs, "warmup_epochs", 1, allow_none=True)
+        self.warmup_steps = _check_count(warmup_steps, "warmup_steps", 1, allow_none=True)
+        self.cycle_epochs = _check_count(cycle_epochs, "cycle_epochs", 1, allow_none=True)
+        self.cycle_steps = _check_count(cycle_steps, "cycle_steps", 1, allow_none=True)
+        self.num_cycles = _check_count(num_cycles, "num_cycles")
+        if schedule == "linear" and (warmup_epochs is None) == (warmup_steps is None):
+            raise ValueError(
+                "The linear schedule needs exactly one of `warmup_epochs` or `warmup_steps`. "
+                f"Received: warmup_epochs={warmup_epochs!r}, warmup_steps={warmup_steps!r}"
+            )
+        if cycle_epochs is not None and cycle_steps is not None:
+            raise ValueError(
+                "Give at most one of `cycle_epochs` and `cycle_steps`. "
+                f"Received: cycle_epochs={cycle_epochs!r}, cycle_steps={cycle_steps!r}"
+            )
+        if not isinstance(ratio, (int, float)) or not 0.0 < ratio <= 1.0:
+            raise ValueError(f"`ratio` must be in (0, 1]. Received: ratio={ratio!r}")
+        for name, value in (("target", target), ("start", start)):
+            if value is not None and (not isinstance(value, (int, float)) or not
+                                      np.isfinite(value) or value < 0):
+                raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
+        self.schedule, self.ratio, self.update_freq = schedule, float(ratio), update_freq
+        self.target = None if target is None else float(target)
+        self.start = float(start)
+        self.values = []  # (step, beta) each time beta is set
+        self.current = None
+
+    def on_train_begin(self, logs=None):
+        _require(self.model, ("beta",), "BetaSchedule")
+        if self.target is None:
+            self.target = float(keras.ops.convert_to_numpy(self.model.beta))
+        params = self.params or {}
+        steps = params.get("steps")
+        self._steps_per_epoch = int(steps) if steps else None
+        self._per_batch = self.update_freq == "batch" and self._steps_per_epoch is not None
+        self._length = self._ramp_length(params.get("epochs"))
+        self._epoch_start = 0
+        self._last_set = None
+
+    def _units(self, epochs, steps, names):
+        """A length given in epochs or steps, in this run's update units."""
+        spe = self._steps_per_epoch
+        if self._per_batch:
+            return float(steps if steps is not None else epochs * spe)
+        if epochs is not None:
+            return float(epochs)
+        if spe is None:
+            raise ValueError(
+                f"BetaSchedule got `{names[1]}={steps}`, but this fit does not know its steps "
+                f"per epoch, so the schedule updates once per epoch. Pass `{names[0]}` instead."
+            )
+        return max(1.0, steps / spe)
+
+    def _ramp_length(self, epochs):
+        if self.schedule == "linear":
+            return self._units(self.warmup_epochs, self.warmup_steps,
+                               ("warmup_epochs", "warmup_steps"))
+        if self.cycle_epochs is not None or self.cycle_steps is not None:
+            return self._units(self.cycle_epochs, self.cycle_steps,
+                               ("cycle_epochs", "cycle_steps"))
+        if not epochs:
+            raise ValueError(
+                "BetaSchedule('cyclical') needs the run length: pass `cycle_epochs` or "
+                "`cycle_steps`, or call fit with `epochs`."
+            )
+        return self._units(epochs, None, ("epochs", None)) / self.num_cycles
+
+    def value(self, step: int) -> float:
+        """Beta at training step `step` (batches, or epochs with per-epoch updates)."""
+        if self.schedule == "linear":
+            progress = min(1.0, step / self._length)
+        else:
+            cycle, within = divmod(step, self._length)
+            progress = 1.0 if cycle >= self.num_cycles else min(
+                1.0, within / (self.ratio * self._length))
+        return self.start + (self.target - self.start) * progress
+
+    def _set(self, step):
+        beta = self.value(step)
+        if beta != self._last_set:
+            self.model.beta = beta  # the setter syncs JAX state first
+            self._last_set = beta
+        self.current = beta
+        self.values.append((step, beta))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._per_batch:
+            self._epoch_start = epoch * self._steps_per_epoch
+        else:
+            self._set(epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._per_batch:
+            self._set(self._epoch_start + batch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs is not None and self.current is not None:
+            logs["beta"] = self.current
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.current is not None:
+            logs["beta"] = self.current

@@ -1,0 +1,175 @@
+"""The `vae-keras` command: train, evaluate and sample.
+
+    vae-keras train --data-dir ../shared/datasets/mnist
+    vae-keras evaluate --model runs/RUN/model.keras
+    vae-keras sample --model runs/RUN/model.keras --num-samples 64
+
+Errors in what the user passed print one line and exit with status 2.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULTS = {"dataset": "mnist", "architecture": "conv", "latent_dim": 16, "epochs": 20, "batch_size": 128}
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vae-keras", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a VAE and write a run folder")
+    train.add_argument("--dataset", default=DEFAULTS["dataset"], help="mnist, fashion_mnist, digits or a TFDS image dataset")
+    train.add_argument("--data-dir", help="folder with the dataset files (default: $VAE_KERAS_DATA_DIR, else download)")
+    train.add_argument("--architecture", choices=("conv", "dense"), default=DEFAULTS["architecture"])
+    train.add_argument("--latent-dim", type=_positive_int, default=DEFAULTS["latent_dim"])
+    train.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
+    train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"])
+    train.add_argument("--learning-rate", type=_non_negative_float, default=1e-3)
+    train.add_argument("--beta", type=_non_negative_float, default=1.0, help="weight of the KL term")
+    train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--output", help="run folder (default: runs/DATASET-ARCH-zLATENT-TIME)")
+
+    evaluate = commands.add_parser("evaluate", help="test-set losses of a trained model")
+    _model_and_data_args(evaluate)
+    evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
+
+    sample = commands.add_parser("sample", help="decode prior samples to a PNG grid")
+    sample.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
+    sample.add_argument("--num-samples", type=_positive_int, default=64)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
+    sample.add_argument("--npy", help="also save the samples as a .npy array here")
+    return parser
+
+
+def _model_and_data_args(parser):
+    parser.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
+    parser.add_argument("--dataset", help="default: the dataset the run was trained on")
+    parser.add_argument("--data-dir", help="default: the run's data dir, else $VAE_KERAS_DATA_DIR")
+    parser.add_argument("--batch-size", type=_positive_int, default=256)
+    parser.add_argument("--limit", type=_positive_int, help="use only the first N test images")
+
+
+def train(args) -> Path:
+    import keras
+
+    from vae_keras import VAE, datasets, networks, plotting, runs
+
+    keras.utils.set_random_seed(args.seed)
+    x_train, _ = datasets.load(args.dataset, "train", args.data_dir, limit=args.limit)
+    x_test, _ = datasets.load(args.dataset, "test", args.data_dir)
+    shape, arch = x_train.shape[1:], args.architecture
+    encoder = getattr(networks, f"{arch}_encoder")(shape, args.latent_dim)
+    decoder = getattr(networks, f"{arch}_decoder")(args.latent_dim, shape)
+    model = VAE(encoder, decoder, beta=args.beta, likelihood=args.likelihood, seed=args.seed)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.output or f"runs/{args.dataset}-{arch}-z{args.latent_dim}-{stamp}")
+    out.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config.update(backend=keras.backend.backend(), input_shape=list(shape))
+    runs.write_json(out / "config.json", config)
+    print(f"Training a {arch} VAE (latent {args.latent_dim}) on {len(x_train)} {args.dataset} "
+          f"images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; run folder {out}")
+
+    start = time.time()
+    history = model.fit(
+        x_train, epochs=args.epochs, batch_size=args.batch_size, validation_data=(x_test,),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    wall = time.time() - start
+    runs.save_model(model, out / "model.keras")
+    test = model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)
+    metrics = {
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "test": {k: float(v) for k, v in test.items()},
+        "epochs": args.epochs,
+        "train_seconds": round(wall, 2),
+        "num_train": len(x_train),
+        "num_test": len(x_test),
+    }
+    runs.write_json(out / "metrics.json", metrics)
+    plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
+    pairs = [img for pair in zip(x_test[:32], model.reconstruct(x_test[:32])) for img in pair]
+    plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
+    print(f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
+          f"KL {test['kl_loss']:.2f}); wrote {out}")
+    return out
+
+
+def _test_data(args, config):
+    from vae_keras import datasets
+
+    dataset = args.dataset or config.get("dataset", DEFAULTS["dataset"])
+    data_dir = args.data_dir or config.get("data_dir")
+    x, _ = datasets.load(dataset, "test", data_dir, limit=args.limit)
+    return dataset, x
+
+
+def evaluate(args) -> Path:
+    from vae_keras import runs
+
+    model = runs.load_model(args.model)
+    config = runs.run_config(args.model)
+    dataset, x = _test_data(args, config)
+    result = model.evaluate(x, batch_size=args.batch_size, verbose=0, return_dict=True)
+    out = Path(args.out) if args.out else Path(args.model).with_name("evaluation.json")
+    runs.write_json(out, {"dataset": dataset, "num_examples": len(x), **{k: float(v) for k, v in result.items()}})
+    print(" ".join(f"{k}={float(v):.3f}" for k, v in result.items()) + f" ({len(x)} {dataset} test images); wrote {out}")
+    return out
+
+
+def sample(args) -> Path:
+    import numpy as np
+
+    from vae_keras import plotting, runs
+
+    model = runs.load_model(args.model)
+    images = model.sample(args.num_samples, seed=args.seed)
+    out = Path(args.out) if args.out else Path(args.model).with_name(f"samples_seed{args.seed}.png")
+    plotting.save_image_grid(images, out)
+    if args.npy:
+        np.save(args.npy, images)
+    print(f"wrote {out}")
+    return out
+
+
+COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
+        print(f"vae-keras {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"vae-keras {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""What `AE`, `VAE` and their variants share on the data side: the decoder's
+likelihood (Bernoulli, or Gaussian with a fixed or learned variance),
+training-time input corruption (denoising), and batched NumPy-in/NumPy-out
+decoding, reconstruction and sampling.
+
+Subclasses with a conditioning input (`ConditionalVAE`) override three hooks:
+`_split_inputs`, `_encoder_inputs` and `_decode_raw`.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from vae_keras import losses
+from vae_keras.models import _corruption
+from vae_keras.models.base import LatentModel
+from vae_keras.validation import check_data
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+DECODER_OUTPUTS = ("auto", "logits", "probabilities")
+LEARNED_VARIANCES = ("learned", "learned_per_pixel")
+# A learned Gaussian variance is clipped to [1e-3, 1e3]: without a floor, pixels
+# that never vary (MNIST's border) drive it to 0 and the likelihood to infinity.
+MIN_LOG_VARIANCE = math.log(1e-3)
+MAX_LOG_VARIANCE = math.log(1e3)
+_SHAPE_ONLY_LAYERS = (keras.layers.Reshape, keras.layers.Cropping2D, keras.layers.Flatten)
+
+
+def decoder_emits_probabilities(decoder) -> bool:
+    """True when the decoder's last computing layer ends in a sigmoid."""
+    for layer in reversed(decoder.layers):
+        if isinstance(layer, (keras.layers.InputLayer,) + _SHAPE_ONLY_LAYERS):
+            continue
+        activation = getattr(layer, "activation", None)
+        return activation is keras.activations.sigmoid
+    return False
+
+
+def check_likelihood(likelihood, decoder_outputs, gaussian_variance):
+    """Validates the likelihood arguments; returns `gaussian_variance` (float or str)."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(
+            f"Unknown likelihood {likelihood!r}. Use one of {LIKELIHOODS}. "
+            f"Received: likelihood={likelihood!r}"
+        )
+    if decoder_outputs not in DECODER_OUTPUTS:
+        raise ValueError(
+            f"`decoder_outputs` must be one of {DECODER_OUTPUTS}. "
+            f"Received: decoder_outputs={decoder_outputs!r}"
+        )
+    if isinstance(gaussian_variance, str):
+        if gaussian_variance not in LEARNED_VARIANCES:
+            raise ValueError(
+                "`gaussian_variance` must be a number > 0 or one of "
+                f"{LEARNED_VARIANCES}. Received: gaussian_variance={gaussian_variance!r}"
+            )
+        return gaussian_variance
+    try:
+        value = float(gaussian_variance)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            "`gaussian_variance` must be a finite number > 0 or one of "
+            f"{LEARNED_VARIANCES}. Received: gaussian_variance={gaussian_variance!r}"
+        )
+    return value
+
+
+class ReconstructionModel(LatentModel):
+    """Base of `AE` and `VAE`: likelihood, corruption and decoding.
+
+    Subclasses assign `self.encoder` and `self.decoder`, then call
+    `_init_reconstruction(...)` and define `compute_losses`.
+    """
+
+    def _init_reconstruction(
+        self,
+        *,
+        input_shape,
+        latent_dim,
+        likelihood,
+        decoder_outputs,
+        gaussian_variance,
+        corruption,
+        corruption_level,
+        seed,
+    ):
+        self.prior_seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seed + 1, name="prior_seed_generator"
+        )
+        self.corruption_seed_generator = None
+        if corruption is not None:
+            self.corruption_seed_generator = keras.random.SeedGenerator(
+                None if seed is None else seed + 2, name="corruption_seed_generator"
+            )
+        self.gaussian_log_variance = None
+        if likelihood == "gaussian" and gaussian_variance in LEARNED_VARIANCES:
+            shape = () if gaussian_variance == "learned" else tuple(input_shape)
+            if any(d is None for d in shape):
+                raise ValueError(
+                    "gaussian_variance='learned_per_pixel' needs a fixed input shape. "
+                    f"Received input shape {tuple(input_shape)}; use 'learned' instead."
+                )
+            self.gaussian_log_variance = self.add_weight(
+                shape=shape,
+                initializer=keras.initializers.Constant(math.log(0.5)),
+                trainable=True,
+                name="gaussian_log_variance",
+            )
+        self.input_shape_ = input_shape
+        self.latent_dim = latent_dim
+        self.likelihood = likelihood
+        self.decoder_outputs = decoder_outputs
+        self.gaussian_variance = gaussian_variance
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.seed = seed
+        self._probabilities = decoder_outputs == "probabilities" or (
+            decoder_outputs == "auto" and decoder_emits_probabilities(self.decoder)
+        )
+        self._needs_unit_interval = likelihood == "bernoulli"
+
+    def _reconstruction_config(self):
+        return {
+            "likelihood": self.likelihood,
+            "seed": self.seed,
+            "decoder_outputs": self.decoder_outputs,
+            "gaussian_variance": self.gaussian_variance,
+            "corruption": self.corruption,
+            "corruption_level": self.corruption_level,
+        }
+
+    # === Hooks (conditional models override these) ===
+
+    def _split_inputs(self, x):
+        """Model inputs -> (data, condition); `condition` is None here."""
+        return x, None
+
+    def _encoder_inputs(self, data, condition):
+        return data
+
+    def _decode_raw(self, z, condition=None, training=False):
+        return self.decoder(z, training=training)
+
+    # === Likelihood ===
+
+    def _gaussian_log_var(self):
+        if self.gaussian_log_variance is None:
+            return math.log(self.gaussian_variance)
+        return ops.clip(self.gaussian_log_variance, MIN_LOG_VARIANCE, MAX_LOG_VARIANCE)
+
+    @property
+    def output_variance(self):
+        """Variance of the Gaussian likelihood (NumPy: a scalar, or per pixel
+        with `gaussian_variance="learned_per_pixel"`); None for Bernoulli."""
+        if self.likelihood != "gaussian":
+            return None
+        return np.exp(np.asarray(ops.convert_to_numpy(self._gaussian_log_var()), "float32"))
+
+    def reconstruction_nll(self, target, outputs):
+        """-log p(target | decoder outputs), per example, in nats."""
+        outputs = ops.cast(outputs, "float32")
+        if self.likelihood == "gaussian":
+            return losses.gaussian_nll(target, outputs, self._gaussian_log_var())
+        if self._probabilities:
+            return losses.bernoulli_nll_from_probabilities(target, outputs)
+        return losses.bernoulli_nll(target, outputs)
+
+    # === Corruption (denoising) ===
+
+    def corrupt_inputs(self, x, training=False):
+        """The encoder's input in `compute_losses`: corrupted only when training."""
+        if not training or self.corruption is None:
+            return x
+        return _corruption.corrupt(
+            x,
+            self.corruption,
+            self.corruption_level,
+            self.corruption_seed_generator,
+            clip=self._needs_unit_interval,
+        )
+
+    def corrupt(self, x, seed: int | None = None):
+        """Corrupts `x` the way training does (NumPy in and out), to look at it.
+
+        Returns `x` unchanged when the model has no `corruption`.
+        """
+        x = check_data(x, self.input_shape_, "x")
+        if self.corruption is None:
+            return x
+        out = _corruption.corrupt(
+            x,
+            self.corruption,
+            self.corruption_level,
+            self.corruption_seed_generator if seed is None else seed,
+            clip=self._needs_unit_interval,
+        )
+        return ops.convert_to_numpy(out)
+
+    # === Inference (NumPy in, NumPy out, batched) ===
+
+    def _decode_tensors(self, z, condition=None, training=False):
+        outputs = ops.cast(self._decode_raw(z, condition, training=training), "float32")
+        if self.likelihood == "bernoulli" and not self._probabilities:
+            return ops.sigmoid(outputs)
+        return outputs
+
+    def call(self, inputs, training=False):
+        """Deterministic reconstruction: decodes `z_mean`."""
+        data, condition = self._split_inputs(inputs)
+        z_mean, _ = self._encode_tensors(self._encoder_inputs(data, condition), training=training)
+        return self._decode_tensors(z_mean, condition, training=training)
+
+    def decode(self, z, batch_size: int = 256):
+        """Decodes latent codes to data space (probabilities or means), as NumPy."""
+        z = check_data(z, (self.latent_dim,), "z")
+        return self._batched(
+            lambda zb: ops.convert_to_numpy(self._decode_tensors(zb)), [z], batch_size
+        )
+
+    def reconstruct(self, x, batch_size: int = 256):
+        """Deterministic reconstruction `decode(z_mean)`, as NumPy."""
+        x = self.check_inputs(x)
+        return self._batched(lambda xb: ops.convert_to_numpy(self(xb)), [x], batch_size)
+
+    def _prior_draws(self, num_samples, seed):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(
+                f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
+            )
+        z = keras.random.normal(
+            (num_samples, self.latent_dim),
+            seed=self.prior_seed_generator if seed is None else seed,
+        )
+        return ops.convert_to_numpy(z)
+
+    def sample(self, num_samples: int, seed: int | None = None, batch_size: int = 256):
+        """Decodes `num_samples` draws from the prior N(0, I), as NumPy.
+
+        With `seed`, the same call returns the same samples; without, each
+        call draws fresh ones from the model's own seed generator.
+        """
+        return self.decode(self._prior_draws(num_samples, seed), batch_size=batch_size)
