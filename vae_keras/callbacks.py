@@ -128,11 +128,7 @@ class SampleGrid(_GridCallback):
         if self.gif:
             self.frames.append(_to_uint8(grid))
         if self._writer is not None:
-            import tensorflow as tf
-
-            with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=epoch)
-            self._writer.flush()
+            _log_image(self._writer, "samples", grid, epoch, self.scale)
 
     def on_train_end(self, logs=None):
         if self.gif and self.frames:
@@ -214,12 +210,34 @@ def _summary_writer(directory):
         import tensorflow as tf
     except ImportError:
         warnings.warn(
-            f"SampleGrid(tensorboard_dir={directory!r}) needs TensorFlow for the image "
+            f"SampleGrid(tensorboard_dir={directory!r}) needs TensorFlow to write the image "
             "summary; it is not installed, so only the PNG files are written.",
             stacklevel=3,
         )
         return None
     return tf.summary.create_file_writer(directory)
+
+
+def _log_image(writer, tag, grid, step, scale=1):
+    """An image summary in TensorBoard's format, written with core TF only.
+
+    The same record `tf.summary.image` writes (a string tensor `[width,
+    height, png]`, plugin "images"), but without needing the tensorboard
+    package installed.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    image = _to_uint8(grid).repeat(scale, axis=0).repeat(scale, axis=1)
+    png = tf.io.encode_png(image)
+    tensor = tf.stack([tf.as_string(image.shape[1]), tf.as_string(image.shape[0]), png])
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="images"),
+        data_class=summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
+    )
+    with writer.as_default():
+        tf.summary.write(tag, tensor, step=step, metadata=metadata)
+    writer.flush()
 
 
 class BetaSchedule(keras.callbacks.Callback):

@@ -33,6 +33,8 @@ def decoder_emits_probabilities(decoder) -> bool:
     for layer in reversed(decoder.layers):
         if isinstance(layer, (keras.layers.InputLayer,) + _SHAPE_ONLY_LAYERS):
             continue
+        if isinstance(layer, keras.Model):  # a nested network, e.g. conditional_decoder's body
+            return decoder_emits_probabilities(layer)
         activation = getattr(layer, "activation", None)
         return activation is keras.activations.sigmoid
     return False

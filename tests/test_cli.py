@@ -1,0 +1,85 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from vae_keras import VAE
+from vae_keras.cli import main
+
+
+def test_train_writes_a_complete_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main([
+        "train", "--dataset", "digits", "--architecture", "conv", "--latent-dim", "2",
+        "--epochs", "2", "--batch-size", "64", "--seed", "1", "--output", str(out),
+    ])
+    assert code == 0
+    assert {"model.keras", "metrics.json", "config.json", "samples.png", "reconstructions.png"} <= {
+        p.name for p in out.iterdir()
+    }
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]  # no leftovers of atomic writes
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(metrics["history"]) == [
+        "kl_loss", "loss", "reconstruction_loss", "val_kl_loss", "val_loss", "val_reconstruction_loss",
+    ]
+    assert all(len(v) == 2 for v in metrics["history"].values())
+    assert metrics["num_train"] == 1438 and metrics["num_test"] == 359
+    test = metrics["test"]
+    assert test["loss"] == pytest.approx(test["reconstruction_loss"] + test["kl_loss"], rel=1e-4)
+    model = keras.models.load_model(out / "model.keras", safe_mode=True)
+    assert isinstance(model, VAE) and model.latent_dim == 2 and model.input_shape_ == (8, 8, 1)
+    import matplotlib.image
+
+    grid = matplotlib.image.imread(out / "samples.png")
+    assert grid.shape[0] == grid.shape[1] == 2 * (8 * 8 + 7)  # 8x8 tiles, 1-px gaps, 2x scale
+    assert "test loss" in capsys.readouterr().out
+
+    # evaluate and sample read the run's own config for the dataset.
+    assert main(["evaluate", "--model", str(out / "model.keras")]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["dataset"] == "digits" and result["num_examples"] == 359
+    assert result["loss"] > 0
+    npy = tmp_path / "s.npy"
+    assert main(["sample", "--model", str(out / "model.keras"), "--num-samples", "5", "--npy", str(npy)]) == 0
+    assert np.load(npy).shape == (5, 8, 8, 1)
+
+
+def test_train_on_real_mnist_files(tmp_path, shared_mnist_dir):
+    out = tmp_path / "mnist"
+    assert main([
+        "train", "--data-dir", str(shared_mnist_dir), "--limit", "512", "--epochs", "1",
+        "--latent-dim", "2", "--output", str(out),
+    ]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_train"] == 512 and metrics["num_test"] == 10000
+    assert 0 < metrics["test"]["reconstruction_loss"] < 784 * np.log(2)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "mnsit"], "Did you mean 'mnist'"),
+        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/folder"], "/nonexistent/folder"),
+        (["evaluate", "--model", "/nonexistent/model.keras"], "No model file"),
+    ],
+)
+def test_errors_print_one_line_without_traceback(argv, message, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "vae_keras", *argv], capture_output=True, text=True, cwd=tmp_path, env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"vae-keras {argv[0]}: error:")
+
+
+def test_argument_errors_exit_with_usage():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", "0"])
+    assert exit_info.value.code == 2
