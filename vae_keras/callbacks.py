@@ -11,6 +11,7 @@ written atomically (temp file, then rename). Epoch numbers in file names are
 1-based: `samples_epoch_001.png` is written after the first epoch.
 """
 
+import numbers
 import os
 import warnings
 
@@ -18,18 +19,19 @@ import keras
 import numpy as np
 
 from vae_keras.plotting import image_grid, paired_grid, save_grid_png
-from vae_keras.plotting._common import as_images, atomic_path
+from vae_keras.plotting._common import as_images, check_int
+from vae_keras.plotting.grids import grid_to_uint8, save_grid_gif
 
 SCHEDULES = ("linear", "cyclical")
 UPDATE_FREQS = ("batch", "epoch")
 
 
 def _check_count(value, name, minimum=1, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
+    return None if value is None and allow_none else check_int(value, name, minimum)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _require(model, attributes, callback):
@@ -126,15 +128,18 @@ class SampleGrid(_GridCallback):
         grid = self.grid()
         save_grid_png(grid, path, scale=self.scale)
         if self.gif:
-            self.frames.append(_to_uint8(grid))
+            self.frames.append(grid_to_uint8(grid))
         if self._writer is not None:
             _log_image(self._writer, "samples", grid, epoch, self.scale)
 
     def on_train_end(self, logs=None):
         if self.gif and self.frames:
             self.gif_path = os.path.join(self.directory, "samples.gif")
-            _write_gif(self.frames, self.gif_path, self.scale, self.gif_duration_ms)
+            save_grid_gif(self.frames, self.gif_path, self.scale, self.gif_duration_ms)
             self.paths.append(self.gif_path)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class ReconstructionGrid(_GridCallback):
@@ -150,7 +155,7 @@ class ReconstructionGrid(_GridCallback):
             images. Their shape is checked against the model when training
             starts.
         every: Write every `every` epochs.
-        ncols: Images per row (default `ceil(sqrt(2 N))`).
+        ncols: Images per row (default: about `sqrt(2 N)`, see `paired_grid`).
         scale: Screen pixels per image pixel in the PNG.
     """
 
@@ -189,22 +194,6 @@ class ReconstructionGrid(_GridCallback):
         return paired_grid(self.images, np.asarray(x_hat).reshape(self.images.shape), self.ncols)
 
 
-def _to_uint8(grid):
-    grid = np.clip(grid, 0.0, 1.0)
-    if grid.shape[-1] == 1:
-        grid = np.repeat(grid, 3, axis=-1)
-    return np.round(grid[..., :3] * 255).astype("uint8")
-
-
-def _write_gif(frames, path, scale, duration_ms):
-    from PIL import Image
-
-    images = [Image.fromarray(f.repeat(scale, 0).repeat(scale, 1)) for f in frames]
-    with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=duration_ms, loop=0)
-
-
 def _summary_writer(directory):
     try:
         import tensorflow as tf
@@ -228,7 +217,7 @@ def _log_image(writer, tag, grid, step, scale=1):
     import tensorflow as tf
     from tensorflow.core.framework import summary_pb2
 
-    image = _to_uint8(grid).repeat(scale, axis=0).repeat(scale, axis=1)
+    image = grid_to_uint8(grid).repeat(scale, axis=0).repeat(scale, axis=1)
     png = tf.io.encode_png(image)
     tensor = tf.stack([tf.as_string(image.shape[1]), tf.as_string(image.shape[0]), png])
     metadata = summary_pb2.SummaryMetadata(
@@ -306,11 +295,11 @@ class BetaSchedule(keras.callbacks.Callback):
                 "Give at most one of `cycle_epochs` and `cycle_steps`. "
                 f"Received: cycle_epochs={cycle_epochs!r}, cycle_steps={cycle_steps!r}"
             )
-        if not isinstance(ratio, (int, float)) or not 0.0 < ratio <= 1.0:
+        if not _is_number(ratio) or not 0.0 < ratio <= 1.0:
             raise ValueError(f"`ratio` must be in (0, 1]. Received: ratio={ratio!r}")
         for name, value in (("target", target), ("start", start)):
-            if value is not None and (not isinstance(value, (int, float)) or not
-                                      np.isfinite(value) or value < 0):
+            if value is not None and (not _is_number(value) or not np.isfinite(value)
+                                      or value < 0):
                 raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
         self.schedule, self.ratio, self.update_freq = schedule, float(ratio), update_freq
         self.target = None if target is None else float(target)

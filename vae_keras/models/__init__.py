@@ -1,6 +1,18 @@
-"""Models: VAE (and the family built on the same base)."""
+"""Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE)."""
 
+from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
+from vae_keras.models.conditional import ConditionalVAE
+from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
+from vae_keras.models.iwae import IWAE
 from vae_keras.models.vae import VAE
 
-__all__ = ["LatentModel", "VAE"]
+__all__ = [
+    "AE",
+    "ConditionalVAE",
+    "IWAE",
+    "LatentModel",
+    "VAE",
+    "conditional_decoder",
+    "conditional_encoder",
+]

@@ -15,9 +15,18 @@ def _unpack(data):
     return x, y
 
 
-def _update_trackers(model, losses):
+def _batch_size(x):
+    first = keras.tree.flatten(x)[0]
+    return keras.ops.cast(keras.ops.shape(first)[0], "float32")
+
+
+def _update_trackers(model, losses, x):
+    # Weighted by the batch size, as Keras' own trainers weight their loss
+    # tracker: an epoch's figure is the mean over examples even when the
+    # last batch is short or a replica's share of a batch is uneven.
+    weight = _batch_size(x)
     for tracker in model.metrics:
-        tracker.update_state(losses[tracker.name])
+        tracker.update_state(losses[tracker.name], sample_weight=weight)
     return {tracker.name: tracker.result() for tracker in model.metrics}
 
 
@@ -28,13 +37,20 @@ def tensorflow_train_step(model, data):
     import tensorflow as tf
 
     x, y = _unpack(data)
+    # Under a tf.distribute strategy each replica sees its share of the batch
+    # and the optimizer sums the replicas' gradients; dividing each replica's
+    # loss by their number makes that sum the gradient of the global batch
+    # mean (what Keras' own TF trainer does with
+    # `scale_loss_for_distribution`). The trackers get the unscaled losses.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     with tf.GradientTape() as tape:
         losses = model.compute_losses(x, y, training=True)
-        scaled_loss = model.optimizer.scale_loss(losses["loss"])
+        loss = losses["loss"] / replicas if replicas > 1 else losses["loss"]
+        scaled_loss = model.optimizer.scale_loss(loss)
     weights = model.trainable_weights
     grads = tape.gradient(scaled_loss, weights)
     model.optimizer.apply(grads, weights)
-    return _update_trackers(model, losses)
+    return _update_trackers(model, losses, x)
 
 
 # --- PyTorch --------------------------------------------------------------
@@ -51,13 +67,13 @@ def torch_train_step(model, data):
     grads = [w.value.grad for w in weights]
     with torch.no_grad():
         model.optimizer.apply(grads, weights)
-    return _update_trackers(model, losses)
+    return _update_trackers(model, losses, x)
 
 
 def eager_test_step(model, data):
     """TensorFlow and PyTorch: no gradients, trackers updated in place."""
     x, y = _unpack(data)
-    return _update_trackers(model, model.compute_losses(x, y, training=False))
+    return _update_trackers(model, model.compute_losses(x, y, training=False), x)
 
 
 # --- JAX ------------------------------------------------------------------
@@ -74,10 +90,10 @@ def _jax_losses(model, trainable, non_trainable, x, y, training):
     return losses, non_trainable
 
 
-def _jax_update_trackers(model, metrics_variables, losses):
+def _jax_update_trackers(model, metrics_variables, losses, x):
     mapping = list(zip(model.metrics_variables, metrics_variables))
     with keras.StatelessScope(state_mapping=mapping) as scope:
-        logs = _update_trackers(model, losses)
+        logs = _update_trackers(model, losses, x)
     return logs, [scope.get_current_value(v) for v in model.metrics_variables]
 
 
@@ -100,7 +116,7 @@ def jax_train_step(model, state, data):
     trainable, optimizer_variables = model.optimizer.stateless_apply(
         optimizer_variables, grads, trainable
     )
-    logs, metrics_variables = _jax_update_trackers(model, metrics_variables, losses)
+    logs, metrics_variables = _jax_update_trackers(model, metrics_variables, losses, x)
     return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
 
@@ -108,5 +124,5 @@ def jax_test_step(model, state, data):
     trainable, non_trainable, metrics_variables = state
     x, y = _unpack(data)
     losses, non_trainable = _jax_losses(model, trainable, non_trainable, x, y, False)
-    logs, metrics_variables = _jax_update_trackers(model, metrics_variables, losses)
+    logs, metrics_variables = _jax_update_trackers(model, metrics_variables, losses, x)
     return logs, (trainable, non_trainable, metrics_variables)

@@ -22,10 +22,12 @@ from vae_keras.plotting.decoded import (
     manifold_grid,
 )
 from vae_keras.plotting.grids import (
+    grid_to_uint8,
     image_grid,
     paired_grid,
     reconstruction_grid,
     sample_grid,
+    save_grid_gif,
     save_grid_png,
     save_image_grid,
 )
@@ -33,6 +35,7 @@ from vae_keras.plotting.history import training_history
 from vae_keras.plotting.latent import latent_histograms, latent_scatter, project_2d
 
 __all__ = [
+    "grid_to_uint8",
     "image_grid",
     "interpolation",
     "latent_histograms",
@@ -44,6 +47,7 @@ __all__ = [
     "project_2d",
     "reconstruction_grid",
     "sample_grid",
+    "save_grid_gif",
     "save_grid_png",
     "save_image_grid",
     "training_history",

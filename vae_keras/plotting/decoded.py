@@ -112,8 +112,7 @@ def latent_manifold(model, n: int = 20, dims=(0, 1), quantiles=(0.05, 0.95), cen
     h, w = images.shape[1:3]
     fig, ax = grid_figure(grid, scale=scale, dpi=dpi, left_px=56, top_px=12, bottom_px=44)
     values = z.reshape(n, n, latent_dim)[0, :, dims[0]]
-    every = max(1, n // 8)
-    ticks = range(0, n, every)
+    ticks = np.unique(np.round(np.linspace(0, n - 1, min(n, 9))).astype(int))
     ax.set_xticks([j * w + w / 2 - 0.5 for j in ticks])
     ax.set_xticklabels([f"{values[j]:.2f}" for j in ticks], fontsize="x-small")
     ax.set_yticks([i * h + h / 2 - 0.5 for i in ticks])

@@ -52,8 +52,8 @@ def image_grid(images, ncols: int | None = None, padding: int = 1, pad_value: fl
 def paired_grid(x, x_hat, ncols: int | None = None, padding: int = 1, pad_value: float = 1.0):
     """Tiles originals and reconstructions: a row of `x`, then the same row of `x_hat`.
 
-    With `N` pairs and `ncols` columns (default `ceil(sqrt(2 N))`, at most
-    `N`), the grid has `2 * ceil(N / ncols)` rows of images; row `2k` holds
+    With `N` pairs and `ncols` columns (default: about `sqrt(2 N)`, a
+    divisor of `N` when one is near, so no row is left half empty), the grid has `2 * ceil(N / ncols)` rows of images; row `2k` holds
     `x[k*ncols:(k+1)*ncols]` and row `2k+1` their reconstructions.
 
     Example:
@@ -67,7 +67,7 @@ def paired_grid(x, x_hat, ncols: int | None = None, padding: int = 1, pad_value:
             f"`x` and `x_hat` must have the same shape. Received {x.shape} and {x_hat.shape}."
         )
     n = len(x)
-    ncols = min(n, check_int(ncols, "ncols")) if ncols else min(n, int(np.ceil(np.sqrt(2 * n))))
+    ncols = min(n, check_int(ncols, "ncols")) if ncols else _pair_columns(n)
     blank = np.full((1,) + x.shape[1:], pad_value, "float32")
     tiles = []
     for start in range(0, n, ncols):
@@ -75,6 +75,14 @@ def paired_grid(x, x_hat, ncols: int | None = None, padding: int = 1, pad_value:
             row = list(batch[start : start + ncols])
             tiles += row + [blank[0]] * (ncols - len(row))
     return image_grid(np.stack(tiles), ncols=ncols, padding=padding, pad_value=pad_value)
+
+
+def _pair_columns(n):
+    target = np.sqrt(2 * n)
+    near = [d for d in range(1, n + 1) if n % d == 0 and target / 2 <= d <= 2 * target]
+    if near:
+        return min(near, key=lambda d: (abs(d - target), -d))
+    return min(n, int(np.ceil(target)))
 
 
 def save_grid_png(grid, path, scale: int = 2):
@@ -88,6 +96,28 @@ def save_grid_png(grid, path, scale: int = 2):
         grid = np.repeat(grid, 3, axis=-1)
     with atomic_path(path) as tmp:
         matplotlib.image.imsave(tmp, grid, format="png")
+    return path
+
+
+def grid_to_uint8(grid):
+    """An `(H, W, C)` grid in [0, 1] as `(H, W, 3)` uint8 RGB (gray repeated, alpha dropped)."""
+    grid = np.clip(np.asarray(grid, "float32"), 0.0, 1.0)
+    if grid.shape[-1] == 1:
+        grid = np.repeat(grid, 3, axis=-1)
+    return np.round(grid[..., :3] * 255).astype("uint8")
+
+
+def save_grid_gif(grids, path, scale: int = 2, duration_ms: int = 400):
+    """Writes grids (same size, float in [0, 1] or uint8) as a looping GIF, atomically."""
+    from PIL import Image
+
+    frames = [g if np.asarray(g).dtype == np.uint8 else grid_to_uint8(g) for g in grids]
+    if not frames:
+        raise ValueError("`grids` is empty: a GIF needs at least one frame.")
+    images = [Image.fromarray(np.asarray(f).repeat(scale, 0).repeat(scale, 1)) for f in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=duration_ms, loop=0)
     return path
 
 

@@ -70,6 +70,9 @@ def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, pa
         if log_scale and name != "beta" and all((logs.get(k, np.ones(1)) > 0).all()
                                                 for k in (name, f"val_{name}")):
             ax.set_yscale("log")
+        if name == "beta":  # start at 0: a warm-up's last value is 0.998, not a drop
+            top = max(float(np.nanmax(logs.get(name, [1.0]))), 1e-3)
+            ax.set_ylim(0.0, 1.05 * top)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     fig.tight_layout()

@@ -1,0 +1,165 @@
+"""Data-parallel training matches one device: TF MirroredStrategy over two
+logical CPUs, JAX DataParallel over two host devices.
+
+Each run happens in a subprocess (devices must be set up before the backend
+starts); this file is also the worker script. The setup is exactly
+deterministic: the encoder's log-variance head is frozen at -30 (noise of
+standard deviation 3e-7), so two runs from the same weights on the same
+batches differ only by float rounding. Plain SGD, not Adam: Adam divides out
+the scale of the gradient, so summed-instead-of-averaged replica gradients
+would go unnoticed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+LEARNING_RATE = 0.02
+BATCH_SIZE = 16
+NUM_EXAMPLES = 70  # 4 full batches and one of 6 (3 per replica)
+
+
+def _run_worker(mode, tmp_path, backend):
+    out = tmp_path / f"{mode}.json"
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if backend == "jax":
+        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+        env["JAX_PLATFORMS"] = "cpu"
+    result = subprocess.run(
+        [sys.executable, __file__, mode, str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return json.loads(out.read_text())
+
+
+def _assert_same_run(results):
+    single, parallel = results["single"], results["parallel"]
+    assert parallel["replicas"] == 2
+    for key in ("loss", "reconstruction_loss", "kl_loss"):
+        np.testing.assert_allclose(parallel["history"][key], single["history"][key], rtol=1e-4)
+        np.testing.assert_allclose(parallel["eval_before"][key], single["eval_before"][key], rtol=1e-5)
+        np.testing.assert_allclose(parallel["eval_after"][key], single["eval_after"][key], rtol=1e-4)
+    # Training moved the weights, by the same amount (not twice it: averaged gradients).
+    before, after_1, after_n = (np.array(r["weights"]) for r in (results["initial"], single, parallel))
+    assert np.abs(after_1 - before).max() > 1e-3
+    np.testing.assert_allclose(after_n - before, after_1 - before, atol=2e-5, rtol=1e-3)
+    # Losses are reported per example: the epoch mean equals the mean over all examples.
+    assert single["eval_before"]["loss"] == pytest.approx(single["direct_loss"], rel=1e-5)
+
+
+@pytest.mark.backend
+def test_mirrored_strategy_on_two_cpus_matches_one_device(tmp_path):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute runs on the TensorFlow backend")
+    _assert_same_run(_run_worker("mirrored", tmp_path, "tensorflow"))
+
+
+@pytest.mark.backend
+def test_jax_data_parallel_on_two_host_devices_matches_one_device(tmp_path):
+    import keras
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("keras.distribution.DataParallel runs on the JAX backend")
+    _assert_same_run(_run_worker("data_parallel", tmp_path, "jax"))
+
+
+@pytest.mark.backend
+def test_strategy_names_are_checked_against_the_backend():
+    import keras
+
+    from vae_keras import distribute
+
+    with pytest.raises(ValueError, match="Unknown distribution strategy 'horovod'"):
+        distribute.check_strategy("horovod")
+    assert distribute.check_strategy(None) is None
+    with distribute.strategy_scope(None) as strategy:
+        assert strategy is None and distribute.num_replicas(strategy) == 1
+    wrong = {"tensorflow": "data_parallel", "jax": "mirrored", "torch": "mirrored"}
+    with pytest.raises(RuntimeError, match="backend"):
+        distribute.check_strategy(wrong[keras.backend.backend()])
+
+
+# === Worker (runs in the subprocess) ===
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    base = np.zeros((2, 8, 8, 1), "float32")
+    base[0, :, :4] = 1.0
+    base[1, :4, :] = 1.0
+    x = base[rng.integers(0, 2, NUM_EXAMPLES)]
+    return np.where(rng.uniform(size=x.shape) < 0.1, 1.0 - x, x).astype("float32")
+
+
+def _build(weights=None):
+    import keras
+
+    from vae_keras import VAE, networks
+
+    keras.utils.set_random_seed(0)
+    encoder = networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,))
+    log_var = encoder.get_layer("z_log_var")
+    log_var.kernel.assign(np.zeros(log_var.kernel.shape, "float32"))
+    log_var.bias.assign(np.full(log_var.bias.shape, -30.0, "float32"))
+    log_var.trainable = False
+    decoder = networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,))
+    vae = VAE(encoder, decoder, seed=0)
+    if weights is not None:
+        vae.set_weights(weights)
+    vae.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE))
+    return vae
+
+
+def _train(vae, x):
+    from keras import ops
+
+    before = vae.evaluate(x, batch_size=BATCH_SIZE, verbose=0, return_dict=True)
+    history = vae.fit(x, epochs=2, batch_size=BATCH_SIZE, shuffle=False, verbose=0).history
+    after = vae.evaluate(x, batch_size=BATCH_SIZE, verbose=0, return_dict=True)
+    weights = np.concatenate([np.ravel(w) for w in vae.get_weights()]).tolist()
+    return {
+        "history": history,
+        "eval_before": before,
+        "eval_after": after,
+        "weights": weights,
+        "loss_dtype": str(ops.convert_to_numpy(vae.compute_losses(x[:2])["loss"]).dtype),
+    }
+
+
+def _worker(mode, out):
+    if mode == "mirrored":
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
+        devices = ["/cpu:0", "/cpu:1"]
+    else:
+        devices = None
+    from keras import ops
+
+    from vae_keras import distribute
+
+    x = _data()
+    single = _build()
+    initial = single.get_weights()
+    results = {"initial": {"weights": np.concatenate([np.ravel(w) for w in initial]).tolist()}}
+    direct = float(ops.convert_to_numpy(single.compute_losses(x)["loss"]))
+    results["single"] = {**_train(single, x), "direct_loss": direct, "replicas": 1}
+    with distribute.strategy_scope(mode, devices=devices) as strategy:
+        parallel = _build(initial)
+        results["parallel"] = {**_train(parallel, x), "replicas": distribute.num_replicas(strategy)}
+    with open(out, "w") as f:
+        json.dump(results, f, default=float)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], sys.argv[2])

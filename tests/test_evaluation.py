@@ -1,0 +1,111 @@
+"""The IWAE estimator against a model whose log p(x) is known in closed form."""
+
+import math
+
+import numpy as np
+import pytest
+
+from vae_keras import VAE, evaluation, networks
+
+pytestmark = pytest.mark.backend
+D, LATENT, SIGMA2 = 5, 2, 0.3
+
+
+def linear_gaussian_vae(posterior_shift=0.0, posterior_scale=1.0):
+    """p(z) = N(0, I), p(x|z) = N(Wz + b, s2 I) with orthogonal columns of W.
+
+    Then p(x) = N(b, W W^T + s2 I) and the posterior is Gaussian with diagonal
+    covariance, so a linear encoder can represent it exactly; `posterior_*`
+    perturb it to make the importance weights non-constant.
+    """
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(D, LATENT)))
+    w = (q * np.array([1.5, 0.7])).astype("float32")  # columns orthogonal, norms 1.5 and 0.7
+    b = rng.normal(size=D).astype("float32")
+    precision = 1.0 + (w**2).sum(0) / SIGMA2  # diagonal of I + W^T W / s2
+    encoder = networks.dense_encoder(D, LATENT, hidden_units=())
+    decoder = networks.dense_decoder(LATENT, D, hidden_units=())
+    decoder.get_layer("decoder_output").set_weights([w.T, b])
+    a = (w / SIGMA2 / precision).astype("float32")  # z_mean = (x - b) @ a
+    encoder.get_layer("z_mean").set_weights([a, (-b @ a + posterior_shift).astype("float32")])
+    log_var = np.log(posterior_scale / precision).astype("float32")
+    encoder.get_layer("z_log_var").set_weights([np.zeros((D, LATENT), "float32"), log_var])
+    vae = VAE(encoder, decoder, likelihood="gaussian", gaussian_variance=SIGMA2)
+    cov = w @ w.T + SIGMA2 * np.eye(D)
+    return vae, b, cov
+
+
+def true_log_px(x, b, cov):
+    diff = x - b
+    _, logdet = np.linalg.slogdet(cov)
+    maha = np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)
+    return -0.5 * (D * math.log(2 * math.pi) + logdet + maha)
+
+
+def data(b, cov, n=40):
+    return np.random.default_rng(1).multivariate_normal(b, cov, size=n).astype("float32")
+
+
+def test_exact_posterior_gives_exact_log_likelihood():
+    vae, b, cov = linear_gaussian_vae()
+    x = data(b, cov)
+    est = evaluation.log_likelihood(vae, x, num_samples=16, verbose=False)
+    np.testing.assert_allclose(est, true_log_px(x, b, cov), atol=1e-3)
+    # With the exact posterior the ELBO is tight too (in expectation; its
+    # reconstruction term is sampled, so compare means over examples).
+    elbo = evaluation.elbo(vae, x, num_samples=500)
+    assert elbo.mean() == pytest.approx(true_log_px(x, b, cov).mean(), abs=0.05)
+
+
+def test_estimate_tightens_with_k_and_lands_within_005_nats():
+    vae, b, cov = linear_gaussian_vae(posterior_shift=0.8, posterior_scale=2.5)
+    x = data(b, cov)
+    truth = true_log_px(x, b, cov).mean()
+    estimates = [
+        evaluation.log_likelihood(vae, x, num_samples=k, batch_size=20, verbose=False).mean()
+        for k in (1, 10, 100, 5000)
+    ]
+    assert estimates[0] < estimates[1] < estimates[2]
+    assert estimates[3] > estimates[1]  # 100 vs 5000 differ by less than the noise
+    assert truth - estimates[0] > 0.5  # the perturbed q makes the ELBO loose
+    assert abs(estimates[3] - truth) < 0.05
+    elbo = evaluation.elbo(vae, x, num_samples=200).mean()
+    assert truth - elbo > 0.5 and elbo < estimates[2]  # the bound IWAE tightens
+
+
+def test_estimates_are_seeded():
+    vae, b, cov = linear_gaussian_vae(posterior_shift=0.5)
+    x = data(b, cov, n=10)
+    a = evaluation.log_likelihood(vae, x, num_samples=50, seed=3, verbose=False)
+    np.testing.assert_array_equal(a, evaluation.log_likelihood(vae, x, num_samples=50, seed=3, verbose=False))
+    assert not np.allclose(a, evaluation.log_likelihood(vae, x, num_samples=50, seed=4, verbose=False))
+
+
+def test_chunks_over_samples_and_examples_stay_aligned():
+    # With the exact posterior every weight equals p(x): any misalignment of
+    # samples, examples or chunks would show as an error.
+    vae, b, cov = linear_gaussian_vae()
+    x = data(b, cov, n=13)
+    chunked = evaluation.log_likelihood(vae, x, num_samples=50, batch_size=5, max_rows=30, verbose=False)
+    np.testing.assert_allclose(chunked, true_log_px(x, b, cov), atol=1e-3)
+
+
+def test_active_units_counts_dimensions_that_carry_information():
+    vae, b, cov = linear_gaussian_vae()
+    x = data(b, cov, n=200)
+    count, variances = evaluation.active_units(vae, x)
+    assert count == 2 and variances.shape == (2,)
+    layer = vae.encoder.get_layer("z_mean")
+    kernel, bias = layer.get_weights()
+    kernel[:, 1] = 0.0  # dimension 1 ignores x: inactive
+    layer.set_weights([kernel, bias])
+    assert evaluation.active_units(vae, x)[0] == 1
+
+
+def test_bits_per_dim_and_bad_arguments():
+    assert evaluation.bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0)
+    vae, b, cov = linear_gaussian_vae()
+    with pytest.raises(ValueError, match="num_samples=0"):
+        evaluation.log_likelihood(vae, data(b, cov), num_samples=0)
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        evaluation.log_likelihood(vae, np.zeros((4, 3), "float32"))

@@ -1,0 +1,128 @@
+"""Tests for `vae_keras.report`: which figures a run gets, that they are real
+PNGs of the expected size, and the HTML report's links and metrics table."""
+
+import html
+import os
+import re
+
+import keras
+import matplotlib.image
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from vae_keras import VAE, networks
+from vae_keras.report import write_report, write_run_figures
+
+ALL_FIGURES = [
+    "training_history", "samples", "reconstructions", "latent_scatter",
+    "latent_histograms", "latent_manifold", "latent_traversals", "interpolation",
+]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    x = (data.images / 16.0).astype("float32")[..., None]
+    return x[:120], data.target[:120]
+
+
+def trained_vae(x, latent_dim):
+    vae = VAE(networks.dense_encoder((8, 8, 1), latent_dim, hidden_units=(32,)),
+              networks.dense_decoder(latent_dim, (8, 8, 1), hidden_units=(32,)), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = vae.fit(x, epochs=2, batch_size=40, validation_data=(x[:40],), verbose=0)
+    return vae, history
+
+
+def png_size(path):
+    image = matplotlib.image.imread(path)
+    return image.shape[1], image.shape[0]
+
+
+@pytest.mark.backend
+def test_run_figures_and_report_in_two_calls(tmp_path, digits):
+    x, y = digits
+    vae, history = trained_vae(x, latent_dim=2)
+    run = tmp_path / "run"
+    figures = write_run_figures(vae, x, y, history, run / "figures", num_images=16)
+    report = write_report(run, {"epochs": 2, "test": {"elbo": -61.234567}}, figures)
+
+    assert list(figures) == ALL_FIGURES
+    for name, path in figures.items():
+        assert path == os.path.join(str(run / "figures"), f"{name}.png")
+        image = matplotlib.image.imread(path)
+        assert image.ndim == 3 and min(image.shape[:2]) >= 30, name
+    assert png_size(figures["samples"]) == (2 * (4 * 9 - 1), 2 * (4 * 9 - 1))  # 16 in 4x4
+    # 8 pairs -> 4 columns, 4 image rows, plus the 24-pixel label margin.
+    assert png_size(figures["reconstructions"]) == (2 * (4 * 9 - 1) + 24, 2 * (4 * 9 - 1))
+    assert png_size(figures["latent_manifold"]) == (20 * 8 + 56, 20 * 8 + 56)
+
+    assert report == os.path.join(str(run), "report.html")
+    page = open(report, encoding="utf-8").read()
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sources == [f"figures/{name}.png" for name in ALL_FIGURES]
+    assert all(os.path.exists(run / src) for src in sources)
+    assert "<th>epochs</th><td>2</td>" in page
+    assert "<th>test.elbo</th><td>-61.2346</td>" in page
+    assert sorted(os.listdir(run)) == ["figures", "report.html"]  # no temp files
+
+
+@pytest.mark.backend
+def test_one_dimensional_latent_gets_no_manifold(tmp_path, digits):
+    x, y = digits
+    vae, _ = trained_vae(x, latent_dim=1)
+    figures = write_run_figures(vae, x, y, None, tmp_path)
+    assert list(figures) == [name for name in ALL_FIGURES
+                             if name not in ("training_history", "latent_manifold")]
+    assert all(os.path.exists(p) for p in figures.values())
+
+
+class NoPriorModel:
+    """A deterministic autoencoder stand-in: encode, decode, reconstruct, no `sample`."""
+
+    latent_dim, input_shape_ = 3, (8, 8, 1)
+
+    def encode(self, x):
+        return np.asarray(x).reshape(len(x), -1)[:, :3] * 4.0 - 2.0
+
+    def decode(self, z):
+        return np.repeat(1 / (1 + np.exp(-np.asarray(z)[:, :1])), 64, axis=1).reshape(-1, 8, 8, 1)
+
+    def reconstruct(self, x):
+        return self.decode(self.encode(x))
+
+
+def test_model_without_a_prior_gets_no_samples_or_manifold(tmp_path, digits):
+    x, _ = digits
+    figures = write_run_figures(NoPriorModel(), x[:60], None, {"loss": [2.0, 1.0]}, tmp_path,
+                                scatter_method="pca")
+    assert list(figures) == ["training_history", "reconstructions", "latent_scatter",
+                             "latent_histograms", "latent_traversals", "interpolation"]
+
+
+def test_run_figures_validate_data(tmp_path, digits):
+    x, y = digits
+    with pytest.raises(ValueError, match="`y` has 5 labels but `x` has 120"):
+        write_run_figures(NoPriorModel(), x, y[:5], None, tmp_path)
+    with pytest.raises(ValueError, match=r"empty \(shape \(0, 8, 8, 1\)\)"):
+        write_run_figures(NoPriorModel(), x[:0], None, None, tmp_path)
+
+
+def test_report_escapes_and_links_relative_to_the_run(tmp_path):
+    elsewhere = tmp_path / "shared" / "fig.png"
+    report = write_report(
+        tmp_path / "run",
+        {"<b>name</b>": "a & b", "history": [3.0, 2.5], "ok": True, "n": np.int64(7)},
+        {"custom_plot": str(elsewhere)},
+        title="run <1>",
+    )
+    page = open(report, encoding="utf-8").read()
+    assert "<title>run &lt;1&gt;</title>" in page
+    assert f"<th>{html.escape('<b>name</b>')}</th><td>a &amp; b</td>" in page
+    assert "<th>history</th><td>2.5</td>" in page  # lists show their last value
+    assert "<th>ok</th><td>True</td>" in page and "<th>n</th><td>7</td>" in page
+    assert '<img src="../shared/fig.png"' in page
+    assert "<figcaption>custom plot</figcaption>" in page
+    empty = open(write_report(tmp_path / "empty"), encoding="utf-8").read()
+    assert "No metrics recorded." in empty and "No figures." in empty

@@ -1,0 +1,260 @@
+"""SavedModel export with named endpoints, loadable without vae_keras.
+
+`export_saved_model(model, path)` writes a TensorFlow SavedModel of a trained
+`VAE`, `AE`, `IWAE` or `ConditionalVAE` with five endpoints:
+
+| endpoint                   | inputs                                   | returns                         |
+|----------------------------|------------------------------------------|---------------------------------|
+| `encode(x)`                | `x` float32 `(batch, *input_shape)`      | `{"mean", "log_var"}` float32   |
+| `decode(z)`                | `z` float32 `(batch, latent_dim)`        | float32 `(batch, *input_shape)` |
+| `reconstruct(x)`           | as `encode`                              | `decode(encode(x)["mean"])`     |
+| `serve(x)`                 | the default signature: `reconstruct`     |                                 |
+| `sample(num_samples)`      | `num_samples` int32 scalar               | float32 `(n, *input_shape)`     |
+
+`decode` returns data space: probabilities for a Bernoulli likelihood (the
+sigmoid of the logits is part of the graph), means for a Gaussian one.
+`sample` decodes fresh N(0, I) draws on every call: a counter variable saved
+in the model advances on each call (stateless TF random ops keyed by the
+model's seed and that counter), so a reloaded model starts the same sequence
+again. For reproducible samples draw `z` yourself and call `decode`.
+
+A `ConditionalVAE` takes integer class ids `labels` (int32, shape
+`(batch,)`) as a second input of every endpoint: `encode(x, labels)`,
+`decode(z, labels)`, `reconstruct(x, labels)`, `serve(x, labels)` and
+`sample(num_samples, labels)`, where `labels` holds one id for all samples
+or one per sample. Rows with an id outside `[0, num_classes)` come out NaN.
+
+Loading needs TensorFlow only:
+
+    import numpy as np, tensorflow as tf
+    m = tf.saved_model.load("runs/RUN/saved_model")
+    x = np.zeros((4, 28, 28, 1), "float32")
+    codes = m.encode(x)                   # {"mean": (4, d), "log_var": (4, d)}
+    images = m.decode(codes["mean"])      # (4, 28, 28, 1), probabilities
+    same = m.reconstruct(x)               # == images
+    fresh = m.sample(tf.constant(16))     # (16, 28, 28, 1), new draws per call
+
+Exporting works from the TensorFlow backend and from JAX (through
+`jax2tf`, native serialization for the CPU and CUDA platforms). PyTorch has no
+SavedModel path: load the `.keras` file under
+`KERAS_BACKEND=tensorflow` and export there.
+"""
+
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+from keras import ops
+
+ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "sample")
+_BACKENDS = ("tensorflow", "jax")
+
+
+def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = False) -> Path:
+    """Writes `model` as a TensorFlow SavedModel with named endpoints.
+
+    The SavedModel is written to a temporary folder beside `path`, then
+    renamed into place, so `path` never holds a half-written export.
+
+    Args:
+        model: A built `VAE`, `AE`, `IWAE` or `ConditionalVAE` (any model of
+            the package with an encoder and a decoder).
+        path: Folder to write (created; its parent too).
+        overwrite: Replace an existing export at `path`. With `False`, an
+            existing `path` raises `FileExistsError`.
+        verbose: Print the endpoints and their signatures.
+
+    Returns:
+        The `Path` written.
+
+    Example:
+
+    >>> import tempfile, numpy as np, tensorflow as tf
+    >>> from vae_keras import VAE, networks
+    >>> from vae_keras.export import export_saved_model
+    >>> vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
+    ...           networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)), seed=0)
+    >>> out = export_saved_model(vae, tempfile.mkdtemp() + "/sm")
+    >>> loaded = tf.saved_model.load(str(out))
+    >>> tuple(loaded.sample(tf.constant(3)).shape)
+    (3, 8, 8, 1)
+    """
+    _check_exportable(model)
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{str(path)!r} is a file; pass a folder path for the SavedModel.")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(path)!r} already exists. Pass overwrite=True to replace it, or another path."
+        )
+    archive = _build_archive(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        archive.write_out(str(tmp), verbose=verbose)
+        _replace_dir(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+# === Checks ===
+
+
+def _check_exportable(model):
+    from vae_keras.models._reconstruction import ReconstructionModel
+
+    if not isinstance(model, ReconstructionModel):
+        raise ValueError(
+            "export_saved_model exports the package's encoder/decoder models (VAE, AE, "
+            f"IWAE, ConditionalVAE). Received: {type(model).__name__}. For any other Keras "
+            "model use `model.export(path)`."
+        )
+    backend = keras.backend.backend()
+    if backend not in _BACKENDS:
+        raise RuntimeError(
+            f"SavedModel export runs on the TensorFlow or JAX backend, not {backend!r}. "
+            "The .keras file loads on any backend: rerun with KERAS_BACKEND=tensorflow, "
+            "e.g. `KERAS_BACKEND=tensorflow vae-keras export --model RUN/model.keras --out DIR`."
+        )
+    if any(d is None for d in model.input_shape_):
+        raise ValueError(
+            "Export needs a fixed example shape. Received a model with input shape "
+            f"{tuple(model.input_shape_)}."
+        )
+
+
+# === Endpoints ===
+
+
+def _num_classes(model):
+    return getattr(model, "num_classes", None)
+
+
+def _core_functions(model):
+    """The model's computations, in keras.ops (converted by the archive per backend).
+
+    Returns `(encode, decode, reconstruct)`; conditional models take integer
+    `labels` as a second argument.
+    """
+    num_classes = _num_classes(model)
+
+    def one_hot(labels):
+        labels = ops.cast(labels, "int32")
+        valid = ops.logical_and(labels >= 0, labels < num_classes)
+        return ops.one_hot(labels, num_classes, dtype="float32"), valid
+
+    def mask(tensor, valid):
+        """NaN rows where the label was out of range (instead of a silent all-zero one-hot)."""
+        valid = ops.reshape(valid, (-1,) + (1,) * (len(tensor.shape) - 1))
+        return ops.where(valid, tensor, ops.full_like(tensor, float("nan")))
+
+    if num_classes is None:
+
+        def encode(x):
+            z_mean, z_log_var = model._encode_tensors(x)
+            return {"mean": z_mean, "log_var": z_log_var}
+
+        def decode(z):
+            return model._decode_tensors(z)
+
+        def reconstruct(x):
+            z_mean, _ = model._encode_tensors(x)
+            return model._decode_tensors(z_mean)
+
+        return encode, decode, reconstruct
+
+    def encode(x, labels):
+        condition, valid = one_hot(labels)
+        z_mean, z_log_var = model._encode_tensors(model._encoder_inputs(x, condition))
+        return {"mean": mask(z_mean, valid), "log_var": mask(z_log_var, valid)}
+
+    def decode(z, labels):
+        condition, valid = one_hot(labels)
+        return mask(model._decode_tensors(z, condition), valid)
+
+    def reconstruct(x, labels):
+        condition, valid = one_hot(labels)
+        z_mean, _ = model._encode_tensors(model._encoder_inputs(x, condition))
+        return mask(model._decode_tensors(z_mean, condition), valid)
+
+    return encode, decode, reconstruct
+
+
+def _sample_function(model, decode_fn):
+    """`sample(num_samples[, labels])` in plain TensorFlow around the exported `decode`.
+
+    Plain TF (not the backend) because the count sets the output shape, which
+    `jax2tf` cannot take from an input's value.
+    """
+    import tensorflow as tf
+
+    seed = model.seed if model.seed is not None else random.randrange(2**31)
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
+    latent_dim = int(model.latent_dim)
+
+    def draw(num_samples):
+        tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
+        step = counter.assign_add(1)
+        key = tf.stack([tf.constant(seed, tf.int64), step])
+        return tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=key)
+
+    count = tf.TensorSpec([], tf.int32, name="num_samples")
+    if _num_classes(model) is None:
+
+        @tf.function(input_signature=[count], autograph=False)
+        def sample(num_samples):
+            return decode_fn(draw(num_samples))
+
+    else:
+        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+
+        @tf.function(input_signature=[count, labels_spec], autograph=False)
+        def sample(num_samples, labels):
+            return decode_fn(draw(num_samples), tf.broadcast_to(labels, [num_samples]))
+
+    sample.get_concrete_function()  # traced now, so the archive takes it as is
+    return sample
+
+
+def _build_archive(model):
+    encode, decode, reconstruct = _core_functions(model)
+    x_spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape_), dtype="float32")
+    z_spec = keras.InputSpec(shape=(None, int(model.latent_dim)), dtype="float32")
+    label_specs = [] if _num_classes(model) is None else [keras.InputSpec(shape=(None,), dtype="int32")]
+
+    kwargs = {}
+    if keras.backend.backend() == "jax":
+        kwargs["jax2tf_kwargs"] = {"native_serialization_platforms": ("cpu", "cuda")}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # `serve` first: the archive makes the first endpoint `serving_default`.
+    archive.add_endpoint("serve", reconstruct, [x_spec] + label_specs, **kwargs)
+    archive.add_endpoint("encode", encode, [x_spec] + label_specs, **kwargs)
+    decode_fn = archive.add_endpoint("decode", decode, [z_spec] + label_specs, **kwargs)
+    archive.add_endpoint("reconstruct", reconstruct, [x_spec] + label_specs, **kwargs)
+    archive.add_endpoint("sample", _sample_function(model, decode_fn))
+    return archive
+
+
+# === Atomic replace ===
+
+
+def _replace_dir(new, path):
+    """Renames the folder `new` to `path`, replacing an existing `path`."""
+    if not path.exists():
+        os.replace(new, path)
+        return
+    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+    os.replace(path, old / "export")  # same file system: a rename, not a copy
+    try:
+        os.replace(new, path)
+    except BaseException:
+        os.replace(old / "export", path)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)

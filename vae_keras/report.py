@@ -1,0 +1,191 @@
+"""A run's figures and a one-page HTML report of them.
+
+Two calls after training (what `vae-keras train` and `vae-keras plot` do):
+
+    figures = write_run_figures(model, x_test, y_test, history, run_dir / "figures")
+    write_report(run_dir, metrics, figures)
+"""
+
+import html
+import json
+import os
+
+import numpy as np
+
+from vae_keras import plotting
+from vae_keras.plotting._common import atomic_path, encode_mean
+from vae_keras.plotting.history import history_dict
+
+CAPTIONS = {
+    "training_history": "Training curves: total loss, reconstruction and KL terms "
+    "(solid: train, dashed: validation).",
+    "samples": "Samples: decoded draws from the prior N(0, I).",
+    "reconstructions": "Reconstructions: rows of images (x) above their reconstructions (x̂).",
+    "latent_scatter": "Latent means of the data, coloured by label "
+    "(t-SNE projection above two dimensions).",
+    "latent_histograms": "Per-dimension histograms of the latent means against N(0, 1).",
+    "latent_manifold": "Latent manifold: a grid of codes spread by the inverse Gaussian CDF, "
+    "decoded (Kingma & Welling 2014, Fig. 4).",
+    "latent_traversals": "Latent traversals: one dimension swept per row, the others at 0 "
+    "(most active dimensions first).",
+    "interpolation": "Interpolation between two examples: in latent space (top) and in "
+    "pixel space (bottom).",
+}
+
+
+def write_run_figures(model, x, y=None, history=None, directory="figures", *,
+                      num_images: int = 64, max_points: int = 5000, seed: int = 0,
+                      scatter_method: str = "auto") -> dict:
+    """Writes every figure that makes sense for `model` as PNGs into `directory`.
+
+    Figures (file `{name}.png`; skipped when they do not apply):
+    `training_history` (a history is given), `samples` (the model has
+    `sample`), `reconstructions`, `latent_scatter`, `latent_histograms`,
+    `latent_manifold` (`sample` and `latent_dim >= 2`; the two most active
+    dimensions), `latent_traversals` (up to 10 most active dimensions),
+    `interpolation` (two examples, of different labels when `y` is given).
+
+    Args:
+        model: A trained model with `encode`, `decode` and `latent_dim`
+            (`VAE`, `AE`, or loaded from `.keras`).
+        x: Data to picture, e.g. the test split `(N, *input_shape)`.
+        y: Optional integer labels of `x` (colours the scatter).
+        history: `keras.callbacks.History`, a dict of per-epoch lists, or None.
+        directory: Output folder (created if needed).
+        num_images: Images in the sample and reconstruction grids.
+        max_points: Examples encoded for the scatter and histograms
+            (a seeded random subset when `x` is larger).
+        seed: Seed of the samples, the subset and the projection.
+        scatter_method: `method` of `plotting.latent_scatter`.
+
+    Returns:
+        `{figure name: path}`, in the order written (pass it to `write_report`).
+    """
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    x = np.asarray(x, "float32")
+    if len(x) == 0:
+        raise ValueError(f"`x` is empty (shape {x.shape}); pass the data to picture.")
+    if y is not None:
+        y = np.asarray(y).reshape(-1)
+        if len(y) != len(x):
+            raise ValueError(f"`y` has {len(y)} labels but `x` has {len(x)} examples.")
+    latent_dim = int(model.latent_dim)
+    has_prior = hasattr(model, "sample")
+    figures = {}
+
+    def path(name):
+        figures[name] = os.path.join(directory, f"{name}.png")
+        return figures[name]
+
+    if history is not None and any(len(v) for v in history_dict(history).values()):
+        plotting.training_history(history, path=path("training_history"))
+    if has_prior:
+        plotting.sample_grid(model.sample(num_images, seed=seed), path=path("samples"))
+    shown = x[: max(1, num_images // 2)]
+    plotting.reconstruction_grid(shown, model.reconstruct(shown), path=path("reconstructions"))
+
+    keep = np.arange(len(x))
+    if len(x) > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
+    z = encode_mean(model, x[keep])
+    labels = None if y is None else y[keep]
+    plotting.latent_scatter(z, labels=labels, method=scatter_method, max_points=None, seed=seed,
+                            path=path("latent_scatter"))
+    plotting.latent_histograms(z, dims=range(min(latent_dim, 32)), path=path("latent_histograms"))
+    active = [int(d) for d in np.argsort(-z.var(axis=0), kind="stable")]
+    if has_prior and latent_dim >= 2:
+        plotting.latent_manifold(model, dims=tuple(sorted(active[:2])), path=path("latent_manifold"))
+    plotting.latent_traversals(model, dims=active[:10], path=path("latent_traversals"))
+    if len(x) >= 2:
+        a, b = 0, 1
+        if y is not None and (y != y[0]).any():
+            b = int(np.argmax(y != y[0]))
+        plotting.interpolation(model, x[a], x[b], path=path("interpolation"))
+    return figures
+
+
+def write_report(directory, metrics: dict | None = None, figures: dict | None = None,
+                 title: str = "vae_keras run", filename: str = "report.html") -> str:
+    """Writes `directory/report.html`: a metrics table and the figures.
+
+    The page is self-contained (inline style, no scripts); images are
+    linked by paths relative to `directory`, so the run folder can be
+    moved or served as is.
+
+    Args:
+        directory: The run folder; the report is written there.
+        metrics: `{name: value}`; nested dicts are flattened as `a.b`,
+            numbers shown with 6 significant digits, lists by their last value.
+        figures: `{name: path}` as returned by `write_run_figures`.
+        title: Page title.
+        filename: Name of the HTML file.
+
+    Returns:
+        The path of the report.
+    """
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    rows = "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(_format(v))}</td></tr>"
+        for k, v in _flatten(metrics or {})
+    )
+    sections = []
+    for name, figure_path in (figures or {}).items():
+        src = os.path.relpath(os.fspath(figure_path), directory).replace(os.sep, "/")
+        caption = CAPTIONS.get(name, name.replace("_", " "))
+        sections.append(
+            f'<figure id="{html.escape(name)}"><h2>{html.escape(name.replace("_", " "))}</h2>'
+            f'<img src="{html.escape(src)}" alt="{html.escape(name)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    page = _PAGE.format(
+        title=html.escape(title),
+        metrics=f"<table>{rows}</table>" if rows else "<p>No metrics recorded.</p>",
+        figures="\n".join(sections) or "<p>No figures.</p>",
+    )
+    report = os.path.join(directory, filename)
+    with atomic_path(report) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(page)
+    return report
+
+
+def _flatten(metrics, prefix=""):
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def _format(value):
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) and not isinstance(value, str):
+        return _format(list(value)[-1])
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 2em; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
+th {{ background: #f4f4f4; font-weight: 600; }}
+figure {{ margin: 0 0 2em 0; }}
+img {{ max-width: 100%; border: 1px solid #eee; }}
+figcaption {{ color: #555; font-size: 0.9em; }}
+</style></head>
+<body><h1>{title}</h1>
+<h2>Metrics</h2>
+{metrics}
+{figures}
+</body></html>
+"""
