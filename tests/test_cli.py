@@ -39,24 +39,32 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     assert "test loss" in capsys.readouterr().out
 
     # evaluate and sample read the run's own config for the dataset.
-    assert main(["evaluate", "--model", str(out / "model.keras")]) == 0
+    assert main(["evaluate", "--model", str(out / "model.keras"), "--num-samples", "20"]) == 0
     result = json.loads((out / "evaluation.json").read_text())
     assert result["dataset"] == "digits" and result["num_examples"] == 359
-    assert result["loss"] > 0
+    assert result["binarized"] is False and result["nll_num_samples"] == 20
+    # The IWAE bound (k = 20) is at least as tight as the ELBO; both in nats.
+    assert -result["nll"] >= result["elbo"] - 0.5
+    assert result["test_loss"] == pytest.approx(-result["elbo"], rel=0.05)
+    assert result["bits_per_dim"] == pytest.approx(result["nll"] / (64 * np.log(2)))
+    assert 0 <= result["active_units"] <= 2 and len(result["latent_variances"]) == 2
     npy = tmp_path / "s.npy"
     assert main(["sample", "--model", str(out / "model.keras"), "--num-samples", "5", "--npy", str(npy)]) == 0
     assert np.load(npy).shape == (5, 8, 8, 1)
 
 
-def test_train_on_real_mnist_files(tmp_path, shared_mnist_dir):
+def test_train_on_real_mnist_files_with_dynamic_binarization(tmp_path, shared_mnist_dir):
     out = tmp_path / "mnist"
     assert main([
         "train", "--data-dir", str(shared_mnist_dir), "--limit", "512", "--epochs", "1",
-        "--latent-dim", "2", "--output", str(out),
+        "--latent-dim", "2", "--binarize", "--output", str(out),
     ]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_train"] == 512 and metrics["num_test"] == 10000
     assert 0 < metrics["test"]["reconstruction_loss"] < 784 * np.log(2)
+    assert main(["evaluate", "--model", str(out / "model.keras"), "--num-samples", "2", "--limit", "200"]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["binarized"] is True and result["num_examples"] == 200
 
 
 @pytest.mark.parametrize(

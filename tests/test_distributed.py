@@ -20,7 +20,10 @@ import pytest
 
 LEARNING_RATE = 0.02
 BATCH_SIZE = 16
-NUM_EXAMPLES = 70  # 4 full batches and one of 6 (3 per replica)
+# TensorFlow: 4 full batches and one of 1 example, which leaves the second
+# replica an empty batch. JAX needs every batch to split evenly over the
+# devices: 4 full batches and one of 6 (3 per device).
+NUM_EXAMPLES = {"mirrored": 65, "data_parallel": 70}
 
 
 def _run_worker(mode, tmp_path, backend):
@@ -30,7 +33,7 @@ def _run_worker(mode, tmp_path, backend):
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
         env["JAX_PLATFORMS"] = "cpu"
     result = subprocess.run(
-        [sys.executable, __file__, mode, str(out)],
+        [sys.executable, __file__, mode, str(out), str(NUM_EXAMPLES[mode])],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
@@ -40,6 +43,7 @@ def _run_worker(mode, tmp_path, backend):
 def _assert_same_run(results):
     single, parallel = results["single"], results["parallel"]
     assert parallel["replicas"] == 2
+    assert parallel["variable_devices"] == 2  # each variable lives on both devices
     for key in ("loss", "reconstruction_loss", "kl_loss"):
         np.testing.assert_allclose(parallel["history"][key], single["history"][key], rtol=1e-4)
         np.testing.assert_allclose(parallel["eval_before"][key], single["eval_before"][key], rtol=1e-5)
@@ -89,12 +93,12 @@ def test_strategy_names_are_checked_against_the_backend():
 # === Worker (runs in the subprocess) ===
 
 
-def _data():
+def _data(num_examples):
     rng = np.random.default_rng(0)
     base = np.zeros((2, 8, 8, 1), "float32")
     base[0, :, :4] = 1.0
     base[1, :4, :] = 1.0
-    x = base[rng.integers(0, 2, NUM_EXAMPLES)]
+    x = base[rng.integers(0, 2, num_examples)]
     return np.where(rng.uniform(size=x.shape) < 0.1, 1.0 - x, x).astype("float32")
 
 
@@ -133,7 +137,16 @@ def _train(vae, x):
     }
 
 
-def _worker(mode, out):
+def _variable_devices(variable):
+    value = variable.value
+    if hasattr(value, "sharding"):  # a jax.Array
+        return len(value.sharding.device_set)
+    import tensorflow as tf
+
+    return len(tf.distribute.get_strategy().experimental_local_results(value))
+
+
+def _worker(mode, out, num_examples):
     if mode == "mirrored":
         import tensorflow as tf
 
@@ -148,7 +161,7 @@ def _worker(mode, out):
 
     from vae_keras import distribute
 
-    x = _data()
+    x = _data(num_examples)
     single = _build()
     initial = single.get_weights()
     results = {"initial": {"weights": np.concatenate([np.ravel(w) for w in initial]).tolist()}}
@@ -156,10 +169,14 @@ def _worker(mode, out):
     results["single"] = {**_train(single, x), "direct_loss": direct, "replicas": 1}
     with distribute.strategy_scope(mode, devices=devices) as strategy:
         parallel = _build(initial)
-        results["parallel"] = {**_train(parallel, x), "replicas": distribute.num_replicas(strategy)}
+        results["parallel"] = {
+            **_train(parallel, x),
+            "replicas": distribute.num_replicas(strategy),
+            "variable_devices": _variable_devices(parallel.trainable_variables[0]),
+        }
     with open(out, "w") as f:
         json.dump(results, f, default=float)
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], sys.argv[2])
+    _worker(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -44,12 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=_non_negative_float, default=1e-3)
     train.add_argument("--beta", type=_non_negative_float, default=1.0, help="weight of the KL term")
     train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    train.add_argument("--binarize", action="store_true",
+                       help="dynamic binarization: a fresh Bernoulli draw of the pixels every batch "
+                            "(validation on a fixed-seed binarized test set)")
     train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--output", help="run folder (default: runs/DATASET-ARCH-zLATENT-TIME)")
 
-    evaluate = commands.add_parser("evaluate", help="test-set losses of a trained model")
+    evaluate = commands.add_parser("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
     _model_and_data_args(evaluate)
+    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
+                          help="importance samples k per image for the NLL (papers: 5000)")
+    evaluate.add_argument("--binarize", choices=("auto", "yes", "no"), default="auto",
+                          help="score a fixed-seed binarized test set (auto: as the run was trained)")
+    evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
 
     sample = commands.add_parser("sample", help="decode prior samples to a PNG grid")
@@ -80,6 +88,8 @@ def train(args) -> Path:
     shape, arch = x_train.shape[1:], args.architecture
     encoder = getattr(networks, f"{arch}_encoder")(shape, args.latent_dim)
     decoder = getattr(networks, f"{arch}_decoder")(args.latent_dim, shape)
+    if args.binarize and args.likelihood != "bernoulli":
+        raise ValueError("--binarize needs --likelihood bernoulli (binary pixels).")
     model = VAE(encoder, decoder, beta=args.beta, likelihood=args.likelihood, seed=args.seed)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
 
@@ -92,10 +102,16 @@ def train(args) -> Path:
     print(f"Training a {arch} VAE (latent {args.latent_dim}) on {len(x_train)} {args.dataset} "
           f"images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; run folder {out}")
 
+    train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
+    if args.binarize:
+        from vae_keras.binarization import DynamicBinarization, binarize
+
+        train_data, fit_kwargs = DynamicBinarization(x_train, args.batch_size, seed=args.seed), {}
+        x_test = binarize(x_test, seed=args.seed)
     start = time.time()
     history = model.fit(
-        x_train, epochs=args.epochs, batch_size=args.batch_size, validation_data=(x_test,),
-        verbose=1 if sys.stdout.isatty() else 2,
+        train_data, epochs=args.epochs, validation_data=(x_test,),
+        verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
     )
     wall = time.time() - start
     runs.save_model(model, out / "model.keras")
@@ -127,15 +143,40 @@ def _test_data(args, config):
 
 
 def evaluate(args) -> Path:
-    from vae_keras import runs
+    import math
+
+    from vae_keras import evaluation, runs
+    from vae_keras.binarization import binarize
 
     model = runs.load_model(args.model)
     config = runs.run_config(args.model)
     dataset, x = _test_data(args, config)
-    result = model.evaluate(x, batch_size=args.batch_size, verbose=0, return_dict=True)
+    binarized = args.binarize == "yes" or (args.binarize == "auto" and config.get("binarize", False))
+    if binarized:
+        x = binarize(x, seed=args.seed)
+    start = time.time()
+    losses = model.evaluate(x, batch_size=args.batch_size, verbose=0, return_dict=True)
+    result = {"dataset": dataset, "num_examples": len(x), "binarized": binarized,
+              **{f"test_{k}": float(v) for k, v in losses.items()}}
+    if hasattr(model, "reconstruction_nll"):  # likelihood models (VAE family)
+        elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
+        log_px = evaluation.log_likelihood(model, x, num_samples=args.num_samples, seed=args.seed,
+                                           verbose=sys.stdout.isatty())
+        dims = math.prod(x.shape[1:])
+        active, variances = evaluation.active_units(model, x)
+        result.update(
+            elbo=float(elbo.mean()), nll=float(-log_px.mean()), nll_num_samples=args.num_samples,
+            nll_standard_error=float(log_px.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0,
+            bits_per_dim=evaluation.bits_per_dim(-log_px.mean(), dims),
+            active_units=active, latent_dim=int(len(variances)),
+            latent_variances=[float(v) for v in variances],
+        )
+    result["seconds"] = round(time.time() - start, 2)
     out = Path(args.out) if args.out else Path(args.model).with_name("evaluation.json")
-    runs.write_json(out, {"dataset": dataset, "num_examples": len(x), **{k: float(v) for k, v in result.items()}})
-    print(" ".join(f"{k}={float(v):.3f}" for k, v in result.items()) + f" ({len(x)} {dataset} test images); wrote {out}")
+    runs.write_json(out, result)
+    shown = ("test_loss", "elbo", "nll", "bits_per_dim", "active_units")
+    print(" ".join(f"{k}={result[k]:.3f}" if isinstance(result[k], float) else f"{k}={result[k]}"
+                   for k in shown if k in result) + f" ({len(x)} {dataset} test images); wrote {out}")
     return out
 
 

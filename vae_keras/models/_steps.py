@@ -33,19 +33,46 @@ def _update_trackers(model, losses, x):
 # --- TensorFlow -----------------------------------------------------------
 
 
+def _tf_replicas():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def _without_empty_replica_nans(losses, local):
+    """Zeros, not the NaN of a mean over nothing, on a replica with no examples."""
+    return {k: keras.ops.where(local > 0, v, keras.ops.zeros_like(v)) for k, v in losses.items()}
+
+
+def _replica_share(losses, x):
+    """Under a tf.distribute strategy: `(losses, this replica's share of the loss)`.
+
+    Each replica holds part of the global batch and the optimizer sums the
+    replicas' gradients. Keras' own TF trainer divides each replica's loss by
+    the number of replicas (`scale_loss_for_distribution`); weighting it by
+    the replica's fraction of the global batch instead makes the sum exactly
+    the gradient of the global batch mean, also when a short last batch
+    splits unevenly. A replica left with no examples (a last batch smaller
+    than the number of replicas) has zero weight and zero losses.
+    Without a strategy: `(losses, losses["loss"])`.
+    """
+    import tensorflow as tf
+
+    if _tf_replicas() == 1:
+        return losses, losses["loss"]
+    local = _batch_size(x)
+    total = tf.distribute.get_replica_context().all_reduce("SUM", local)
+    losses = _without_empty_replica_nans(losses, local)
+    return losses, losses["loss"] * (local / total)
+
+
 def tensorflow_train_step(model, data):
     import tensorflow as tf
 
     x, y = _unpack(data)
-    # Under a tf.distribute strategy each replica sees its share of the batch
-    # and the optimizer sums the replicas' gradients; dividing each replica's
-    # loss by their number makes that sum the gradient of the global batch
-    # mean (what Keras' own TF trainer does with
-    # `scale_loss_for_distribution`). The trackers get the unscaled losses.
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
     with tf.GradientTape() as tape:
         losses = model.compute_losses(x, y, training=True)
-        loss = losses["loss"] / replicas if replicas > 1 else losses["loss"]
+        losses, loss = _replica_share(losses, x)
         scaled_loss = model.optimizer.scale_loss(loss)
     weights = model.trainable_weights
     grads = tape.gradient(scaled_loss, weights)
@@ -73,7 +100,10 @@ def torch_train_step(model, data):
 def eager_test_step(model, data):
     """TensorFlow and PyTorch: no gradients, trackers updated in place."""
     x, y = _unpack(data)
-    return _update_trackers(model, model.compute_losses(x, y, training=False), x)
+    losses = model.compute_losses(x, y, training=False)
+    if keras.backend.backend() == "tensorflow" and _tf_replicas() > 1:
+        losses = _without_empty_replica_nans(losses, _batch_size(x))
+    return _update_trackers(model, losses, x)
 
 
 # --- JAX ------------------------------------------------------------------

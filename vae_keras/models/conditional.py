@@ -198,6 +198,11 @@ class ConditionalVAE(VAE):
             if by is not None:
                 self.check_targets(np.asarray(by), y_name)
             return x, y
+        if y is not None and np.ndim(y) == 1:
+            raise ValueError(
+                f"`{y_name}` looks like labels (shape {np.shape(y)}). Labels go inside the "
+                "input: `fit((x, labels))`; `y` is only for denoising targets."
+            )
         if isinstance(x, np.ndarray) or not isinstance(x, (tuple, list)):
             if not hasattr(x, "shape"):
                 return x, y  # generators, PyDatasets: checked by Keras itself
@@ -208,11 +213,6 @@ class ConditionalVAE(VAE):
             )
         images, one_hot = self._pair(x, None, x_name)
         if y is not None:
-            if np.ndim(y) == 1:
-                raise ValueError(
-                    f"`{y_name}` looks like labels (shape {np.shape(y)}). Labels go inside the "
-                    "input: `fit((x, labels))`; `y` is only for denoising targets."
-                )
             y = self.check_targets(y, y_name)
             if len(y) != len(images):
                 raise ValueError(f"`{x_name}` has {len(images)} examples but `{y_name}` has {len(y)}.")
