@@ -23,7 +23,7 @@ BATCH_SIZE = 16
 # TensorFlow: 4 full batches and one of 1 example, which leaves the second
 # replica an empty batch. JAX needs every batch to split evenly over the
 # devices: 4 full batches and one of 6 (3 per device).
-NUM_EXAMPLES = {"mirrored": 65, "data_parallel": 70}
+NUM_EXAMPLES = {"mirrored": 65, "multi_worker": 65, "data_parallel": 70}
 
 
 def _run_worker(mode, tmp_path, backend):
@@ -147,6 +147,7 @@ def _variable_devices(variable):
 
 
 def _worker(mode, out, num_examples):
+    devices = None
     if mode == "mirrored":
         import tensorflow as tf
 
@@ -155,25 +156,28 @@ def _worker(mode, out, num_examples):
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
         devices = ["/cpu:0", "/cpu:1"]
-    else:
-        devices = None
     from keras import ops
 
     from vae_keras import distribute
 
     x = _data(num_examples)
-    single = _build()
-    initial = single.get_weights()
-    results = {"initial": {"weights": np.concatenate([np.ravel(w) for w in initial]).tolist()}}
+    # The strategy comes first: MultiWorkerMirroredStrategy must be created
+    # before the process runs any other TensorFlow op.
+    with distribute.strategy_scope(mode, devices=devices) as strategy:
+        parallel = _build()
+        initial = parallel.get_weights()
+        results = {
+            "initial": {"weights": np.concatenate([np.ravel(w) for w in initial]).tolist()},
+            "parallel": {
+                **_train(parallel, x),
+                "replicas": distribute.num_replicas(strategy),
+                "variable_devices": _variable_devices(parallel.trainable_variables[0]),
+                "is_chief": distribute.is_chief(strategy),
+            },
+        }
+    single = _build(initial)
     direct = float(ops.convert_to_numpy(single.compute_losses(x)["loss"]))
     results["single"] = {**_train(single, x), "direct_loss": direct, "replicas": 1}
-    with distribute.strategy_scope(mode, devices=devices) as strategy:
-        parallel = _build(initial)
-        results["parallel"] = {
-            **_train(parallel, x),
-            "replicas": distribute.num_replicas(strategy),
-            "variable_devices": _variable_devices(parallel.trainable_variables[0]),
-        }
     with open(out, "w") as f:
         json.dump(results, f, default=float)
 

@@ -201,7 +201,8 @@ class ConditionalVAE(VAE):
         if y is not None and np.ndim(y) == 1:
             raise ValueError(
                 f"`{y_name}` looks like labels (shape {np.shape(y)}). Labels go inside the "
-                "input: `fit((x, labels))`; `y` is only for denoising targets."
+                "input: `fit((x, labels), validation_data=((x_val, labels_val),))`; a "
+                "target is only for denoising (`fit((x_noisy, labels), x_clean)`)."
             )
         if isinstance(x, np.ndarray) or not isinstance(x, (tuple, list)):
             if not hasattr(x, "shape"):
