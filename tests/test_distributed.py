@@ -12,6 +12,7 @@ would go unnoticed.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -26,24 +27,41 @@ BATCH_SIZE = 16
 NUM_EXAMPLES = {"mirrored": 65, "multi_worker": 65, "data_parallel": 70}
 
 
-def _run_worker(mode, tmp_path, backend):
-    out = tmp_path / f"{mode}.json"
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _worker_env(backend, **extra):
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
     if backend == "jax":
         env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
         env["JAX_PLATFORMS"] = "cpu"
-    result = subprocess.run(
-        [sys.executable, __file__, mode, str(out), str(NUM_EXAMPLES[mode])],
-        env=env, capture_output=True, text=True, timeout=300,
+    return env
+
+
+def _start_worker(mode, out, env):
+    command = [sys.executable, __file__, mode, str(out), str(NUM_EXAMPLES[mode])]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+
+
+def _finish(process, out):
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    assert process.returncode == 0, stdout[-3000:] + stderr[-5000:]
     return json.loads(out.read_text())
 
 
-def _assert_same_run(results):
+def _run_worker(mode, tmp_path, backend):
+    out = tmp_path / f"{mode}.json"
+    return _finish(_start_worker(mode, out, _worker_env(backend)), out)
+
+
+def _assert_same_run(results, local_devices=2):
     single, parallel = results["single"], results["parallel"]
     assert parallel["replicas"] == 2
-    assert parallel["variable_devices"] == 2  # each variable lives on both devices
+    # Each variable lives on every local device (mirrored / replicated).
+    assert parallel["variable_devices"] == local_devices
     for key in ("loss", "reconstruction_loss", "kl_loss"):
         np.testing.assert_allclose(parallel["history"][key], single["history"][key], rtol=1e-4)
         np.testing.assert_allclose(parallel["eval_before"][key], single["eval_before"][key], rtol=1e-5)
@@ -54,6 +72,17 @@ def _assert_same_run(results):
     np.testing.assert_allclose(after_n - before, after_1 - before, atol=2e-5, rtol=1e-3)
     # Losses are reported per example: the epoch mean equals the mean over all examples.
     assert single["eval_before"]["loss"] == pytest.approx(single["direct_loss"], rel=1e-5)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @pytest.mark.backend
@@ -72,6 +101,31 @@ def test_jax_data_parallel_on_two_host_devices_matches_one_device(tmp_path):
     if keras.backend.backend() != "jax":
         pytest.skip("keras.distribution.DataParallel runs on the JAX backend")
     _assert_same_run(_run_worker("data_parallel", tmp_path, "jax"))
+
+
+@pytest.mark.backend
+def test_multi_worker_strategy_with_two_local_workers_matches_one_device(tmp_path):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute runs on the TensorFlow backend")
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    outs = [tmp_path / f"worker{i}.json" for i in range(2)]
+    workers = [
+        _start_worker(
+            "multi_worker",
+            out,
+            _worker_env(
+                "tensorflow",
+                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            ),
+        )
+        for i, out in enumerate(outs)
+    ]
+    results = [_finish(worker, out) for worker, out in zip(workers, outs)]
+    for result in results:
+        _assert_same_run(result, local_devices=1)
+    assert [r["parallel"]["is_chief"] for r in results] == [True, False]
 
 
 @pytest.mark.backend

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(validation on a fixed-seed binarized test set)")
     train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--output", help="run folder (default: runs/DATASET-ARCH-zLATENT-TIME)")
+    train.add_argument("--output", help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
+                       "interrupted command resumes it from its last completed epoch")
+    train.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
 
     evaluate = commands.add_parser("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
     _model_and_data_args(evaluate)
@@ -77,29 +79,67 @@ def _model_and_data_args(parser):
     parser.add_argument("--limit", type=_positive_int, help="use only the first N test images")
 
 
+# Settings that define a run: a rerun with the same ones resumes it.
+_RUN_SETTINGS = ("dataset", "data_dir", "architecture", "latent_dim", "batch_size", "learning_rate",
+                 "beta", "likelihood", "binarize", "limit", "seed")
+
+
+def _run_folder(args, shape, backend):
+    """Creates or reopens the run folder; returns (path, resumable model, first epoch, history)."""
+    from vae_keras import runs
+
+    out = Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
+    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config.update(backend=backend, input_shape=list(shape))
+    previous = runs.read_json(out / "config.json") if (out / "config.json").is_file() else None
+    model, initial_epoch, history = runs.resume_state(out)
+    if previous is not None and model is None and (out / "metrics.json").is_file() and not args.overwrite:
+        raise ValueError(f"Run folder {out} already holds a finished run. Pass a new --output, "
+                         "or --overwrite to replace it.")
+    if model is not None:
+        changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
+        if changed:
+            raise ValueError(f"Run folder {out} holds an interrupted run with other settings "
+                             f"({', '.join(f'{k}: {previous.get(k)!r} -> {config.get(k)!r}' for k in changed)}). "
+                             "Rerun with the same settings to resume, or pass a new --output.")
+        if initial_epoch >= args.epochs:
+            raise ValueError(f"Run folder {out} already completed {initial_epoch} epochs; "
+                             f"--epochs {args.epochs} leaves nothing to train. Pass more --epochs.")
+    out.mkdir(parents=True, exist_ok=True)
+    runs.write_json(out / "config.json", config)
+    return out, model, initial_epoch, history
+
+
+def _new_model(args, shape):
+    import keras
+
+    from vae_keras import VAE, networks
+
+    if args.binarize and args.likelihood != "bernoulli":
+        raise ValueError("--binarize needs --likelihood bernoulli (binary pixels).")
+    arch = args.architecture
+    encoder = getattr(networks, f"{arch}_encoder")(shape, args.latent_dim)
+    decoder = getattr(networks, f"{arch}_decoder")(args.latent_dim, shape)
+    model = VAE(encoder, decoder, beta=args.beta, likelihood=args.likelihood, seed=args.seed)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    return model
+
+
 def train(args) -> Path:
     import keras
 
-    from vae_keras import VAE, datasets, networks, plotting, runs
+    from vae_keras import datasets, plotting, runs
 
     keras.utils.set_random_seed(args.seed)
     x_train, _ = datasets.load(args.dataset, "train", args.data_dir, limit=args.limit)
     x_test, _ = datasets.load(args.dataset, "test", args.data_dir)
-    shape, arch = x_train.shape[1:], args.architecture
-    encoder = getattr(networks, f"{arch}_encoder")(shape, args.latent_dim)
-    decoder = getattr(networks, f"{arch}_decoder")(args.latent_dim, shape)
-    if args.binarize and args.likelihood != "bernoulli":
-        raise ValueError("--binarize needs --likelihood bernoulli (binary pixels).")
-    model = VAE(encoder, decoder, beta=args.beta, likelihood=args.likelihood, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.output or f"runs/{args.dataset}-{arch}-z{args.latent_dim}-{stamp}")
-    out.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k != "func"}
-    config.update(backend=keras.backend.backend(), input_shape=list(shape))
-    runs.write_json(out / "config.json", config)
-    print(f"Training a {arch} VAE (latent {args.latent_dim}) on {len(x_train)} {args.dataset} "
+    shape = x_train.shape[1:]
+    model = _new_model(args, shape)  # validates the settings before touching the run folder
+    out, resumed, initial_epoch, history = _run_folder(args, shape, keras.backend.backend())
+    if resumed is not None:
+        model = resumed
+        print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
+    print(f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} {args.dataset} "
           f"images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; run folder {out}")
 
     train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
@@ -107,27 +147,31 @@ def train(args) -> Path:
         from vae_keras.binarization import DynamicBinarization, binarize
 
         train_data, fit_kwargs = DynamicBinarization(x_train, args.batch_size, seed=args.seed), {}
+        train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
         x_test = binarize(x_test, seed=args.seed)
+    checkpoint = runs.RunCheckpoint(out, history)
     start = time.time()
-    history = model.fit(
-        train_data, epochs=args.epochs, validation_data=(x_test,),
-        verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
+    model.fit(
+        train_data, epochs=args.epochs, initial_epoch=initial_epoch, validation_data=(x_test,),
+        callbacks=[checkpoint], verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
     )
     wall = time.time() - start
     runs.save_model(model, out / "model.keras")
     test = model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)
     metrics = {
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "history": checkpoint.history,
         "test": {k: float(v) for k, v in test.items()},
         "epochs": args.epochs,
+        "resumed_from_epoch": initial_epoch,
         "train_seconds": round(wall, 2),
         "num_train": len(x_train),
         "num_test": len(x_test),
     }
-    runs.write_json(out / "metrics.json", metrics)
     plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
     pairs = [img for pair in zip(x_test[:32], model.reconstruct(x_test[:32])) for img in pair]
     plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
+    runs.write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
+    checkpoint.finish()
     print(f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
           f"KL {test['kl_loss']:.2f}); wrote {out}")
     return out

@@ -66,6 +66,23 @@ def _replica_share(losses, x):
     return losses, losses["loss"] * (local / total)
 
 
+def _tf_logs(logs):
+    """Gives the step's logs a length-1 axis in multi-worker mode.
+
+    Keras 3 reduces the logs of a step across workers with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars
+    (tensorflow/tensorflow#72388, also with Keras' own train_step); the
+    epoch's figures are read from the trackers, so this changes no result.
+    """
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    multi_worker = getattr(strategy.extended, "_in_multi_worker_mode", None)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and multi_worker and multi_worker():
+        return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
+
+
 def tensorflow_train_step(model, data):
     import tensorflow as tf
 
@@ -77,7 +94,7 @@ def tensorflow_train_step(model, data):
     weights = model.trainable_weights
     grads = tape.gradient(scaled_loss, weights)
     model.optimizer.apply(grads, weights)
-    return _update_trackers(model, losses, x)
+    return _tf_logs(_update_trackers(model, losses, x))
 
 
 # --- PyTorch --------------------------------------------------------------
@@ -101,9 +118,11 @@ def eager_test_step(model, data):
     """TensorFlow and PyTorch: no gradients, trackers updated in place."""
     x, y = _unpack(data)
     losses = model.compute_losses(x, y, training=False)
-    if keras.backend.backend() == "tensorflow" and _tf_replicas() > 1:
+    if keras.backend.backend() != "tensorflow":
+        return _update_trackers(model, losses, x)
+    if _tf_replicas() > 1:
         losses = _without_empty_replica_nans(losses, _batch_size(x))
-    return _update_trackers(model, losses, x)
+    return _tf_logs(_update_trackers(model, losses, x))
 
 
 # --- JAX ------------------------------------------------------------------

@@ -125,7 +125,9 @@ class VAE(ReconstructionModel):
         # === Layers ===
         self.encoder = encoder
         self.decoder = decoder
-        self.sampler = Sampling(seed=seed, name="sampling")
+        # float32 under a mixed-precision policy too: the noise, and the
+        # code the loss and the decoder see, keep full precision.
+        self.sampler = Sampling(seed=seed, name="sampling", dtype="float32")
         self._init_reconstruction(
             input_shape=input_shape,
             latent_dim=latent_dim,
