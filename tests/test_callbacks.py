@@ -248,3 +248,27 @@ def test_beta_schedule_needs_a_model_with_beta():
     with pytest.raises(ValueError, match="Received a Sequential without beta"):
         model.fit(np.ones((4, 3)), np.ones((4, 3)), epochs=1, verbose=0,
                   callbacks=[BetaSchedule(warmup_epochs=1)])
+
+
+@pytest.mark.backend
+def test_grids_of_a_conditional_vae(tmp_path):
+    from vae_keras.models import ConditionalVAE, conditional_decoder, conditional_encoder
+
+    cvae = ConditionalVAE(conditional_encoder(SHAPE, 2, 3, hidden_units=(16,)),
+                          conditional_decoder(2, SHAPE, 3, hidden_units=(16,)), num_classes=3,
+                          seed=0)
+    cvae.compile(optimizer="adam")
+    x, labels = data(), np.arange(32) % 3
+    samples = SampleGrid(tmp_path, num_samples=6, ncols=3, scale=1)
+    recons = ReconstructionGrid(tmp_path, x[:3], labels=labels[:3], scale=1)
+    cvae.fit((x, labels), epochs=1, batch_size=16, verbose=0, callbacks=[samples, recons])
+    png = read_png(tmp_path / "samples_epoch_001.png")[..., 0]
+    expected = image_grid(cvae.decode(samples.z, np.arange(6) % 3), ncols=3)[..., 0]
+    np.testing.assert_allclose(png, expected, atol=1.5 / 255)
+    png = read_png(tmp_path / "reconstructions_epoch_001.png")[..., 0]
+    expected = paired_grid(x[:3], cvae.reconstruct(x[:3], labels[:3]))[..., 0]
+    np.testing.assert_allclose(png, expected, atol=1.5 / 255)
+    with pytest.raises(ValueError, match="is conditional: pass the images' labels"):
+        cvae.fit((x, labels), epochs=1, verbose=0, callbacks=[ReconstructionGrid(tmp_path, x[:3])])
+    with pytest.raises(ValueError, match="3 images, received 2 labels"):
+        ReconstructionGrid(tmp_path, x[:3], labels=[0, 1])

@@ -19,12 +19,14 @@ import sys
 import numpy as np
 import pytest
 
+from vae_keras import distribute
+
 LEARNING_RATE = 0.02
 BATCH_SIZE = 16
 # TensorFlow: 4 full batches and one of 1 example, which leaves the second
 # replica an empty batch. JAX needs every batch to split evenly over the
-# devices: 4 full batches and one of 6 (3 per device).
-NUM_EXAMPLES = {"mirrored": 65, "multi_worker": 65, "data_parallel": 70}
+# devices: `even_split` trims 71 examples to 4 full batches and one of 6.
+NUM_EXAMPLES = {"mirrored": 65, "multi_worker": 65, "data_parallel": 71}
 
 
 def _worker_env(backend, **extra):
@@ -60,6 +62,7 @@ def _run_worker(mode, tmp_path, backend):
 def _assert_same_run(results, local_devices=2):
     single, parallel = results["single"], results["parallel"]
     assert parallel["replicas"] == 2
+    assert single["num_examples"] == (70 if results["mode"] == "data_parallel" else 65)
     # Each variable lives on every local device (mirrored / replicated).
     assert parallel["variable_devices"] == local_devices
     for key in ("loss", "reconstruction_loss", "kl_loss"):
@@ -70,6 +73,8 @@ def _assert_same_run(results, local_devices=2):
     before, after_1, after_n = (np.array(r["weights"]) for r in (results["initial"], single, parallel))
     assert np.abs(after_1 - before).max() > 1e-3
     np.testing.assert_allclose(after_n - before, after_1 - before, atol=2e-5, rtol=1e-3)
+    if parallel["is_chief"]:  # the trained model exports to a SavedModel
+        assert parallel["export_error"] < 1e-5
     # Losses are reported per example: the epoch mean equals the mean over all examples.
     assert single["eval_before"]["loss"] == pytest.approx(single["direct_loss"], rel=1e-5)
 
@@ -128,11 +133,27 @@ def test_multi_worker_strategy_with_two_local_workers_matches_one_device(tmp_pat
     assert [r["parallel"]["is_chief"] for r in results] == [True, False]
 
 
+def test_even_split_only_trims_for_jax_data_parallel():
+    import keras
+
+    x, y = np.zeros((71, 2)), np.ones((71,))
+    assert all(a is b for a, b in zip(distribute.even_split(None, 16, x, y), (x, y)))
+
+    class FakeDataParallel(keras.distribution.DataParallel):
+        def __init__(self):  # two devices, no backend needed
+            pass
+
+        device_mesh = property(lambda self: type("Mesh", (), {"devices": np.empty(2)})())
+
+    tx, ty = distribute.even_split(FakeDataParallel(), 16, x, y)
+    assert len(tx) == len(ty) == 70
+    with pytest.raises(ValueError, match="multiple of 2"):
+        distribute.even_split(FakeDataParallel(), 15, x)
+
+
 @pytest.mark.backend
 def test_strategy_names_are_checked_against_the_backend():
     import keras
-
-    from vae_keras import distribute
 
     with pytest.raises(ValueError, match="Unknown distribution strategy 'horovod'"):
         distribute.check_strategy("horovod")
@@ -200,6 +221,15 @@ def _variable_devices(variable):
     return len(tf.distribute.get_strategy().experimental_local_results(value))
 
 
+def _export_error(model, x, path):
+    import tensorflow as tf
+
+    from vae_keras.export import export_saved_model
+
+    loaded = tf.saved_model.load(str(export_saved_model(model, path)))
+    return float(np.abs(loaded.reconstruct(x[:4]).numpy() - model.reconstruct(x[:4])).max())
+
+
 def _worker(mode, out, num_examples):
     devices = None
     if mode == "mirrored":
@@ -218,9 +248,11 @@ def _worker(mode, out, num_examples):
     # The strategy comes first: MultiWorkerMirroredStrategy must be created
     # before the process runs any other TensorFlow op.
     with distribute.strategy_scope(mode, devices=devices) as strategy:
+        (x,) = distribute.even_split(strategy, BATCH_SIZE, x)
         parallel = _build()
         initial = parallel.get_weights()
         results = {
+            "mode": mode,
             "initial": {"weights": np.concatenate([np.ravel(w) for w in initial]).tolist()},
             "parallel": {
                 **_train(parallel, x),
@@ -229,9 +261,14 @@ def _worker(mode, out, num_examples):
                 "is_chief": distribute.is_chief(strategy),
             },
         }
+    # Export after the scope (the chief only, as the command line does).
+    if results["parallel"]["is_chief"]:
+        results["parallel"]["export_error"] = _export_error(parallel, x, out + ".savedmodel")
     single = _build(initial)
     direct = float(ops.convert_to_numpy(single.compute_losses(x)["loss"]))
-    results["single"] = {**_train(single, x), "direct_loss": direct, "replicas": 1}
+    results["single"] = {
+        **_train(single, x), "direct_loss": direct, "replicas": 1, "num_examples": len(x)
+    }
     with open(out, "w") as f:
         json.dump(results, f, default=float)
 

@@ -91,6 +91,18 @@ def test_save_image_grid_writes_an_exact_png(tmp_path):
     decoded = matplotlib.image.imread(path)[::3, ::3, :3]
     np.testing.assert_allclose(decoded[:5, :7, 0], images[0, ..., 0], atol=1 / 255)
     assert sorted(os.listdir(tmp_path)) == ["g.png"]  # no temp file left behind
+    open(tmp_path / "plain.txt", "w").close()  # the mode any new file gets (umask)
+    assert os.stat(path).st_mode & 0o777 == os.stat(tmp_path / "plain.txt").st_mode & 0o777
+
+
+def test_a_failed_save_leaves_no_file(tmp_path):
+    from vae_keras.plotting._common import atomic_path
+
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "x.png") as tmp:
+            open(tmp, "wb").write(b"partial")
+            raise RuntimeError("disk full")
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])

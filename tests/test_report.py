@@ -78,8 +78,25 @@ def test_one_dimensional_latent_gets_no_manifold(tmp_path, digits):
     assert all(os.path.exists(p) for p in figures.values())
 
 
+@pytest.mark.backend
+def test_conditional_vae_figures(tmp_path, digits):
+    from vae_keras.models import ConditionalVAE, conditional_decoder, conditional_encoder
+
+    x, y = digits
+    cvae = ConditionalVAE(conditional_encoder((8, 8, 1), 2, 10, hidden_units=(16,)),
+                          conditional_decoder(2, (8, 8, 1), 10, hidden_units=(16,)),
+                          num_classes=10, seed=0)
+    cvae.compile(optimizer="adam")
+    cvae.fit((x, y), epochs=1, batch_size=40, verbose=0)
+    figures = write_run_figures(cvae, x, y, None, tmp_path, num_images=20)
+    assert list(figures) == ALL_FIGURES[1:]
+    assert png_size(figures["samples"]) == (2 * (10 * 9 - 1), 2 * (2 * 9 - 1))  # a column per class
+    with pytest.raises(ValueError, match="is conditional: pass the labels"):
+        write_run_figures(cvae, x, None, None, tmp_path)
+
+
 class NoPriorModel:
-    """A deterministic autoencoder stand-in: encode, decode, reconstruct, no `sample`."""
+    """A model with encode, decode and reconstruct but no `sample` (no prior to draw from)."""
 
     latent_dim, input_shape_ = 3, (8, 8, 1)
 

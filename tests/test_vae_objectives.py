@@ -197,8 +197,8 @@ def test_learned_variance_converges_to_the_noise_level():
     x = noisy_patterns(sigma=0.3)
     keras.utils.set_random_seed(0)
     vae = VAE(*small_nets(units=32), likelihood="gaussian", gaussian_variance="learned", seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(2e-2))
-    vae.fit(x, epochs=30, batch_size=16, verbose=0)
+    vae.compile(optimizer=keras.optimizers.Adam(4e-2))
+    vae.fit(x, epochs=30, batch_size=32, verbose=0)
     mse = float(np.mean((vae.reconstruct(x) - x) ** 2))
     assert float(vae.output_variance) == pytest.approx(0.09, rel=0.35)  # sigma^2, from 0.5
     assert float(vae.output_variance) == pytest.approx(mse, rel=0.35)
@@ -208,8 +208,8 @@ def test_learned_per_pixel_variance_separates_noisy_and_clean_pixels():
     x = noisy_patterns(columns_with_noise=slice(4, 8), sigma=0.3)
     keras.utils.set_random_seed(0)
     vae = VAE(*small_nets(units=32), likelihood="gaussian", gaussian_variance="learned_per_pixel", seed=0)
-    vae.compile(optimizer=keras.optimizers.Adam(2e-2))
-    vae.fit(x, epochs=30, batch_size=16, verbose=0)
+    vae.compile(optimizer=keras.optimizers.Adam(4e-2))
+    vae.fit(x, epochs=30, batch_size=32, verbose=0)
     variance = vae.output_variance[..., 0]
     clean, noisy = variance[:, :4].mean(), variance[:, 4:].mean()
     assert noisy == pytest.approx(0.09, rel=0.35), (clean, noisy)
@@ -221,10 +221,11 @@ def test_learned_per_pixel_variance_separates_noisy_and_clean_pixels():
 
 def test_vae_corruption_applies_in_training_only_with_the_clean_target(binary_images):
     x = binary_images
+    keras.utils.set_random_seed(0)
     vae = VAE(*small_nets(), seed=3, corruption="mask", corruption_level=0.5)
     vae.compile()
     for net in (vae.encoder, vae.decoder):  # large weights: outputs depend on inputs
-        net.set_weights([w * 10.0 for w in net.get_weights()])
+        net.set_weights([w * 3.0 for w in net.get_weights()])
     set_dense(vae, "z_log_var", kernel_scale=0.0, bias=[-40.0, -40.0])  # z = z_mean
     clean = twin(vae, corruption=None)
     replay = twin(vae)
@@ -237,7 +238,7 @@ def test_vae_corruption_applies_in_training_only_with_the_clean_target(binary_im
     logits = vae.decoder(vae.encoder(noisy)[0])
     trained = vae.compute_losses(x, training=True)
     assert float(trained["reconstruction_loss"]) == pytest.approx(bce(x, logits).mean(), rel=1e-4)
-    untrained = float(clean.compute_losses(x, training=True)["reconstruction_loss"])
-    assert float(trained["reconstruction_loss"]) != pytest.approx(untrained, rel=0.01)
+    clean_input = float(clean.compute_losses(x, training=True)["reconstruction_loss"])
+    assert abs(clean_input - float(trained["reconstruction_loss"])) > 1e-3 * clean_input
     history = vae.fit(x, epochs=1, batch_size=16, verbose=0).history
     assert sorted(history) == ["kl_loss", "loss", "reconstruction_loss"]

@@ -77,6 +77,8 @@ class SampleGrid(_GridCallback):
     The codes `z ~ N(0, I)` are drawn once (NumPy, with `seed`) when training
     starts, so every picture shows the same codes: the grid sharpens as the
     decoder learns. Writes `samples_epoch_{epoch:03d}.png` into `directory`.
+    A conditional model (`num_classes`) decodes code `i` under label
+    `i % num_classes`, as its `sample` does.
 
     Args:
         directory: Folder for the pictures (created if needed).
@@ -122,7 +124,11 @@ class SampleGrid(_GridCallback):
             self._writer = _summary_writer(self.tensorboard_dir)
 
     def grid(self):
-        return image_grid(as_images(self.model.decode(self.z), "decoded samples"), self.ncols)
+        if hasattr(self.model, "num_classes"):  # conditional: classes cycle, like `sample`
+            images = self.model.decode(self.z, np.arange(len(self.z)) % self.model.num_classes)
+        else:
+            images = self.model.decode(self.z)
+        return image_grid(as_images(images, "decoded samples"), self.ncols)
 
     def write(self, epoch, path):
         grid = self.grid()
@@ -157,12 +163,14 @@ class ReconstructionGrid(_GridCallback):
         every: Write every `every` epochs.
         ncols: Images per row (default: about `sqrt(2 N)`, see `paired_grid`).
         scale: Screen pixels per image pixel in the PNG.
+        labels: The images' labels, required by a conditional model
+            (`ConditionalVAE`), ignored otherwise.
     """
 
     prefix = "reconstructions"
 
     def __init__(self, directory, images, every: int = 1, ncols: int | None = None,
-                 scale: int = 2):
+                 scale: int = 2, labels=None):
         super().__init__(directory, every, ncols, scale)
         images = np.asarray(images, dtype="float32")
         if images.ndim < 2 or len(images) == 0:
@@ -172,7 +180,13 @@ class ReconstructionGrid(_GridCallback):
             )
         if not np.isfinite(images).all():
             raise ValueError("`images` contains NaN or inf.")
+        if labels is not None and len(np.asarray(labels).reshape(-1)) != len(images):
+            raise ValueError(
+                f"`labels` must give one label per image: {len(images)} images, "
+                f"received {len(np.asarray(labels).reshape(-1))} labels."
+            )
         self.images = images
+        self.labels = None if labels is None else np.asarray(labels).reshape(-1)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -185,9 +199,16 @@ class ReconstructionGrid(_GridCallback):
                 f"but the model reads {tuple(expected)}. Pass images shaped "
                 f"(N, {', '.join(map(str, expected))})."
             )
+        if hasattr(self.model, "num_classes") and self.labels is None:
+            raise ValueError(
+                f"{type(self.model).__name__} is conditional: pass the images' labels, "
+                "ReconstructionGrid(directory, images, labels=...)."
+            )
 
     def grid(self):
-        if hasattr(self.model, "reconstruct"):
+        if hasattr(self.model, "num_classes"):
+            x_hat = self.model.reconstruct(self.images, labels=self.labels)
+        elif hasattr(self.model, "reconstruct"):
             x_hat = self.model.reconstruct(self.images)
         else:
             x_hat = self.model.predict(self.images, verbose=0)

@@ -149,6 +149,36 @@ def num_replicas(strategy) -> int:
     return int(strategy.device_mesh.devices.size)
 
 
+def even_split(strategy, batch_size: int, *arrays):
+    """Fits NumPy training data to a JAX `DataParallel` run; returns the arrays.
+
+    JAX shards every batch over the devices, so each batch (the last, short
+    one too) must be a multiple of the number of devices: `batch_size` must
+    be one (else a `ValueError`), and the arrays lose their last
+    `len % devices` examples (at most `devices - 1`). TensorFlow strategies
+    split uneven batches exactly, so there (and without distribution) the
+    arrays come back unchanged.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from vae_keras import distribute
+    >>> x, = distribute.even_split(None, 128, np.zeros((10, 2)))
+    >>> x.shape
+    (10, 2)
+    """
+    if not isinstance(strategy, keras.distribution.DataParallel):
+        return arrays
+    devices = num_replicas(strategy)
+    if batch_size % devices:
+        raise ValueError(
+            f"With 'data_parallel' on {devices} devices the batch size must be a multiple "
+            f"of {devices}. Received: batch_size={batch_size}."
+        )
+    keep = len(arrays[0]) - len(arrays[0]) % devices
+    return tuple(a[:keep] for a in arrays)
+
+
 def is_chief(strategy=None) -> bool:
     """True on the process that should write files (the chief worker, process 0)."""
     extended = getattr(strategy, "extended", None)

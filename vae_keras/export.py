@@ -120,6 +120,16 @@ def _check_exportable(model):
             "The .keras file loads on any backend: rerun with KERAS_BACKEND=tensorflow, "
             "e.g. `KERAS_BACKEND=tensorflow vae-keras export --model RUN/model.keras --out DIR`."
         )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy():
+            raise RuntimeError(
+                "export_saved_model was called inside a tf.distribute strategy scope, "
+                "where TensorFlow cannot save the endpoints' signatures. Call it after the "
+                "`with strategy.scope():` (or `distribute.strategy_scope(...)`) block; the "
+                "trained model exports from there."
+            )
     if any(d is None for d in model.input_shape_):
         raise ValueError(
             "Export needs a fixed example shape. Received a model with input shape "
@@ -228,7 +238,11 @@ def _build_archive(model):
 
     kwargs = {}
     if keras.backend.backend() == "jax":
-        kwargs["jax2tf_kwargs"] = {"native_serialization_platforms": ("cpu", "cuda")}
+        kwargs["jax2tf_kwargs"] = {
+            "native_serialization_platforms": ("cpu", "cuda"),
+            # Gradients of a native-serialized function do not survive saving.
+            "with_gradient": False,
+        }
 
     archive = keras.export.ExportArchive()
     archive.track(model)

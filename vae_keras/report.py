@@ -45,9 +45,15 @@ def write_run_figures(model, x, y=None, history=None, directory="figures", *,
     dimensions), `latent_traversals` (up to 10 most active dimensions),
     `interpolation` (two examples, of different labels when `y` is given).
 
+    A conditional model (`ConditionalVAE`, with `num_classes`) needs `y`:
+    it encodes and reconstructs with the labels, its samples cycle through
+    the classes (one column per class), and its manifold, traversals and
+    interpolation (two examples of one class) are decoded under `y[0]`.
+
     Args:
-        model: A trained model with `encode`, `decode` and `latent_dim`
-            (`VAE`, `AE`, or loaded from `.keras`).
+        model: A trained model with `encode`, `decode`, `reconstruct` and
+            `latent_dim` (`VAE`, `AE`, `IWAE`, `ConditionalVAE`, or one
+            loaded from `.keras`).
         x: Data to picture, e.g. the test split `(N, *input_shape)`.
         y: Optional integer labels of `x` (colours the scatter).
         history: `keras.callbacks.History`, a dict of per-epoch lists, or None.
@@ -72,37 +78,68 @@ def write_run_figures(model, x, y=None, history=None, directory="figures", *,
             raise ValueError(f"`y` has {len(y)} labels but `x` has {len(x)} examples.")
     latent_dim = int(model.latent_dim)
     has_prior = hasattr(model, "sample")
+    conditional = hasattr(model, "num_classes")
+    if conditional and y is None:
+        raise ValueError(
+            f"{type(model).__name__} is conditional: pass the labels `y` of `x` so the data "
+            "can be encoded and reconstructed."
+        )
     figures = {}
 
     def path(name):
         figures[name] = os.path.join(directory, f"{name}.png")
         return figures[name]
 
+    def codes(idx):
+        labels = {"labels": y[idx]} if conditional else {}
+        return encode_mean(model, x[idx], **labels)
+
     if history is not None and any(len(v) for v in history_dict(history).values()):
         plotting.training_history(history, path=path("training_history"))
-    if has_prior:
-        plotting.sample_grid(model.sample(num_images, seed=seed), path=path("samples"))
-    shown = x[: max(1, num_images // 2)]
-    plotting.reconstruction_grid(shown, model.reconstruct(shown), path=path("reconstructions"))
+    if has_prior:  # a conditional model's samples cycle through the classes, one per column
+        ncols = int(model.num_classes) if conditional else None
+        plotting.sample_grid(model.sample(num_images, seed=seed), ncols=ncols, path=path("samples"))
+    shown = np.arange(min(len(x), max(1, num_images // 2)))
+    x_hat = model.reconstruct(x[shown], labels=y[shown]) if conditional else model.reconstruct(x[shown])
+    plotting.reconstruction_grid(x[shown], x_hat, path=path("reconstructions"))
 
     keep = np.arange(len(x))
     if len(x) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
-    z = encode_mean(model, x[keep])
+    z = codes(keep)
     labels = None if y is None else y[keep]
     plotting.latent_scatter(z, labels=labels, method=scatter_method, max_points=None, seed=seed,
                             path=path("latent_scatter"))
     plotting.latent_histograms(z, dims=range(min(latent_dim, 32)), path=path("latent_histograms"))
     active = [int(d) for d in np.argsort(-z.var(axis=0), kind="stable")]
+    # Decoded pictures of a conditional model are drawn under the label of x[0].
+    decoder = _FixedLabel(model, y[0]) if conditional else model
     if has_prior and latent_dim >= 2:
-        plotting.latent_manifold(model, dims=tuple(sorted(active[:2])), path=path("latent_manifold"))
-    plotting.latent_traversals(model, dims=active[:10], path=path("latent_traversals"))
+        plotting.latent_manifold(decoder, dims=tuple(sorted(active[:2])),
+                                 path=path("latent_manifold"))
+    plotting.latent_traversals(decoder, dims=active[:10], path=path("latent_traversals"))
     if len(x) >= 2:
         a, b = 0, 1
-        if y is not None and (y != y[0]).any():
-            b = int(np.argmax(y != y[0]))
-        plotting.interpolation(model, x[a], x[b], path=path("interpolation"))
+        if y is not None:  # a different class; the same class for a conditional model
+            other = (y == y[0]) if conditional else (y != y[0])
+            other[0] = False
+            b = int(np.argmax(other)) if other.any() else 1
+        plotting.interpolation(decoder, x[a], x[b], path=path("interpolation"))
     return figures
+
+
+class _FixedLabel:
+    """A conditional model seen as unconditional: every call uses one label."""
+
+    def __init__(self, model, label):
+        self.model, self.label = model, int(label)
+        self.latent_dim, self.input_shape_ = model.latent_dim, model.input_shape_
+
+    def encode(self, x):
+        return self.model.encode(x, labels=np.full(len(x), self.label))
+
+    def decode(self, z):
+        return self.model.decode(z, labels=np.full(len(z), self.label))
 
 
 def write_report(directory, metrics: dict | None = None, figures: dict | None = None,

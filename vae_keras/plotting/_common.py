@@ -9,7 +9,7 @@ still displays inline.
 
 import contextlib
 import os
-import tempfile
+import uuid
 
 import numpy as np
 
@@ -21,13 +21,14 @@ def atomic_path(path):
     """Yields a temporary path next to `path`; renames it onto `path` on success.
 
     Readers (a browser, TensorBoard, a test) never see a half-written file.
+    The temporary file is created by the writer itself, so the result gets
+    the usual permissions (umask), not the private 0600 of `mkstemp`.
     """
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
+    suffix = os.path.splitext(name)[1]
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -103,13 +104,13 @@ def is_model(obj) -> bool:
     return hasattr(obj, "encode") and hasattr(obj, "decode")
 
 
-def encode_mean(model, x, name: str = "x") -> np.ndarray:
+def encode_mean(model, x, name: str = "x", **kwargs) -> np.ndarray:
     """`z_mean` of `x` under `model` (a VAE's `encode` returns a pair; an AE's a code)."""
     if x is None:
         raise ValueError(
             f"Pass the data to encode: `{name}=` is required when the first argument is a model."
         )
-    encoded = model.encode(x)
+    encoded = model.encode(x, **kwargs)
     z = encoded[0] if isinstance(encoded, (tuple, list)) else encoded
     return np.asarray(z, dtype="float32")
 
