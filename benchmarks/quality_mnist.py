@@ -52,7 +52,7 @@ def main():
     parser.add_argument("--nll-samples", type=int, default=1000)
     parser.add_argument("--test-limit", type=int, default=10000)
     parser.add_argument("--train-limit", type=int, default=None)
-    parser.add_argument("--only", default=None, help="substring of the configurations to run")
+    parser.add_argument("--only", default=None, help="run only the configurations whose name starts with this")
     parser.add_argument("--json", default=None, help="also write the rows here")
     args = parser.parse_args()
 
@@ -67,7 +67,7 @@ def main():
     machine = f"{platform.machine()} {os.cpu_count()} cores, {keras.backend.backend()}"
     rows = []
     for name, build in configurations(networks).items():
-        if args.only and args.only not in name:
+        if args.only and not name.startswith(args.only):
             continue
         keras.utils.set_random_seed(0)
         model = VAE(*build(), seed=0)
@@ -76,7 +76,7 @@ def main():
         model.fit(DynamicBinarization(x_train, args.batch_size, seed=0), epochs=args.epochs, verbose=2)
         train_seconds = time.time() - start
         start = time.time()
-        log_px = evaluation.log_likelihood(model, x_test, num_samples=args.nll_samples, verbose=True)
+        log_px = evaluation.log_likelihood(model, x_test, num_samples=args.nll_samples, verbose=False)
         elbo = evaluation.elbo(model, x_test, num_samples=1)
         active, _ = evaluation.active_units(model, x_test)
         rows.append({
@@ -85,6 +85,10 @@ def main():
             "elbo": float(elbo.mean()), "active_units": active, "k": args.nll_samples, "n_test": len(x_test),
             "machine": machine,
         })
+        print(json.dumps(rows[-1]), flush=True)
+        if args.json:  # after every model, so a long run keeps what it finished
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
 
     print(f"\nDynamically binarized MNIST; test set: {len(x_test)} images binarized with seed 0; "
           f"NLL = -mean IWAE log p(x), k={args.nll_samples}; machine: {machine}")
@@ -95,9 +99,6 @@ def main():
               f"| {r['elbo']:.2f} | {r['active_units']} |")
     for name, nll in ANCHORS:
         print(f"| {name} | — | — | {nll:.2f} | — | — |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
 
 
 if __name__ == "__main__":

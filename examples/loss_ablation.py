@@ -5,8 +5,9 @@ Trains four VAEs with a 2-D latent space and the same dense networks; only
 
 - reconstruction only (1, 0): an autoencoder with noise; codes spread out
   and clump by digit, with gaps: samples from N(0, I) are often not digits;
-- KL only (0, 1): every code is N(0, I) whatever the input: the encoder
-  ignores x, reconstructions and samples are one blurry average;
+- KL only (0, 1): every code is N(0, I) whatever the input (the encoder
+  ignores x), and nothing trains the decoder at all: reconstructions and
+  samples stay the untrained decoder's flat gray;
 - both (1, 1): the ELBO; codes cover N(0, I) and cluster by digit;
 - the slides' weighting (10, 0.001): a reconstruction-dominated objective,
   close to the first case.
@@ -82,9 +83,8 @@ def main():
         ax.set_aspect("equal", adjustable="datalim")
         _common.show_images(axes[1, j], samples[name], ncols=10,
                             title=f"N(0, I) samples (FD {rows[name][-2]:.1f})")
-    fig.colorbar(points, ax=axes[0, :].tolist(), ticks=np.arange(10), shrink=0.8)
-    fig.savefig(f"{args.out}/loss_ablation.png", dpi=100)
-    print(f"wrote {args.out}/loss_ablation.png")
+    fig.colorbar(points, ax=axes[0, -1], ticks=np.arange(10), label="digit")
+    _common.save(fig, f"{args.out}/loss_ablation.png")
     print(f"total wall time {timer}")
 
 

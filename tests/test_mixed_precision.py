@@ -69,7 +69,8 @@ def test_mixed_bfloat16_trains_without_nan_and_reports_float32_losses(policy, bi
     assert {ops.dtype(t) for t in (z_mean, z_log_var, z)} == {"float32"}
     assert vae.reconstruct(binary_images[:4]).dtype == np.float32
     result = vae.evaluate(binary_images, verbose=0, return_dict=True)
-    assert result["loss"] == pytest.approx(result["reconstruction_loss"] + result["kl_loss"], rel=1e-4)
+    total = result["reconstruction_loss"] + result["kl_loss"]
+    assert result["loss"] == pytest.approx(total, rel=1e-4)
     # bfloat16 layers, float32 sums: the loss is the float32 model's, to bf16 accuracy.
     reference = _weights_in_float32(vae, policy)
     expected = reference.evaluate(binary_images, verbose=0, return_dict=True)["loss"]
@@ -94,13 +95,17 @@ def test_mixed_float16_loss_scaling_applies_unscaled_gradients(policy, binary_im
     step_32 = _delta(reference.get_weights(), initial)
 
     policy("mixed_float16")
+    wrapped = _vae()
+    wrapped.compile(optimizer="sgd")  # Keras adds dynamic loss scaling by itself
+    assert isinstance(wrapped.optimizer, keras.optimizers.LossScaleOptimizer)
     vae = _vae(freeze_log_var=True, weights=initial)
     # A loss scale of 2**10: the loss's gradients are 1024 times too large
     # until the optimizer unscales them (the default 2**15 may overflow float16
     # on the first step, which is then skipped by design).
-    vae.compile(
-        optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.05), initial_scale=2.0**10)
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.SGD(0.05), initial_scale=2.0**10
     )
+    vae.compile(optimizer=optimizer)
     assert vae.encoder.get_layer("dense_0").compute_dtype == "float16"
     history = vae.fit(x, epochs=1, batch_size=16, shuffle=False, verbose=0).history
     assert np.isfinite(history["loss"]).all()

@@ -1,19 +1,26 @@
 """Data-parallel training on the engines the backends already have.
 
-Build, compile and `fit` the model inside `strategy_scope(name)`:
+Build, compile, `fit` and `evaluate` the model inside `strategy_scope(name)`;
+save and export it after the block, on the chief only:
 
     from vae_keras import VAE, distribute, networks
+    from vae_keras.export import export_saved_model
 
-    with distribute.strategy_scope("mirrored"):        # or "multi_worker", "data_parallel"
+    with distribute.strategy_scope("mirrored") as strategy:   # or "multi_worker", "data_parallel"
+        x_train, = distribute.even_split(strategy, 256, x_train)   # JAX: batches split evenly
         vae = VAE(networks.conv_encoder((28, 28, 1), 16), networks.conv_decoder(16, (28, 28, 1)))
         vae.compile(optimizer="adam")
-        vae.fit(x_train, epochs=10, batch_size=256)    # 256 = the global batch
+        vae.fit(x_train, epochs=10, batch_size=256)              # 256 = the global batch
+    if distribute.is_chief(strategy):
+        vae.save("model.keras")
+        export_saved_model(vae, "saved_model")
 
 The batch size stays the *global* batch: each of `n` replicas computes the
-losses of `batch_size / n` examples, and the gradients are averaged (not
-summed), so a run on `n` devices follows the same curve as a run on one
-device with the same batch size. Reported losses are means over examples,
-as on one device.
+losses of its share of the batch, and the gradients are averaged (each
+replica's loss is weighted by its share of the global batch, so this holds
+exactly even when the last batch splits unevenly), so a run on `n` devices
+follows the same curve as a run on one device with the same batch size.
+Reported losses are means over examples, as on one device.
 
 Strategies:
 
@@ -21,33 +28,34 @@ Strategies:
   the local GPUs (or `devices=[...]`), one machine.
 - `"multi_worker"` (TensorFlow backend):
   `tf.distribute.MultiWorkerMirroredStrategy`, several machines, each
-  running the same script with its own `TF_CONFIG`. For two machines:
+  running the same command with its own `TF_CONFIG`. For two machines:
 
-      # on host1 (worker 0, the chief: it writes the run folder)
+      # on host1: worker 0, the chief, which writes the run folder
       export TF_CONFIG='{"cluster": {"worker": ["host1:12345", "host2:12345"]},
                          "task": {"type": "worker", "index": 0}}'
       vae-keras train --distribute multi_worker --output runs/multi
-      # on host2: the same with "index": 1 (and an --output it may scratch)
+      # on host2: the same TF_CONFIG with "index": 1
 
-  Every worker must see the same data: pass arrays (each worker loads the
-  same files) or a `tf.data.Dataset` batched with the global batch size;
-  Keras shards it across workers. Without `TF_CONFIG` it runs as a single
-  worker over the local devices.
+  Start every worker (the first ones wait for the others). Each worker
+  loads the same data; Keras shards every global batch across the workers.
+  Without `TF_CONFIG` it runs as one worker over the local devices.
 - `"data_parallel"` (JAX backend): `keras.distribution.DataParallel` over
-  all devices (or `devices=[...]`). On several hosts, set on each
-  process before starting Python:
+  all devices (or `devices=["cpu:0", ...]`). JAX splits every batch over
+  the devices, so every batch, the last one too, must be a multiple of the
+  number of devices: `even_split` trims NumPy data to fit. On several
+  hosts, set on each process before starting Python:
 
       export KERAS_DISTRIBUTION_JOB_ADDRESSES="host1:1234,host2:1234"
       export KERAS_DISTRIBUTION_NUM_PROCESSES=2
       export KERAS_DISTRIBUTION_PROCESS_ID=0          # 1 on host2
       KERAS_BACKEND=jax vae-keras train --distribute data_parallel
 
-  `strategy_scope` then calls `keras.distribution.initialize()` (which
-  calls `jax.distributed.initialize(coordinator, num_processes,
-  process_id)`) before listing the devices of all hosts. Feed a
-  `tf.data.Dataset` batched with the global batch size (Keras gives each
-  process its shard), or per-process arrays of `batch_size / processes`
-  examples per batch.
+  `strategy_scope` then calls `keras.distribution.initialize()`, i.e.
+  `jax.distributed.initialize(coordinator_address=host1:1234,
+  num_processes=2, process_id=...)`, before listing the devices of all
+  hosts. Feed a `tf.data.Dataset` batched with the global batch size:
+  Keras gives each process its shard. (NumPy batches are taken as the
+  process's local part of the global batch.)
 
   To try it on one CPU: `XLA_FLAGS=--xla_force_host_platform_device_count=2`.
 

@@ -3,13 +3,13 @@
 `export_saved_model(model, path)` writes a TensorFlow SavedModel of a trained
 `VAE`, `AE`, `IWAE` or `ConditionalVAE` with five endpoints:
 
-| endpoint                   | inputs                                   | returns                         |
-|----------------------------|------------------------------------------|---------------------------------|
-| `encode(x)`                | `x` float32 `(batch, *input_shape)`      | `{"mean", "log_var"}` float32   |
-| `decode(z)`                | `z` float32 `(batch, latent_dim)`        | float32 `(batch, *input_shape)` |
-| `reconstruct(x)`           | as `encode`                              | `decode(encode(x)["mean"])`     |
-| `serve(x)`                 | the default signature: `reconstruct`     |                                 |
-| `sample(num_samples)`      | `num_samples` int32 scalar               | float32 `(n, *input_shape)`     |
+| endpoint              | inputs                               | returns                       |
+|-----------------------|--------------------------------------|-------------------------------|
+| `encode(x)`           | `x`: float32 `(batch, *input_shape)` | `{"mean", "log_var"}`         |
+| `decode(z)`           | `z`: float32 `(batch, latent_dim)`   | float32, shaped like `x`      |
+| `reconstruct(x)`      | as `encode`                          | `decode(encode(x)["mean"])`   |
+| `serve(x)`            | as `encode`; the default signature   | `reconstruct(x)`              |
+| `sample(num_samples)` | `num_samples`: int32 scalar          | float32 `(n, *input_shape)`   |
 
 `decode` returns data space: probabilities for a Bernoulli likelihood (the
 sigmoid of the logits is part of the graph), means for a Gaussian one.
@@ -24,20 +24,26 @@ A `ConditionalVAE` takes integer class ids `labels` (int32, shape
 `sample(num_samples, labels)`, where `labels` holds one id for all samples
 or one per sample. Rows with an id outside `[0, num_classes)` come out NaN.
 
-Loading needs TensorFlow only:
+Loading needs TensorFlow only (keep the loaded object referenced while you
+call its endpoints: it owns the variables):
 
     import numpy as np, tensorflow as tf
     m = tf.saved_model.load("runs/RUN/saved_model")
     x = np.zeros((4, 28, 28, 1), "float32")
     codes = m.encode(x)                   # {"mean": (4, d), "log_var": (4, d)}
     images = m.decode(codes["mean"])      # (4, 28, 28, 1), probabilities
-    same = m.reconstruct(x)               # == images
-    fresh = m.sample(tf.constant(16))     # (16, 28, 28, 1), new draws per call
+    same = m.reconstruct(x)               # == images; m.serve(x) too
+    fresh = m.sample(16)                  # (16, 28, 28, 1), new draws per call
 
-Exporting works from the TensorFlow backend and from JAX (through
-`jax2tf`, native serialization for the CPU and CUDA platforms). PyTorch has no
-SavedModel path: load the `.keras` file under
-`KERAS_BACKEND=tensorflow` and export there.
+TF Serving sees the same five signatures (`serving_default` is `serve`);
+`encode` answers `{"mean", "log_var"}`, the others `{"output_0"}`.
+
+Exporting works from the TensorFlow backend (the endpoints are then
+differentiable with `tf.GradientTape`) and from JAX (through `jax2tf`,
+native serialization for the CPU and CUDA platforms; not differentiable
+after loading). PyTorch has no SavedModel path: load the `.keras` file under
+`KERAS_BACKEND=tensorflow` and export there. With a `tf.distribute`
+strategy, export after the strategy's scope.
 """
 
 import os
@@ -202,7 +208,9 @@ def _sample_function(model, decode_fn):
     """
     import tensorflow as tf
 
-    seed = model.seed if model.seed is not None else random.randrange(2**31)
+    seed = getattr(model, "seed", None)
+    if seed is None:
+        seed = random.randrange(2**31)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
     latent_dim = int(model.latent_dim)
 
@@ -234,7 +242,9 @@ def _build_archive(model):
     encode, decode, reconstruct = _core_functions(model)
     x_spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape_), dtype="float32")
     z_spec = keras.InputSpec(shape=(None, int(model.latent_dim)), dtype="float32")
-    label_specs = [] if _num_classes(model) is None else [keras.InputSpec(shape=(None,), dtype="int32")]
+    label_specs = []
+    if _num_classes(model) is not None:
+        label_specs = [keras.InputSpec(shape=(None,), dtype="int32")]
 
     kwargs = {}
     if keras.backend.backend() == "jax":

@@ -78,7 +78,8 @@ def _tf_logs(logs):
 
     strategy = tf.distribute.get_strategy()
     multi_worker = getattr(strategy.extended, "_in_multi_worker_mode", None)
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and multi_worker and multi_worker():
+    is_collective = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if is_collective and multi_worker and multi_worker():
         return {name: tf.reshape(value, [1]) for name, value in logs.items()}
     return logs
 
