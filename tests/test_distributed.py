@@ -26,8 +26,9 @@ from vae_keras import distribute
 LEARNING_RATE = 0.02
 BATCH_SIZE = 16
 # TensorFlow: 4 full batches and one of 1 example, which leaves the second
-# replica an empty batch. JAX needs every batch to split evenly over the
-# devices: `even_split` trims 71 examples to 4 full batches and one of 6.
+# replica an empty batch (the models' train step handles uneven batches
+# exactly). JAX needs every batch to split evenly over the devices:
+# `even_split` trims 71 examples to 4 full batches and one of 6.
 NUM_EXAMPLES = {"mirrored": 65, "multi_worker": 65, "data_parallel": 71}
 
 
@@ -146,22 +147,17 @@ def test_multi_worker_strategy_with_two_local_workers_matches_one_device(tmp_pat
     assert [r["parallel"]["is_chief"] for r in results] == [True, False]
 
 
-def test_even_split_only_trims_for_jax_data_parallel():
-    import keras
-
+def test_even_split_trims_to_whole_replicas():
     x, y = np.zeros((71, 2)), np.ones((71,))
-    assert all(a is b for a, b in zip(distribute.even_split(None, 16, x, y), (x, y)))
+    assert all(a is b for a, b in zip(distribute.even_split(None, 15, x, y), (x, y)))
 
-    class FakeDataParallel(keras.distribution.DataParallel):
-        def __init__(self):  # two devices, no backend needed
-            pass
+    class TwoReplicas:  # what num_replicas reads from a tf.distribute strategy
+        num_replicas_in_sync = 2
 
-        device_mesh = property(lambda self: type("Mesh", (), {"devices": np.empty(2)})())
-
-    tx, ty = distribute.even_split(FakeDataParallel(), 16, x, y)
-    assert len(tx) == len(ty) == 70
+    tx, ty, tv = distribute.even_split(TwoReplicas(), 16, x, y, np.zeros((37, 2)))
+    assert (len(tx), len(ty), len(tv)) == (70, 70, 36)
     with pytest.raises(ValueError, match="multiple of 2"):
-        distribute.even_split(FakeDataParallel(), 15, x)
+        distribute.even_split(TwoReplicas(), 15, x)
 
 
 @pytest.mark.backend
@@ -268,7 +264,8 @@ def _worker(mode, out, num_examples):
     # The strategy comes first: MultiWorkerMirroredStrategy must be created
     # before the process runs any other TensorFlow op.
     with distribute.strategy_scope(mode, devices=devices) as strategy:
-        (x,) = distribute.even_split(strategy, BATCH_SIZE, x)
+        if mode == "data_parallel":
+            (x,) = distribute.even_split(strategy, BATCH_SIZE, x)
         parallel = _build()
         initial = parallel.get_weights()
         results = {

@@ -7,7 +7,7 @@ save and export it after the block, on the chief only:
     from vae_keras.export import export_saved_model
 
     with distribute.strategy_scope("mirrored") as strategy:   # or "multi_worker", "data_parallel"
-        x_train, = distribute.even_split(strategy, 256, x_train)   # JAX: batches split evenly
+        x_train, = distribute.even_split(strategy, 256, x_train)   # batches split evenly
         vae = VAE(networks.conv_encoder((28, 28, 1), 16), networks.conv_decoder(16, (28, 28, 1)))
         vae.compile(optimizer="adam")
         vae.fit(x_train, epochs=10, batch_size=256)              # 256 = the global batch
@@ -103,7 +103,10 @@ def check_strategy(name: str | None) -> str | None:
 
 @contextlib.contextmanager
 def strategy_scope(name: str | None, devices: Sequence[str] | None = None) -> Iterator:
-    """A scope to build, compile and `fit` a model in, data-parallel.
+    """A scope to build (or load), compile, `fit` and `evaluate` a model in.
+
+    Save and export the model after the block (on the chief: `is_chief`);
+    TensorFlow cannot export SavedModel signatures inside a strategy scope.
 
     Args:
         name: `"mirrored"` or `"multi_worker"` (TensorFlow backend),
@@ -158,14 +161,16 @@ def num_replicas(strategy) -> int:
 
 
 def even_split(strategy, batch_size: int, *arrays):
-    """Fits NumPy training data to a JAX `DataParallel` run; returns the arrays.
+    """Fits NumPy data to a data-parallel run; returns the arrays.
 
-    JAX shards every batch over the devices, so each batch (the last, short
-    one too) must be a multiple of the number of devices: `batch_size` must
-    be one (else a `ValueError`), and the arrays lose their last
-    `len % devices` examples (at most `devices - 1`). TensorFlow strategies
-    split uneven batches exactly, so there (and without distribution) the
-    arrays come back unchanged.
+    With `n > 1` replicas, `batch_size` must be a multiple of `n` (else a
+    `ValueError`), and each array loses its last `len % n` examples (at most
+    `n - 1`): trim the inputs, the denoising targets and the validation data
+    alike. Why: JAX shards every batch over the devices, so every batch, the
+    last one too, must split evenly; Keras' TensorFlow trainer fails when the
+    *first* batch of a `fit` or `evaluate` splits unevenly (later uneven
+    batches, e.g. of a `tf.data` pipeline, are handled exactly by the models'
+    train step). Without distribution the arrays come back unchanged.
 
     Example:
 
@@ -175,16 +180,15 @@ def even_split(strategy, batch_size: int, *arrays):
     >>> x.shape
     (10, 2)
     """
-    if not isinstance(strategy, keras.distribution.DataParallel):
+    replicas = num_replicas(strategy)
+    if replicas == 1:
         return arrays
-    devices = num_replicas(strategy)
-    if batch_size % devices:
+    if batch_size % replicas:
         raise ValueError(
-            f"With 'data_parallel' on {devices} devices the batch size must be a multiple "
-            f"of {devices}. Received: batch_size={batch_size}."
+            f"With {replicas} replicas the batch size must be a multiple of {replicas}, "
+            f"so that every batch splits evenly. Received: batch_size={batch_size}."
         )
-    keep = len(arrays[0]) - len(arrays[0]) % devices
-    return tuple(a[:keep] for a in arrays)
+    return tuple(a[: len(a) - len(a) % replicas] for a in arrays)
 
 
 def is_chief(strategy=None) -> bool:
