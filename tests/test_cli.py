@@ -18,7 +18,7 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
         "--epochs", "2", "--batch-size", "64", "--seed", "1", "--output", str(out),
     ])
     assert code == 0
-    assert {"model.keras", "metrics.json", "config.json", "samples.png", "reconstructions.png"} <= {
+    assert {"model.keras", "saved_model", "metrics.json", "config.json", "samples.png", "reconstructions.png"} <= {
         p.name for p in out.iterdir()
     }
     assert not [p for p in out.iterdir() if ".tmp" in p.name]  # no leftovers of atomic writes
@@ -51,6 +51,9 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     npy = tmp_path / "s.npy"
     assert main(["sample", "--model", str(out / "model.keras"), "--num-samples", "5", "--npy", str(npy)]) == 0
     assert np.load(npy).shape == (5, 8, 8, 1)
+    exported = tmp_path / "exported"
+    assert main(["export", "--model", str(out / "model.keras"), "--out", str(exported)]) == 0
+    assert (exported / "saved_model.pb").is_file()
 
 
 def test_train_on_real_mnist_files_with_dynamic_binarization(tmp_path, shared_mnist_dir):
@@ -126,6 +129,7 @@ def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
     assert keras.models.load_model(out / "model.keras", safe_mode=True).latent_dim == 2
     assert sorted(p.name for p in out.iterdir()) == [
         "config.json", "history.json", "metrics.json", "model.keras", "reconstructions.png", "samples.png",
+        "saved_model",
     ]
 
     # The finished run is kept: the same command now refuses to overwrite it.

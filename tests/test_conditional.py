@@ -174,8 +174,8 @@ def test_conditional_samples_are_recognised_as_the_requested_digit():
         num_classes=10,
         seed=0,
     )
-    cvae.compile(optimizer=keras.optimizers.Adam(3e-3))
-    cvae.fit((x, y), epochs=10, batch_size=64, verbose=0)
+    cvae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    cvae.fit((x, y), epochs=8, batch_size=128, verbose=0)
     requested = np.repeat(np.arange(10), 20)
     predicted = classifier.predict(cvae.sample(200, seed=1, labels=requested).reshape(200, -1))
     per_class = [(predicted[requested == c] == c).mean() for c in range(10)]

@@ -8,8 +8,38 @@ Example:
 
 __version__ = "0.1.0"
 
-from vae_keras import datasets, losses, networks
+from vae_keras import (
+    binarization,
+    callbacks,
+    datasets,
+    distribute,
+    evaluation,
+    export,
+    losses,
+    networks,
+    plotting,
+    precision,
+    report,
+)
 from vae_keras.layers import Sampling
-from vae_keras.models import VAE
+from vae_keras.models import AE, IWAE, VAE, ConditionalVAE
 
-__all__ = ["Sampling", "VAE", "datasets", "losses", "networks", "__version__"]
+__all__ = [
+    "AE",
+    "ConditionalVAE",
+    "IWAE",
+    "Sampling",
+    "VAE",
+    "__version__",
+    "binarization",
+    "callbacks",
+    "datasets",
+    "distribute",
+    "evaluation",
+    "export",
+    "losses",
+    "networks",
+    "plotting",
+    "precision",
+    "report",
+]

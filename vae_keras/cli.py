@@ -1,8 +1,9 @@
-"""The `vae-keras` command: train, evaluate and sample.
+"""The `vae-keras` command: train, evaluate, sample and export.
 
     vae-keras train --data-dir ../shared/datasets/mnist
     vae-keras evaluate --model runs/RUN/model.keras
     vae-keras sample --model runs/RUN/model.keras --num-samples 64
+    vae-keras export --model runs/RUN/model.keras --out DIR
 
 Errors in what the user passed print one line and exit with status 2.
 """
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
                        "interrupted command resumes it from its last completed epoch")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
+    train.add_argument("--distribute", choices=("mirrored", "multi_worker", "data_parallel"),
+                       help="data-parallel training: mirrored / multi_worker (TensorFlow), data_parallel "
+                            "(JAX); --batch-size is the global batch")
+    train.add_argument("--mixed-precision", action="store_true",
+                       help="16-bit layers, float32 losses: float16 on a GPU, bfloat16 on a CPU")
 
     evaluate = commands.add_parser("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
     _model_and_data_args(evaluate)
@@ -61,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="score a fixed-seed binarized test set (auto: as the run was trained)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
+
+    export = commands.add_parser(
+        "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)")
+    export.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
+    export.add_argument("--out", help="SavedModel folder (default: saved_model beside the model)")
 
     sample = commands.add_parser("sample", help="decode prior samples to a PNG grid")
     sample.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
@@ -81,7 +92,7 @@ def _model_and_data_args(parser):
 
 # Settings that define a run: a rerun with the same ones resumes it.
 _RUN_SETTINGS = ("dataset", "data_dir", "architecture", "latent_dim", "batch_size", "learning_rate",
-                 "beta", "likelihood", "binarize", "limit", "seed")
+                 "beta", "likelihood", "binarize", "limit", "seed", "mixed_precision", "distribute")
 
 
 def _run_folder(args, shape, backend):
@@ -128,36 +139,60 @@ def _new_model(args, shape):
 def train(args) -> Path:
     import keras
 
-    from vae_keras import datasets, plotting, runs
+    from vae_keras import datasets, distribute, runs
 
+    distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
+    if args.mixed_precision:
+        from vae_keras.precision import configure_mixed_precision
+
+        configure_mixed_precision(True)
     keras.utils.set_random_seed(args.seed)
     x_train, _ = datasets.load(args.dataset, "train", args.data_dir, limit=args.limit)
     x_test, _ = datasets.load(args.dataset, "test", args.data_dir)
     shape = x_train.shape[1:]
-    model = _new_model(args, shape)  # validates the settings before touching the run folder
-    out, resumed, initial_epoch, history = _run_folder(args, shape, keras.backend.backend())
-    if resumed is not None:
-        model = resumed
-        print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
-    print(f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} {args.dataset} "
-          f"images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; run folder {out}")
+    with distribute.strategy_scope(args.distribute) as strategy:
+        x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
+        model = _new_model(args, shape)  # validates the settings before touching the run folder
+        out, resumed, initial_epoch, history = _run_folder(args, shape, keras.backend.backend())
+        if resumed is not None:
+            model = resumed
+            print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
+        print(f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
+              f"{args.dataset} images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; "
+              f"run folder {out}")
 
-    train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
-    if args.binarize:
-        from vae_keras.binarization import DynamicBinarization, binarize
+        train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
+        if args.binarize:
+            from vae_keras.binarization import DynamicBinarization, binarize
 
-        train_data, fit_kwargs = DynamicBinarization(x_train, args.batch_size, seed=args.seed), {}
-        train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
-        x_test = binarize(x_test, seed=args.seed)
-    checkpoint = runs.RunCheckpoint(out, history)
-    start = time.time()
-    model.fit(
-        train_data, epochs=args.epochs, initial_epoch=initial_epoch, validation_data=(x_test,),
-        callbacks=[checkpoint], verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
-    )
-    wall = time.time() - start
+            train_data, fit_kwargs = DynamicBinarization(x_train, args.batch_size, seed=args.seed), {}
+            train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
+            x_test = binarize(x_test, seed=args.seed)
+        checkpoint = runs.RunCheckpoint(out, history)
+        start = time.time()
+        model.fit(
+            train_data, epochs=args.epochs, initial_epoch=initial_epoch, validation_data=(x_test,),
+            callbacks=[checkpoint] if distribute.is_chief(strategy) else [],
+            verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
+        )
+        wall = time.time() - start
+        # Every worker takes part in evaluation; the global batch divides evenly.
+        test = model.evaluate(x_test, batch_size=args.batch_size, verbose=0, return_dict=True)
+    if distribute.is_chief(strategy):
+        _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test)
+    return out
+
+
+def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test):
+    import keras
+
+    from vae_keras import plotting, runs
+
     runs.save_model(model, out / "model.keras")
-    test = model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)
+    if keras.backend.backend() in ("tensorflow", "jax"):
+        from vae_keras.export import export_saved_model
+
+        export_saved_model(model, out / "saved_model")
     metrics = {
         "history": checkpoint.history,
         "test": {k: float(v) for k, v in test.items()},
@@ -174,7 +209,6 @@ def train(args) -> Path:
     checkpoint.finish()
     print(f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
           f"KL {test['kl_loss']:.2f}); wrote {out}")
-    return out
 
 
 def _test_data(args, config):
@@ -239,7 +273,17 @@ def sample(args) -> Path:
     return out
 
 
-COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample}
+def export(args) -> Path:
+    from vae_keras import runs
+    from vae_keras.export import ENDPOINTS, export_saved_model
+
+    out = Path(args.out) if args.out else Path(args.model).with_name("saved_model")
+    export_saved_model(runs.load_model(args.model), out)
+    print(f"wrote {out} (endpoints: {', '.join(ENDPOINTS)})")
+    return out
+
+
+COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "export": export}
 
 
 def main(argv=None) -> int:
@@ -247,7 +291,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError, RuntimeError) as error:
         print(f"vae-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
