@@ -272,3 +272,37 @@ def test_grids_of_a_conditional_vae(tmp_path):
         cvae.fit((x, labels), epochs=1, verbose=0, callbacks=[ReconstructionGrid(tmp_path, x[:3])])
     with pytest.raises(ValueError, match="3 images, received 2 labels"):
         ReconstructionGrid(tmp_path, x[:3], labels=[0, 1])
+
+
+class _Poison(keras.callbacks.Callback):
+    """Makes the loss infinite from (epoch, batch) on, through the beta variable."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            self.model._assign_weight(self.model._beta, float("inf"))
+
+
+@pytest.mark.backend
+def test_nan_guard_stops_names_epoch_and_batch_and_restores_weights():
+    from vae_keras.callbacks import NaNGuard, NonFiniteLossError
+
+    x = np.random.default_rng(0).uniform(size=(64, 8, 8, 1)).astype("float32")
+    vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
+              networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)), seed=0)
+    vae.compile()
+    snapshots = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: snapshots.append(vae.get_weights()))
+    guard = NaNGuard()
+    with pytest.raises(NonFiniteLossError, match=r"loss became inf in epoch 2/3 at batch 3/4.*after epoch 1"):
+        vae.fit(x, epochs=3, batch_size=16, shuffle=False, verbose=0, callbacks=[_Poison(1, 2), record, guard])
+    assert guard.tripped[:3] == (2, 3, "loss") and guard.good_epoch == 1
+    for restored, good in zip(vae.get_weights(), snapshots[0]):
+        np.testing.assert_array_equal(restored, good)
+    assert all(np.isfinite(w).all() for w in vae.get_weights())

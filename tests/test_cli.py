@@ -51,6 +51,12 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     npy = tmp_path / "s.npy"
     assert main(["sample", "--model", str(out / "model.keras"), "--num-samples", "5", "--npy", str(npy)]) == 0
     assert np.load(npy).shape == (5, 8, 8, 1)
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"training_history.png", "samples.png", "latent_scatter.png", "latent_manifold.png"} <= figures
+    assert 'src="figures/latent_manifold.png"' in (out / "report.html").read_text()
+    (out / "figures" / "latent_manifold.png").unlink()
+    assert main(["plot", "--model", str(out / "model.keras"), "--limit", "100"]) == 0
+    assert (out / "figures" / "latent_manifold.png").is_file()
     exported = tmp_path / "exported"
     assert main(["export", "--model", str(out / "model.keras"), "--out", str(exported)]) == 0
     assert (exported / "saved_model.pb").is_file()
@@ -128,8 +134,8 @@ def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
     assert {len(v) for v in metrics["history"].values()} == {4}  # every epoch once
     assert keras.models.load_model(out / "model.keras", safe_mode=True).latent_dim == 2
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "history.json", "metrics.json", "model.keras", "reconstructions.png", "samples.png",
-        "saved_model",
+        "config.json", "figures", "history.json", "metrics.json", "model.keras", "reconstructions.png",
+        "report.html", "samples.png", "saved_model",
     ]
 
     # The finished run is kept: the same command now refuses to overwrite it.

@@ -1,8 +1,9 @@
-"""The `vae-keras` command: train, evaluate, sample and export.
+"""The `vae-keras` command: train, evaluate, sample, plot and export.
 
     vae-keras train --data-dir ../shared/datasets/mnist
     vae-keras evaluate --model runs/RUN/model.keras
     vae-keras sample --model runs/RUN/model.keras --num-samples 64
+    vae-keras plot --model runs/RUN/model.keras
     vae-keras export --model runs/RUN/model.keras --out DIR
 
 Errors in what the user passed print one line and exit with status 2.
@@ -68,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
 
+    plot = commands.add_parser("plot", help="redraw a run's figures and report.html for a saved model")
+    _model_and_data_args(plot)
+    plot.add_argument("--out", help="folder for the figures (default: figures/ beside the model)")
+    plot.add_argument("--seed", type=int, default=0)
+
     export = commands.add_parser(
         "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)")
     export.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
@@ -91,7 +97,9 @@ def _model_and_data_args(parser):
 
 
 # Settings that define a run: a rerun with the same ones resumes it.
-_RUN_SETTINGS = ("dataset", "data_dir", "architecture", "latent_dim", "batch_size", "learning_rate",
+# (--learning-rate and --epochs may change: resuming with a lower learning rate is the way out of a
+# diverged run.)
+_RUN_SETTINGS = ("dataset", "data_dir", "architecture", "latent_dim", "batch_size",
                  "beta", "likelihood", "binarize", "limit", "seed", "mixed_precision", "distribute")
 
 
@@ -140,6 +148,7 @@ def train(args) -> Path:
     import keras
 
     from vae_keras import datasets, distribute, runs
+    from vae_keras.callbacks import NaNGuard, NonFiniteLossError
 
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
     if args.mixed_precision:
@@ -148,14 +157,16 @@ def train(args) -> Path:
         configure_mixed_precision(True)
     keras.utils.set_random_seed(args.seed)
     x_train, _ = datasets.load(args.dataset, "train", args.data_dir, limit=args.limit)
-    x_test, _ = datasets.load(args.dataset, "test", args.data_dir)
+    x_test, y_test = datasets.load(args.dataset, "test", args.data_dir)
     shape = x_train.shape[1:]
     with distribute.strategy_scope(args.distribute) as strategy:
         x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
+        y_test = None if y_test is None else y_test[: len(x_test)]
         model = _new_model(args, shape)  # validates the settings before touching the run folder
         out, resumed, initial_epoch, history = _run_folder(args, shape, keras.backend.backend())
         if resumed is not None:
             model = resumed
+            model.optimizer.learning_rate = args.learning_rate
             print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
         print(f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
               f"{args.dataset} images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; "
@@ -170,23 +181,30 @@ def train(args) -> Path:
             x_test = binarize(x_test, seed=args.seed)
         checkpoint = runs.RunCheckpoint(out, history)
         start = time.time()
-        model.fit(
-            train_data, epochs=args.epochs, initial_epoch=initial_epoch, validation_data=(x_test,),
-            callbacks=[checkpoint] if distribute.is_chief(strategy) else [],
-            verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
-        )
+        try:
+            model.fit(
+                train_data, epochs=args.epochs, initial_epoch=initial_epoch, validation_data=(x_test,),
+                callbacks=[NaNGuard()] + ([checkpoint] if distribute.is_chief(strategy) else []),
+                verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
+            )
+        except NonFiniteLossError as error:
+            kept = out / runs.CHECKPOINT
+            raise NonFiniteLossError(
+                f"{error} The last good checkpoint is {kept}: rerun with a lower --learning-rate "
+                "to resume from it." if kept.is_file() else str(error)
+            ) from None
         wall = time.time() - start
         # Every worker takes part in evaluation; the global batch divides evenly.
         test = model.evaluate(x_test, batch_size=args.batch_size, verbose=0, return_dict=True)
     if distribute.is_chief(strategy):
-        _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test)
+        _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test)
     return out
 
 
-def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test):
+def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test):
     import keras
 
-    from vae_keras import plotting, runs
+    from vae_keras import plotting, report, runs
 
     runs.save_model(model, out / "model.keras")
     if keras.backend.backend() in ("tensorflow", "jax"):
@@ -205,19 +223,22 @@ def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_tr
     plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
     pairs = [img for pair in zip(x_test[:32], model.reconstruct(x_test[:32])) for img in pair]
     plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
+    figures = report.write_run_figures(model, x_test, y_test, checkpoint.history, out / "figures",
+                                       max_points=3000, seed=args.seed)
+    report.write_report(out, metrics, figures, title=f"vae_keras run: {out.name}")
     runs.write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
     checkpoint.finish()
     print(f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
           f"KL {test['kl_loss']:.2f}); wrote {out}")
 
 
-def _test_data(args, config):
+def _test_data(args, config, labels=False):
     from vae_keras import datasets
 
     dataset = args.dataset or config.get("dataset", DEFAULTS["dataset"])
     data_dir = args.data_dir or config.get("data_dir")
-    x, _ = datasets.load(dataset, "test", data_dir, limit=args.limit)
-    return dataset, x
+    x, y = datasets.load(dataset, "test", data_dir, limit=args.limit)
+    return (dataset, x, y) if labels else (dataset, x)
 
 
 def evaluate(args) -> Path:
@@ -273,6 +294,22 @@ def sample(args) -> Path:
     return out
 
 
+def plot(args) -> Path:
+    from vae_keras import report, runs
+
+    model = runs.load_model(args.model)
+    config = runs.run_config(args.model)
+    dataset, x, y = _test_data(args, config, labels=True)
+    run = Path(args.model).parent
+    history = runs.read_json(run / runs.HISTORY)["history"] if (run / runs.HISTORY).is_file() else None
+    metrics = runs.read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {}
+    out = Path(args.out) if args.out else run / "figures"
+    figures = report.write_run_figures(model, x, y, history, out, max_points=3000, seed=args.seed)
+    page = report.write_report(out.parent, metrics, figures, title=f"vae_keras run: {run.name}")
+    print(f"wrote {len(figures)} figures to {out} and {page}")
+    return out
+
+
 def export(args) -> Path:
     from vae_keras import runs
     from vae_keras.export import ENDPOINTS, export_saved_model
@@ -283,7 +320,7 @@ def export(args) -> Path:
     return out
 
 
-COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "export": export}
+COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "plot": plot, "export": export}
 
 
 def main(argv=None) -> int:

@@ -1,11 +1,21 @@
 """Run folders: atomic writes of JSON and model files, and reading them back."""
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 
 import keras
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def atomic_write_text(path, text: str):
@@ -18,6 +28,7 @@ def atomic_write_text(path, text: str):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; use the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -110,6 +121,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.history = {k: list(v) for k, v in (history or {}).items()}
 
     def on_epoch_end(self, epoch, logs=None):
+        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # never checkpoint a diverged model over the last good one
         for key, value in (logs or {}).items():
             values = self.history.setdefault(key, [])
             del values[epoch:]  # after a resume, an epoch is logged once
