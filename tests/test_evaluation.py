@@ -109,3 +109,12 @@ def test_bits_per_dim_and_bad_arguments():
         evaluation.log_likelihood(vae, data(b, cov), num_samples=0)
     with pytest.raises(ValueError, match=r"\(3,\)"):
         evaluation.log_likelihood(vae, np.zeros((4, 3), "float32"))
+
+
+def test_models_without_a_likelihood_are_refused():
+    from vae_keras import AE
+
+    ae = AE(networks.dense_encoder(D, LATENT, hidden_units=()), networks.dense_decoder(LATENT, D, hidden_units=()),
+            likelihood="gaussian")
+    with pytest.raises(ValueError, match="AE has no likelihood"):
+        evaluation.log_likelihood(ae, np.zeros((2, D), "float32"), verbose=False)

@@ -22,7 +22,7 @@ from vae_keras import (
     report,
 )
 from vae_keras.layers import Sampling
-from vae_keras.models import AE, IWAE, VAE, ConditionalVAE
+from vae_keras.models import AE, IWAE, VAE, ConditionalVAE, conditional_decoder, conditional_encoder
 
 __all__ = [
     "AE",
@@ -31,6 +31,8 @@ __all__ = [
     "Sampling",
     "VAE",
     "__version__",
+    "conditional_decoder",
+    "conditional_encoder",
     "binarization",
     "callbacks",
     "datasets",

@@ -48,7 +48,7 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     Example:
 
     >>> labels = load_idx("/data/mnist/t10k-labels-idx1-ubyte.gz")  # doctest: +SKIP
-    >>> labels.shape, labels.dtype
+    >>> labels.shape, labels.dtype  # doctest: +SKIP
     ((10000,), dtype('uint8'))
     """
     path = Path(path)

@@ -19,12 +19,19 @@ from vae_keras import losses
 
 
 def _check_model(model):
-    for name in ("encoder", "decoder", "reconstruction_nll", "check_inputs"):
+    # `sampler` marks a model with a posterior q(z|x); an AE has none.
+    for name in ("encoder", "decoder", "reconstruction_nll", "check_inputs", "sampler"):
         if not hasattr(model, name):
             raise ValueError(
-                f"Likelihood evaluation needs a VAE-like model with `{name}`; "
-                f"received {type(model).__name__}. (A deterministic AE has no likelihood.)"
+                f"Likelihood evaluation needs a VAE with a posterior q(z|x); received a "
+                f"{type(model).__name__} without `{name}`. A deterministic AE has no likelihood: "
+                "compare AEs by reconstruction error (`model.evaluate`)."
             )
+    if getattr(model, "num_classes", None):
+        raise ValueError(
+            f"Likelihood evaluation of a {type(model).__name__} (conditional on labels) is not "
+            "supported yet; evaluate it with `model.evaluate((x, labels))`."
+        )
 
 
 def _log_weights(model, x, z_mean, z_log_var, num_samples, seed):
