@@ -38,3 +38,19 @@ def saved_model_round_trip(model, tmp_path, name="model.keras"):
 
 def assert_close(a, b, atol=1e-5):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=atol, rtol=0)
+
+
+VAE_HISTORY_KEYS = [
+    "kl_loss", "loss", "reconstruction_loss", "val_kl_loss", "val_loss", "val_reconstruction_loss",
+]
+
+
+def assert_elbo_history(history, rtol=1e-5):
+    """A VAE-family `fit` history with validation: the six names, and loss = rec + KL."""
+    assert sorted(history) == VAE_HISTORY_KEYS
+    for prefix in ("", "val_"):
+        np.testing.assert_allclose(
+            history[prefix + "loss"],
+            np.add(history[prefix + "reconstruction_loss"], history[prefix + "kl_loss"]),
+            rtol=rtol,
+        )

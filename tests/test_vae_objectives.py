@@ -6,9 +6,10 @@ import math
 import keras
 import numpy as np
 import pytest
+
 from keras import ops
 
-from tests.helpers import assert_close, normalized, saved_model_round_trip
+from tests.helpers import VAE_HISTORY_KEYS, assert_close, normalized, saved_model_round_trip
 from vae_keras import losses, networks
 from vae_keras.layers import Sampling
 from vae_keras.models import IWAE, VAE
@@ -100,9 +101,7 @@ def test_iwae_fit_reports_the_vae_metric_names(binary_images, tmp_path):
     history = iwae.fit(
         binary_images, epochs=4, batch_size=16, verbose=0, validation_data=(binary_images[:16],)
     ).history
-    assert sorted(history) == [
-        "kl_loss", "loss", "reconstruction_loss", "val_kl_loss", "val_loss", "val_reconstruction_loss",
-    ]
+    assert sorted(history) == VAE_HISTORY_KEYS
     assert history["loss"][-1] < history["loss"][0]
     # The bound is tighter than the one-sample ELBO it is reported next to.
     assert history["loss"][-1] < history["reconstruction_loss"][-1] + history["kl_loss"][-1]
