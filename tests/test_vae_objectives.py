@@ -6,7 +6,6 @@ import math
 import keras
 import numpy as np
 import pytest
-
 from keras import ops
 
 from tests.helpers import VAE_HISTORY_KEYS, assert_close, normalized, saved_model_round_trip
