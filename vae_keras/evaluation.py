@@ -34,18 +34,25 @@ def _check_model(model):
         )
 
 
+def _posterior_draws(model, x, z_mean, z_log_var, num_samples, seed):
+    """`num_samples` draws z ~ q(z|x) per example, flattened to `(num_samples * batch, ...)`
+    sample-major, with `x` repeated to match; also returns log p(x|z) for them."""
+    batch, latent = z_mean.shape[0], z_mean.shape[1]
+    eps = keras.random.normal((num_samples, batch, latent), seed=seed)
+    z = ops.reshape(z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent))
+    x_rep = ops.reshape(ops.repeat(ops.expand_dims(x, 0), num_samples, axis=0),
+                        (num_samples * batch,) + tuple(x.shape[1:]))
+    log_px_z = -model.reconstruction_nll(x_rep, model.decoder(z, training=False))
+    return z, log_px_z
+
+
 def _log_weights(model, x, z_mean, z_log_var, num_samples, seed):
     """log p(x|z) + log p(z) - log q(z|x) for `num_samples` draws: shape (num_samples, batch)."""
     batch, latent = z_mean.shape[0], z_mean.shape[1]
-    eps = keras.random.normal((num_samples, batch, latent), seed=seed)
-    z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
-    flat_z = ops.reshape(z, (num_samples * batch, latent))
-    x_rep = ops.repeat(ops.expand_dims(x, 0), num_samples, axis=0)
-    x_rep = ops.reshape(x_rep, (num_samples * batch,) + tuple(x.shape[1:]))
-    log_px_z = -model.reconstruction_nll(x_rep, model.decoder(flat_z, training=False))
-    log_pz = losses.standard_normal_log_prob(flat_z)
+    z, log_px_z = _posterior_draws(model, x, z_mean, z_log_var, num_samples, seed)
+    log_pz = losses.standard_normal_log_prob(z)
     log_qz = losses.diagonal_normal_log_prob(
-        flat_z,
+        z,
         ops.reshape(ops.repeat(z_mean[None], num_samples, axis=0), (-1, latent)),
         ops.reshape(ops.repeat(z_log_var[None], num_samples, axis=0), (-1, latent)),
     )
@@ -124,12 +131,8 @@ def elbo(model, x, num_samples: int = 1, batch_size: int = 256, seed: int | None
     """
 
     def fn(xb, z_mean, z_log_var, k, gen):
-        batch, latent = z_mean.shape[0], z_mean.shape[1]
-        eps = keras.random.normal((k, batch, latent), seed=gen)
-        z = ops.reshape(z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (k * batch, latent))
-        x_rep = ops.reshape(ops.repeat(ops.expand_dims(xb, 0), k, axis=0), (k * batch,) + tuple(xb.shape[1:]))
-        log_px_z = -ops.reshape(model.reconstruction_nll(x_rep, model.decoder(z, training=False)), (k, batch))
-        return log_px_z - losses.kl_divergence(z_mean, z_log_var)[None]
+        _, log_px_z = _posterior_draws(model, xb, z_mean, z_log_var, k, gen)
+        return ops.reshape(log_px_z, (k, -1)) - losses.kl_divergence(z_mean, z_log_var)[None]
 
     return _batches(model, x, batch_size, num_samples, 20000, seed, verbose, fn).mean(axis=0)
 
