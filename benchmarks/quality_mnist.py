@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import time
 
 ANCHORS = [
@@ -43,23 +44,32 @@ def configurations(networks):
     }
 
 
+def slug(name):
+    """A file name for a configuration's name."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR", "../shared/datasets/mnist"))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="cosine",
+                        help="learning rate: constant, or cosine decay to 1/10 over the run")
     parser.add_argument("--nll-samples", type=int, default=1000)
     parser.add_argument("--test-limit", type=int, default=10000)
     parser.add_argument("--train-limit", type=int, default=None)
     parser.add_argument("--only", default=None, help="run only the configurations whose name starts with this")
     parser.add_argument("--json", default=None, help="also write the rows here")
+    parser.add_argument("--save-dir", default=None, help="save each trained model here (re-evaluate later)")
     args = parser.parse_args()
 
     import keras
 
     from vae_keras import VAE, datasets, evaluation, networks
     from vae_keras.binarization import DynamicBinarization, binarize
+    from vae_keras.runs import save_model
 
     x_train, _ = datasets.load("mnist", "train", args.data_dir, limit=args.train_limit)
     x_test, _ = datasets.load("mnist", "test", args.data_dir, limit=args.test_limit)
@@ -71,16 +81,24 @@ def main():
             continue
         keras.utils.set_random_seed(0)
         model = VAE(*build(), seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        data = DynamicBinarization(x_train, args.batch_size, seed=0)
+        learning_rate = args.learning_rate
+        if args.schedule == "cosine":
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                args.learning_rate, decay_steps=args.epochs * len(data), alpha=0.1)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
         start = time.time()
-        model.fit(DynamicBinarization(x_train, args.batch_size, seed=0), epochs=args.epochs, verbose=2)
+        model.fit(data, epochs=args.epochs, verbose=2)
         train_seconds = time.time() - start
+        if args.save_dir:
+            os.makedirs(args.save_dir, exist_ok=True)
+            save_model(model, os.path.join(args.save_dir, slug(name) + ".keras"))
         start = time.time()
         log_px = evaluation.log_likelihood(model, x_test, num_samples=args.nll_samples, verbose=False)
         elbo = evaluation.elbo(model, x_test, num_samples=1)
         active, _ = evaluation.active_units(model, x_test)
         rows.append({
-            "model": name, "epochs": args.epochs, "train_s": round(train_seconds), "eval_s": round(time.time() - start),
+            "model": name, "epochs": args.epochs, "schedule": args.schedule, "train_s": round(train_seconds), "eval_s": round(time.time() - start),
             "nll": float(-log_px.mean()), "nll_se": float(log_px.std(ddof=1) / math.sqrt(len(log_px))),
             "elbo": float(elbo.mean()), "active_units": active, "k": args.nll_samples, "n_test": len(x_test),
             "machine": machine,
