@@ -22,12 +22,13 @@ from vae_keras import (
     report,
 )
 from vae_keras.layers import Sampling
-from vae_keras.models import AE, IWAE, VAE, ConditionalVAE, conditional_decoder, conditional_encoder
+from vae_keras.models import AE, IWAE, VAE, ConditionalVAE, PixelVAE, conditional_decoder, conditional_encoder
 
 __all__ = [
     "AE",
     "ConditionalVAE",
     "IWAE",
+    "PixelVAE",
     "Sampling",
     "VAE",
     "__version__",

@@ -20,7 +20,7 @@ from vae_keras import losses
 
 def _check_model(model):
     # `sampler` marks a model with a posterior q(z|x); an AE has none.
-    for name in ("encoder", "decoder", "reconstruction_nll", "check_inputs", "sampler"):
+    for name in ("encoder", "decoder", "log_prob_given_codes", "check_inputs", "sampler"):
         if not hasattr(model, name):
             raise ValueError(
                 f"Likelihood evaluation needs a VAE with a posterior q(z|x); received a "
@@ -36,14 +36,11 @@ def _check_model(model):
 
 def _posterior_draws(model, x, z_mean, z_log_var, num_samples, seed):
     """`num_samples` draws z ~ q(z|x) per example, flattened to `(num_samples * batch, ...)`
-    sample-major, with `x` repeated to match; also returns log p(x|z) for them."""
+    sample-major; also returns log p(x|z) for them."""
     batch, latent = z_mean.shape[0], z_mean.shape[1]
     eps = keras.random.normal((num_samples, batch, latent), seed=seed)
     z = ops.reshape(z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent))
-    x_rep = ops.reshape(ops.repeat(ops.expand_dims(x, 0), num_samples, axis=0),
-                        (num_samples * batch,) + tuple(x.shape[1:]))
-    log_px_z = -model.reconstruction_nll(x_rep, model.decoder(z, training=False))
-    return z, log_px_z
+    return z, model.log_prob_given_codes(x, z)
 
 
 def _log_weights(model, x, z_mean, z_log_var, num_samples, seed):

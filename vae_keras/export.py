@@ -119,6 +119,12 @@ def _check_exportable(model):
             f"IWAE, ConditionalVAE). Received: {type(model).__name__}. For any other Keras "
             "model use `model.export(path)`."
         )
+    if hasattr(model, "pixelcnn"):
+        raise ValueError(
+            f"export_saved_model does not export a {type(model).__name__} yet: its decoder "
+            "generates pixel by pixel in a Python loop, which a SavedModel signature cannot "
+            "hold. Serve the .keras file (`vae_keras.runs.load_model`) instead."
+        )
     backend = keras.backend.backend()
     if backend not in _BACKENDS:
         raise RuntimeError(

@@ -1,10 +1,11 @@
-"""Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE)."""
+"""Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE, PixelVAE)."""
 
 from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
 from vae_keras.models.conditional import ConditionalVAE
 from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
 from vae_keras.models.iwae import IWAE
+from vae_keras.models.pixel_vae import PixelVAE
 from vae_keras.models.vae import VAE
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "ConditionalVAE",
     "IWAE",
     "LatentModel",
+    "PixelVAE",
     "VAE",
     "conditional_decoder",
     "conditional_encoder",

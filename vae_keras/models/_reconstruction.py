@@ -171,6 +171,17 @@ class ReconstructionModel(LatentModel):
             return losses.bernoulli_nll_from_probabilities(target, outputs)
         return losses.bernoulli_nll(target, outputs)
 
+    def codes_nll(self, target, z, condition=None, training=False):
+        """-log p(target | z) per row, in nats (autoregressive decoders override this)."""
+        return self.reconstruction_nll(target, self._decode_raw(z, condition, training=training))
+
+    def log_prob_given_codes(self, x, z):
+        """log p(x | z) for `k` codes per example: `z` is `(k * batch, latent)`,
+        sample-major (row `i * batch + b` is code `i` of example `b`); returns `(k * batch,)`."""
+        x = ops.convert_to_tensor(x)
+        k = z.shape[0] // x.shape[0]
+        return -self.codes_nll(ops.tile(x, (k,) + (1,) * (len(x.shape) - 1)), z)
+
     # === Corruption (denoising) ===
 
     def corrupt_inputs(self, x, training=False):

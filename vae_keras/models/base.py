@@ -21,8 +21,11 @@ def _encoder_outputs(encoder):
     return outputs
 
 
-def check_pair(encoder, decoder, extra_decoder_inputs: int = 0):
-    """Checks that `encoder` and `decoder` fit together; returns (input_shape, latent_dim)."""
+def check_pair(encoder, decoder, extra_decoder_inputs: int = 0, same_shape: bool = True):
+    """Checks that `encoder` and `decoder` fit together; returns (input_shape, latent_dim).
+
+    `same_shape=False` skips the check that the decoder emits the encoder's
+    input shape (decoders that emit features, as in `PixelVAE`)."""
     for net, role in ((encoder, "encoder"), (decoder, "decoder")):
         if not isinstance(net, keras.Model):
             raise ValueError(f"`{role}` must be a keras.Model. Received: {role}={net!r}")
@@ -42,7 +45,7 @@ def check_pair(encoder, decoder, extra_decoder_inputs: int = 0):
         )
     input_shape = tuple(encoder.inputs[0].shape[1:])
     output_shape = tuple(decoder.outputs[0].shape[1:])
-    if output_shape != input_shape:
+    if same_shape and output_shape != input_shape:
         raise ValueError(
             f"The decoder generates shape {output_shape} but the encoder reads shape "
             f"{input_shape}. Build the decoder with output_shape={input_shape}."

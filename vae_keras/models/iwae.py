@@ -87,8 +87,7 @@ class IWAE(VAE):
         target_k = ops.tile(target, (k,) + (1,) * (len(target.shape) - 1))
         if condition is not None:
             condition = ops.tile(condition, (k, 1))
-        outputs = self._decode_raw(z, condition, training=training)
-        log_px = -self.reconstruction_nll(target_k, outputs)
+        log_px = -self.codes_nll(target_k, z, condition, training=training)
         log_prior_ratio = losses.standard_normal_log_prob(z) - losses.diagonal_normal_log_prob(
             z, mean_k, log_var_k
         )

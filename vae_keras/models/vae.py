@@ -119,7 +119,7 @@ class VAE(ReconstructionModel):
         reconstruction_weight = check_non_negative(reconstruction_weight, "reconstruction_weight")
         free_bits = check_non_negative(free_bits, "free_bits")
         corruption_level = check_corruption(corruption, corruption_level)
-        input_shape, latent_dim = check_pair(encoder, decoder)
+        input_shape, latent_dim = self._check_networks(encoder, decoder)
         super().__init__(**kwargs)
 
         # === Layers ===
@@ -150,6 +150,8 @@ class VAE(ReconstructionModel):
         self._initial_beta = beta
         self._initial_reconstruction_weight = reconstruction_weight
         self.built = True
+
+    _check_networks = staticmethod(check_pair)
 
     # === Loss weights ===
 
@@ -198,8 +200,7 @@ class VAE(ReconstructionModel):
         inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
         z_mean, z_log_var = self._encode_tensors(inputs, training=training)
         z = self.sampler([z_mean, z_log_var])
-        outputs = self._decode_raw(z, condition, training=training)
-        reconstruction_loss = ops.mean(self.reconstruction_nll(target, outputs))
+        reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
         kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)
         loss = self._reconstruction_weight * reconstruction_loss + self._beta * kl_penalty
         return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}

@@ -1,0 +1,185 @@
+"""Tests for the autoregressive decoder: masked convolutions, PixelCNN, PixelVAE."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tests.helpers import assert_close, assert_elbo_history, saved_model_round_trip, serialization_round_trip
+from vae_keras import evaluation, networks
+from vae_keras.models import VAE, PixelVAE
+from vae_keras.networks import MaskedConv2D, PixelCNN
+
+pytestmark = pytest.mark.backend
+
+
+def pixel_vae(shape=(8, 8, 1), latent_dim=2, channels=3, seed=0, **pixelcnn_args):
+    pixelcnn_args = {"filters": 8, "head_units": 8, **pixelcnn_args}
+    return PixelVAE(
+        networks.dense_encoder(shape, latent_dim, hidden_units=(16,)),
+        networks.dense_decoder(latent_dim, shape[:-1] + (channels,), hidden_units=(16,)),
+        PixelCNN(shape, feature_channels=channels, **pixelcnn_args),
+        seed=seed,
+    )
+
+
+def numpy(t):
+    return np.asarray(ops.convert_to_numpy(t))
+
+
+# === Causality ===
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_pixelcnn_logits_see_only_earlier_pixels(channels):
+    shape = (5, 6, channels)
+    net = PixelCNN(shape, feature_channels=2, filters=6, num_layers=2, head_units=6)
+    rng = np.random.default_rng(0)
+    x = (rng.random((1,) + shape) < 0.5).astype("float32")
+    features = rng.normal(size=(1, 5, 6, 2)).astype("float32")
+    base = numpy(net([x, features])).reshape(30, channels)
+    next_reads = []
+    for position in range(30):
+        flipped = x.copy()
+        row, col = divmod(position, 6)
+        flipped[0, row, col, position % channels] = 1.0 - flipped[0, row, col, position % channels]
+        changed = np.abs(numpy(net([flipped, features])).reshape(30, channels) - base).max(axis=1) > 1e-6
+        assert not changed[: position + 1].any(), f"logits at or before pixel {position} read it"
+        next_reads.append(position < 29 and changed[position + 1])
+    assert np.mean(next_reads) > 0.5  # the context is not empty (a ReLU may hide a few)
+
+
+def test_masked_conv_mask_and_config_round_trip():
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 2)).astype("float32")
+    layer = MaskedConv2D(4, 5, "A", activation="relu")
+    expected = numpy(layer(x))
+    restored = serialization_round_trip(layer)
+    assert restored.mask_type == "A" and restored.kernel_size == (5, 5)
+    restored(x)
+    restored.set_weights(layer.get_weights())
+    assert_close(restored(x), expected)
+    assert numpy(layer.kernel).shape == (5, 5, 2, 4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"kernel_size": 4}, "odd kernel size"), ({"mask_type": "C"}, "mask_type"),
+     ({"strides": 2}, "strides=1")],
+)
+def test_masked_conv_rejects_what_breaks_causality(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MaskedConv2D(4, **{"kernel_size": 3, **kwargs})
+
+
+# === The likelihood ===
+
+
+def test_log_p_x_given_z_is_a_normalised_distribution():
+    # 2x2 binary images: the 16 probabilities p(x | z) must sum to 1 for any z.
+    vae = pixel_vae(shape=(2, 2, 1), channels=2, first_kernel_size=3)
+    images = np.array(list(itertools.product([0.0, 1.0], repeat=4)), "float32").reshape(16, 2, 2, 1)
+    for z in np.random.default_rng(0).normal(size=(3, 2)).astype("float32"):
+        log_p = numpy(vae.log_prob_given_codes(images, np.repeat(z[None], 1, axis=0).repeat(16, 0)[:16]))
+        assert log_p.shape == (16,)
+        assert abs(np.exp(log_p).sum() - 1.0) < 1e-5
+
+
+def test_shared_context_equals_the_per_row_likelihood(binary_images):
+    vae = pixel_vae()
+    x = binary_images[:5]
+    z = np.random.default_rng(1).normal(size=(3 * 5, 2)).astype("float32")
+    fast = numpy(vae.log_prob_given_codes(x, z))
+    slow = -numpy(vae.codes_nll(np.tile(x, (3, 1, 1, 1)), z))
+    assert_close(fast, slow, atol=1e-4)
+
+
+def test_fit_evaluate_and_bounds(binary_images):
+    vae = pixel_vae()
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = vae.fit(binary_images, epochs=3, batch_size=16, verbose=0,
+                      validation_data=(binary_images,)).history
+    assert_elbo_history(history)
+    assert history["loss"][-1] < history["loss"][0]
+    elbo = evaluation.elbo(vae, binary_images, num_samples=50).mean()
+    log_px = evaluation.log_likelihood(vae, binary_images, num_samples=200, verbose=False).mean()
+    assert abs(-elbo - history["val_loss"][-1]) < 0.5  # the same bound, sampled vs one draw
+    assert log_px >= elbo - 0.05  # the importance-weighted bound is the tighter one
+
+
+def test_autoregression_models_what_a_small_latent_cannot():
+    # Every image repeats one random 8-pixel row: 8 bits, but each row after
+    # the first is a copy of the row above. A 1-d latent cannot carry 8 bits;
+    # the PixelCNN reads the row above.
+    rng = np.random.default_rng(0)
+    rows = (rng.random((512, 1, 8, 1)) < 0.5).astype("float32")
+    x = np.repeat(rows, 8, axis=1)
+    losses = {}
+    for name in ("vae", "pixel"):
+        keras.utils.set_random_seed(0)
+        if name == "vae":
+            model = VAE(networks.dense_encoder((8, 8, 1), 1, hidden_units=(32,)),
+                        networks.dense_decoder(1, (8, 8, 1), hidden_units=(32,)), seed=0)
+        else:
+            model = pixel_vae(latent_dim=1, first_kernel_size=3, num_layers=1)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        model.fit(x, epochs=15, batch_size=64, verbose=0)
+        losses[name] = model.evaluate(x, verbose=0, return_dict=True)["loss"]
+    assert losses["pixel"] < 8 * np.log(2) + 3.0 < losses["vae"], losses
+
+
+# === Generation ===
+
+
+def test_sequential_generation_matches_the_teacher_forced_probabilities():
+    vae = pixel_vae(num_layers=2)  # reach of 5 rows: the banded generation is exercised
+    z = np.random.default_rng(0).normal(size=(4, 2)).astype("float32")
+    images, probabilities = vae._generate(z, seed=3)
+    assert set(np.unique(images)) <= {0.0, 1.0}
+    forced = numpy(ops.sigmoid(vae.pixelcnn([images, vae._features(z)])))
+    assert_close(probabilities, forced, atol=1e-5)
+
+
+def test_sampling_is_seeded_and_in_the_unit_interval():
+    vae = pixel_vae()
+    a, b = vae.sample(3, seed=7), vae.sample(3, seed=7)
+    assert a.shape == (3, 8, 8, 1)
+    assert_close(a, b, atol=0)
+    assert a.min() >= 0 and a.max() <= 1
+    assert not np.allclose(vae.sample(3, seed=8), a)
+
+
+def test_save_and_load_keep_likelihood_and_samples(binary_images, tmp_path):
+    vae = pixel_vae()
+    vae.compile(optimizer="adam")
+    vae.fit(binary_images, epochs=1, batch_size=16, verbose=0)
+    loaded = saved_model_round_trip(vae, tmp_path)
+    z = np.random.default_rng(0).normal(size=(2 * 4, 2)).astype("float32")
+    assert_close(loaded.log_prob_given_codes(binary_images[:4], z),
+                 vae.log_prob_given_codes(binary_images[:4], z), atol=1e-4)
+    assert_close(loaded.sample(2, seed=1), vae.sample(2, seed=1), atol=1e-5)
+
+
+# === Bad input ===
+
+
+def test_pixel_vae_rejects_networks_that_do_not_fit():
+    shape = (8, 8, 1)
+    encoder = networks.dense_encoder(shape, 2, hidden_units=(16,))
+    with pytest.raises(ValueError, match=r"per-pixel features shaped \(8, 8, 3\)"):
+        PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 2)), PixelCNN(shape, feature_channels=3))
+    with pytest.raises(ValueError, match=r"models images shaped \(6, 6, 1\)"):
+        PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 3)), PixelCNN((6, 6, 1), feature_channels=3))
+    with pytest.raises(ValueError, match="must be a `vae_keras.networks.PixelCNN`"):
+        PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 3)), networks.dense_decoder(2, shape))
+    with pytest.raises(ValueError, match="Bernoulli"):
+        PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 3)), PixelCNN(shape, 3), likelihood="gaussian")
+
+
+def test_export_refuses_the_sequential_decoder(tmp_path):
+    from vae_keras.export import export_saved_model
+
+    with pytest.raises(ValueError, match="pixel by pixel"):
+        export_saved_model(pixel_vae(), tmp_path / "sm")
+    assert not (tmp_path / "sm").exists()
