@@ -11,6 +11,27 @@ from vae_keras import VAE
 from vae_keras.cli import main
 
 
+def test_train_pixelcnn_architecture_writes_a_run_without_saved_model(tmp_path):
+    from vae_keras.models import PixelVAE
+
+    out = tmp_path / "run"
+    assert main([
+        "train", "--dataset", "digits", "--architecture", "pixelcnn", "--binarize", "--latent-dim", "2",
+        "--epochs", "1", "--limit", "256", "--output", str(out),
+    ]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"model.keras", "metrics.json", "samples.png", "report.html"} <= names
+    assert "saved_model" not in names  # sequential decoding: no SavedModel signature
+    model = keras.models.load_model(out / "model.keras", safe_mode=True)
+    assert isinstance(model, PixelVAE) and model.free_bits == 0.25
+    assert main(["evaluate", "--model", str(out / "model.keras"), "--num-samples", "5"]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    assert result["binarized"] is True and -result["nll"] >= result["elbo"] - 0.5
+    assert main(["train", "--dataset", "digits", "--architecture", "pixelcnn", "--likelihood", "gaussian",
+                 "--output", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
 def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
     code = main([

@@ -15,6 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+# --architecture pixelcnn: decoder features per pixel, and free bits (nats per
+# latent dimension) that keep the latent in use beside the PixelCNN.
+PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
 DEFAULTS = {"dataset": "mnist", "architecture": "conv", "latent_dim": 16, "epochs": 20, "batch_size": 128}
 
 
@@ -39,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a VAE and write a run folder")
     train.add_argument("--dataset", default=DEFAULTS["dataset"], help="mnist, fashion_mnist, digits or a TFDS image dataset")
     train.add_argument("--data-dir", help="folder with the dataset files (default: $VAE_KERAS_DATA_DIR, else download)")
-    train.add_argument("--architecture", choices=("conv", "dense"), default=DEFAULTS["architecture"])
+    train.add_argument("--architecture", choices=("conv", "dense", "pixelcnn"), default=DEFAULTS["architecture"],
+                       help="pixelcnn: conv encoder + autoregressive PixelCNN decoder (PixelVAE; binary "
+                            "data, use with --binarize; sampling is sequential and slower)")
     train.add_argument("--latent-dim", type=_positive_int, default=DEFAULTS["latent_dim"])
     train.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
     train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"])
@@ -137,6 +142,20 @@ def _new_model(args, shape):
     if args.binarize and args.likelihood != "bernoulli":
         raise ValueError("--binarize needs --likelihood bernoulli (binary pixels).")
     arch = args.architecture
+    if arch == "pixelcnn":
+        from vae_keras.models import PixelVAE
+
+        if args.likelihood != "bernoulli" or len(shape) != 3:
+            raise ValueError("--architecture pixelcnn models binary images (height, width, channels) "
+                             "with --likelihood bernoulli; add --binarize for gray-level data.")
+        model = PixelVAE(
+            networks.conv_encoder(shape, args.latent_dim),
+            networks.dense_decoder(args.latent_dim, shape[:-1] + (PIXEL_FEATURES,)),
+            networks.PixelCNN(shape, PIXEL_FEATURES, num_layers=1, first_kernel_size=5),
+            beta=args.beta, free_bits=PIXEL_FREE_BITS, seed=args.seed,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        return model
     encoder = getattr(networks, f"{arch}_encoder")(shape, args.latent_dim)
     decoder = getattr(networks, f"{arch}_decoder")(args.latent_dim, shape)
     model = VAE(encoder, decoder, beta=args.beta, likelihood=args.likelihood, seed=args.seed)
@@ -207,7 +226,7 @@ def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_tr
     from vae_keras import plotting, report, runs
 
     runs.save_model(model, out / "model.keras")
-    if keras.backend.backend() in ("tensorflow", "jax"):
+    if keras.backend.backend() in ("tensorflow", "jax") and not hasattr(model, "pixelcnn"):
         from vae_keras.export import export_saved_model
 
         export_saved_model(model, out / "saved_model")
