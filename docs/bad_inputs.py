@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from vae_keras import VAE, ConditionalVAE, Sampling, binarization, datasets, evaluation, networks  # noqa: E402
 from vae_keras.callbacks import BetaSchedule, SampleGrid  # noqa: E402
-from vae_keras.models import conditional_decoder, conditional_encoder  # noqa: E402
+from vae_keras.models import PixelVAE, conditional_decoder, conditional_encoder  # noqa: E402
 
 SHAPE = (8, 8, 1)
 
@@ -47,6 +47,10 @@ CASES = [
      lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(3, SHAPE))),
     ("decoder shape unlike the encoder's",
      lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (9, 9, 1)))),
+    ("PixelVAE decoder features unlike the PixelCNN's",
+     lambda: PixelVAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (8, 8, 2)),
+                      networks.PixelCNN(SHAPE, feature_channels=4))),
+    ("even kernel for a causal convolution", lambda: networks.MaskedConv2D(8, 4)),
     ("unknown likelihood", lambda: vae(likelihood="poisson")),
     ("negative beta", lambda: vae(beta=-1)),
     ("a loss passed to compile", lambda: vae().compile(loss="mse")),

@@ -151,7 +151,7 @@ def _new_model(args, shape):
         model = PixelVAE(
             networks.conv_encoder(shape, args.latent_dim),
             networks.dense_decoder(args.latent_dim, shape[:-1] + (PIXEL_FEATURES,)),
-            networks.PixelCNN(shape, PIXEL_FEATURES, num_layers=1, first_kernel_size=5),
+            networks.PixelCNN(shape, PIXEL_FEATURES),
             beta=args.beta, free_bits=PIXEL_FREE_BITS, seed=args.seed,
         )
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
