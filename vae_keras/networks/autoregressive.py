@@ -40,7 +40,9 @@ def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     if mask_type not in MASK_TYPES:
         raise ValueError(f"`mask_type` must be one of {MASK_TYPES}. Received: mask_type={mask_type!r}")
     if kernel_size % 2 != 1:
-        raise ValueError(f"A causal mask needs an odd kernel size (3, 5, 7, ...). Received: kernel_size={kernel_size}")
+        raise ValueError(
+            f"A causal mask needs an odd kernel size (3, 5, 7, ...). Received: kernel_size={kernel_size}"
+        )
     mask = np.zeros((kernel_size, kernel_size), "float32")
     centre = kernel_size // 2
     mask[:centre] = 1.0
