@@ -96,6 +96,23 @@ def train(build, x_train, args, checkpoint=None):
     return model, budget
 
 
+def finetune_iwae(model, x_train, args):
+    """Fine-tunes a trained PixelVAE's networks on the IWAE bound; returns (model, budget)."""
+    import keras
+
+    from vae_keras.binarization import DynamicBinarization
+    from vae_keras.models import PixelIWAE
+
+    keras.utils.set_random_seed(1)
+    tuned = PixelIWAE(model.encoder, model.decoder, pixelcnn=model.pixelcnn,
+                      num_samples=args.finetune_iwae, seed=1)
+    tuned.compile(optimizer=keras.optimizers.Adam(args.finetune_learning_rate))
+    start = time.time()
+    tuned.fit(DynamicBinarization(x_train, args.batch_size, seed=1), epochs=args.finetune_epochs, verbose=2)
+    return tuned, {"k": args.finetune_iwae, "epochs": args.finetune_epochs,
+                   "learning_rate": args.finetune_learning_rate, "train_s": round(time.time() - start)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR", "../shared/datasets/mnist"))
@@ -110,6 +127,13 @@ def main():
     parser.add_argument("--only", default=None, help="run only the configurations whose name starts with this")
     parser.add_argument("--json", default=None, help="also write the rows here")
     parser.add_argument("--save-dir", default=None, help="save each trained model here (re-evaluate later)")
+    parser.add_argument("--finetune-iwae", type=int, default=0, metavar="K",
+                        help="after the PixelVAE, fine-tune it on the IWAE bound with K samples "
+                             "(PixelIWAE) and score that too")
+    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-only", action="store_true",
+                        help="with --evaluate-saved: score only the fine-tuned model")
+    parser.add_argument("--finetune-learning-rate", type=float, default=1e-4)
     parser.add_argument("--evaluate-saved", action="store_true",
                         help="evaluate the models saved in --save-dir instead of training them")
     args = parser.parse_args()
@@ -137,19 +161,30 @@ def main():
                 save_model(model, saved + ".keras")
                 write_json(saved + ".json", trained)
                 os.remove(saved + ".last-epoch.keras")
-        start = time.time()
-        log_px = evaluation.log_likelihood(model, x_test, num_samples=args.nll_samples, verbose=False)
-        elbo = evaluation.elbo(model, x_test, num_samples=1)
-        active, _ = evaluation.active_units(model, x_test)
-        rows.append({
-            "model": name, **trained, "eval_s": round(time.time() - start),
-            "nll": float(-log_px.mean()), "nll_se": float(log_px.std(ddof=1) / math.sqrt(len(log_px))),
-            "elbo": float(elbo.mean()), "active_units": active, "k": args.nll_samples, "n_test": len(x_test),
-            "machine": machine,
-        })
-        print(json.dumps(rows[-1]), flush=True)
-        if args.json:  # after every model, so a long run keeps what it finished
-            write_json(args.json, {"rows": rows})
+        def score(row_name, row_model, budget):
+            start = time.time()
+            log_px = evaluation.log_likelihood(row_model, x_test, num_samples=args.nll_samples, verbose=False)
+            elbo = evaluation.elbo(row_model, x_test, num_samples=1)
+            active, _ = evaluation.active_units(row_model, x_test)
+            rows.append({
+                "model": row_name, **budget, "eval_s": round(time.time() - start),
+                "nll": float(-log_px.mean()), "nll_se": float(log_px.std(ddof=1) / math.sqrt(len(log_px))),
+                "elbo": float(elbo.mean()), "active_units": active, "k": args.nll_samples,
+                "n_test": len(x_test), "machine": machine,
+            })
+            print(json.dumps(rows[-1]), flush=True)
+            if args.json:  # after every model, so a long run keeps what it finished
+                write_json(args.json, {"rows": rows})
+
+        if not (args.finetune_only and args.evaluate_saved):
+            score(name, model, trained)
+        if args.finetune_iwae and hasattr(model, "pixelcnn"):
+            # The tuned model shares (and changes) the networks: score the base first.
+            tuned_name = f"{name}, then IWAE k={args.finetune_iwae} fine-tuning"
+            tuned, tuning = finetune_iwae(model, x_train, args)
+            if args.save_dir:
+                save_model(tuned, os.path.join(args.save_dir, slug(tuned_name) + ".keras"))
+            score(tuned_name, tuned, {**trained, "finetune": tuning})
 
     print(f"\nDynamically binarized MNIST; test set: {len(x_test)} images binarized with seed 0; "
           f"NLL = -mean IWAE log p(x), k={args.nll_samples}; machine: {machine}")

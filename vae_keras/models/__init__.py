@@ -5,7 +5,7 @@ from vae_keras.models.base import LatentModel
 from vae_keras.models.conditional import ConditionalVAE
 from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
 from vae_keras.models.iwae import IWAE
-from vae_keras.models.pixel_vae import PixelVAE
+from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
 from vae_keras.models.vae import VAE
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "ConditionalVAE",
     "IWAE",
     "LatentModel",
+    "PixelIWAE",
     "PixelVAE",
     "VAE",
     "conditional_decoder",

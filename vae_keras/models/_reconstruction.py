@@ -71,6 +71,11 @@ def check_likelihood(likelihood, decoder_outputs, gaussian_variance):
     return value
 
 
+def _tile(tensor, k):
+    """`k` copies of a batch, sample-major (the layout of `k` codes per example)."""
+    return ops.tile(tensor, (k,) + (1,) * (len(tensor.shape) - 1))
+
+
 class ReconstructionModel(LatentModel):
     """Base of `AE` and `VAE`: likelihood, corruption and decoding.
 
@@ -175,12 +180,15 @@ class ReconstructionModel(LatentModel):
         """-log p(target | z) per row, in nats (autoregressive decoders override this)."""
         return self.reconstruction_nll(target, self._decode_raw(z, condition, training=training))
 
-    def log_prob_given_codes(self, x, z):
+    def log_prob_given_codes(self, x, z, condition=None, training=False, num_samples=None):
         """log p(x | z) for `k` codes per example: `z` is `(k * batch, latent)`,
-        sample-major (row `i * batch + b` is code `i` of example `b`); returns `(k * batch,)`."""
+        sample-major (row `i * batch + b` is code `i` of example `b`); returns `(k * batch,)`.
+        `num_samples` is `k` (needed inside a traced step, where batch sizes are unknown)."""
         x = ops.convert_to_tensor(x)
-        k = z.shape[0] // x.shape[0]
-        return -self.codes_nll(ops.tile(x, (k,) + (1,) * (len(x.shape) - 1)), z)
+        k = num_samples or z.shape[0] // x.shape[0]
+        if condition is not None:
+            condition = _tile(condition, k)
+        return -self.codes_nll(_tile(x, k), z, condition, training=training)
 
     # === Corruption (denoising) ===
 

@@ -83,11 +83,7 @@ class IWAE(VAE):
         mean_k = ops.tile(z_mean, (k, 1))
         log_var_k = ops.tile(z_log_var, (k, 1))
         z = self.sampler([mean_k, log_var_k])
-        target = ops.convert_to_tensor(target)
-        target_k = ops.tile(target, (k,) + (1,) * (len(target.shape) - 1))
-        if condition is not None:
-            condition = ops.tile(condition, (k, 1))
-        log_px = -self.codes_nll(target_k, z, condition, training=training)
+        log_px = self.log_prob_given_codes(target, z, condition, training=training, num_samples=k)
         log_prior_ratio = losses.standard_normal_log_prob(z) - losses.diagonal_normal_log_prob(
             z, mean_k, log_var_k
         )
