@@ -96,20 +96,28 @@ def train(build, x_train, args, checkpoint=None):
     return model, budget
 
 
+def _ints(text):
+    return [int(v) for v in text.split(",")]
+
+
 def finetune_iwae(model, x_train, args):
-    """Fine-tunes a trained PixelVAE's networks on the IWAE bound; returns (model, budget)."""
+    """Fine-tunes a trained PixelVAE's networks on the IWAE bound, one stage per
+    `--finetune-iwae` value (a fresh Adam each); returns (model, budget)."""
     import keras
 
     from vae_keras.binarization import DynamicBinarization
     from vae_keras.models import PixelIWAE
 
-    keras.utils.set_random_seed(1)
-    tuned = PixelIWAE(model.encoder, model.decoder, pixelcnn=model.pixelcnn,
-                      num_samples=args.finetune_iwae, seed=1)
-    tuned.compile(optimizer=keras.optimizers.Adam(args.finetune_learning_rate))
-    start = time.time()
-    tuned.fit(DynamicBinarization(x_train, args.batch_size, seed=1), epochs=args.finetune_epochs, verbose=2)
-    return tuned, {"k": args.finetune_iwae, "epochs": args.finetune_epochs,
+    epochs = args.finetune_epochs * len(args.finetune_iwae) if len(args.finetune_epochs) == 1 else args.finetune_epochs
+    if len(epochs) != len(args.finetune_iwae):
+        raise SystemExit("--finetune-epochs needs one value, or one per --finetune-iwae stage")
+    start, tuned = time.time(), model
+    for stage, (k, stage_epochs) in enumerate(zip(args.finetune_iwae, epochs), start=1):
+        keras.utils.set_random_seed(stage)
+        tuned = PixelIWAE(model.encoder, model.decoder, pixelcnn=model.pixelcnn, num_samples=k, seed=stage)
+        tuned.compile(optimizer=keras.optimizers.Adam(args.finetune_learning_rate))
+        tuned.fit(DynamicBinarization(x_train, args.batch_size, seed=stage), epochs=stage_epochs, verbose=2)
+    return tuned, {"k": args.finetune_iwae, "epochs": epochs,
                    "learning_rate": args.finetune_learning_rate, "train_s": round(time.time() - start)}
 
 
@@ -127,10 +135,11 @@ def main():
     parser.add_argument("--only", default=None, help="run only the configurations whose name starts with this")
     parser.add_argument("--json", default=None, help="also write the rows here")
     parser.add_argument("--save-dir", default=None, help="save each trained model here (re-evaluate later)")
-    parser.add_argument("--finetune-iwae", type=int, default=0, metavar="K",
-                        help="after the PixelVAE, fine-tune it on the IWAE bound with K samples "
-                             "(PixelIWAE) and score that too")
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-iwae", type=_ints, default=[], metavar="K[,K...]",
+                        help="after the PixelVAE, fine-tune it on the IWAE bound (PixelIWAE) with K "
+                             "samples, one stage per K, and score the result too")
+    parser.add_argument("--finetune-epochs", type=_ints, default=[3], metavar="E[,E...]",
+                        help="epochs of each fine-tuning stage")
     parser.add_argument("--finetune-only", action="store_true",
                         help="with --evaluate-saved: score only the fine-tuned model")
     parser.add_argument("--finetune-learning-rate", type=float, default=1e-4)
@@ -180,7 +189,7 @@ def main():
             score(name, model, trained)
         if args.finetune_iwae and hasattr(model, "pixelcnn"):
             # The tuned model shares (and changes) the networks: score the base first.
-            tuned_name = f"{name}, then IWAE k={args.finetune_iwae} fine-tuning"
+            tuned_name = f"{name}, then IWAE fine-tuning k={'/'.join(map(str, args.finetune_iwae))}"
             tuned, tuning = finetune_iwae(model, x_train, args)
             if args.save_dir:
                 save_model(tuned, os.path.join(args.save_dir, slug(tuned_name) + ".keras"))
