@@ -46,8 +46,12 @@ class Timed(keras.callbacks.Callback):
     def __init__(self, inner):
         super().__init__()
         self.inner, self.seconds = inner, 0.0
-        for hook in ("on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
-                     "on_train_batch_end"):
+        for hook in (
+            "on_epoch_begin",
+            "on_epoch_end",
+            "on_train_batch_begin",
+            "on_train_batch_end",
+        ):
             setattr(self, hook, self._timed(getattr(inner, hook)))
 
     def _timed(self, method):
@@ -77,21 +81,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("VAE_KERAS_DATA_DIR") or (SHARED_MNIST if SHARED_MNIST.exists() else None),
+        default=os.environ.get("VAE_KERAS_DATA_DIR")
+        or (SHARED_MNIST if SHARED_MNIST.exists() else None),
     )
     parser.add_argument("--limit", type=int, default=12800, help="training images (<= 60000)")
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per configuration")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--latent-dim", type=int, default=2)
-    parser.add_argument("--beta-schedule", action="store_true",
-                        help="also time BetaSchedule updating beta before every batch")
+    parser.add_argument(
+        "--beta-schedule",
+        action="store_true",
+        help="also time BetaSchedule updating beta before every batch",
+    )
     args = parser.parse_args()
 
     x, _ = datasets.load("mnist", "train", data_dir=args.data_dir)
     x_test, _ = datasets.load("mnist", "test", data_dir=args.data_dir)
     x = x[: args.limit]
-    vae = VAE(networks.conv_encoder(x.shape[1:], args.latent_dim),
-              networks.conv_decoder(args.latent_dim, x.shape[1:]), seed=0)
+    vae = VAE(
+        networks.conv_encoder(x.shape[1:], args.latent_dim),
+        networks.conv_decoder(args.latent_dim, x.shape[1:]),
+        seed=0,
+    )
     vae.compile(optimizer="adam")
     vae.fit(x, epochs=1, batch_size=args.batch_size, verbose=0)  # trace and warm up
 
@@ -100,8 +111,10 @@ def main():
         "none": lambda: [],
         "SampleGrid(64)": lambda: [SampleGrid(os.path.join(out, "s"), num_samples=64)],
         "ReconstructionGrid(16)": lambda: [ReconstructionGrid(os.path.join(out, "r"), x_test[:16])],
-        "both": lambda: [SampleGrid(os.path.join(out, "s"), num_samples=64),
-                         ReconstructionGrid(os.path.join(out, "r"), x_test[:16])],
+        "both": lambda: [
+            SampleGrid(os.path.join(out, "s"), num_samples=64),
+            ReconstructionGrid(os.path.join(out, "r"), x_test[:16]),
+        ],
     }
     if args.beta_schedule:  # beta changes before every batch: the worst case
         configs["BetaSchedule(batch)"] = lambda: [BetaSchedule("linear", warmup_steps=10**9)]
@@ -117,17 +130,23 @@ def main():
 
     base = float(np.median(epoch_s["none"]))
     full = base * FULL_EPOCH / len(x)
-    print(f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPU cores; conv VAE latent {args.latent_dim}, batch {args.batch_size}, "
-          f"{len(x)} MNIST training images per epoch, median of {args.repeats} epochs")
-    print(f"{'callbacks':<24}{'epoch ms':>10}{'vs none':>9}{'callback ms':>13}"
-          f"{'share':>8}{'share @60000':>14}")
+    print(
+        f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPU cores; conv VAE latent {args.latent_dim}, batch {args.batch_size}, "
+        f"{len(x)} MNIST training images per epoch, median of {args.repeats} epochs"
+    )
+    print(
+        f"{'callbacks':<24}{'epoch ms':>10}{'vs none':>9}{'callback ms':>13}"
+        f"{'share':>8}{'share @60000':>14}"
+    )
     for name in configs:
         epoch_ms = 1000 * float(np.median(epoch_s[name]))
         cb_ms = 1000 * float(np.median(callback_s[name]))
         full_cb_ms = cb_ms * (FULL_EPOCH / len(x) if name.startswith("BetaSchedule") else 1.0)
-        print(f"{name:<24}{epoch_ms:>10.0f}{epoch_ms / (1000 * base):>9.3f}{cb_ms:>13.1f}"
-              f"{cb_ms / (1000 * base):>8.2%}{full_cb_ms / (1000 * full):>14.3%}")
+        print(
+            f"{name:<24}{epoch_ms:>10.0f}{epoch_ms / (1000 * base):>9.3f}{cb_ms:>13.1f}"
+            f"{cb_ms / (1000 * base):>8.2%}{full_cb_ms / (1000 * full):>14.3%}"
+        )
 
 
 if __name__ == "__main__":

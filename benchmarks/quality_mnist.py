@@ -54,8 +54,14 @@ def configurations():
         "PixelVAE (32-64 conv encoder, PixelCNN decoder, z=32)": lambda: PixelVAE(
             networks.conv_encoder(shape, 32, filters=(32, 64), dense_units=512),
             networks.dense_decoder(32, (28, 28, 4), hidden_units=(256, 512)),
-            networks.PixelCNN(shape, feature_channels=4, filters=32, num_layers=2,
-                              first_kernel_size=7, head_units=32),
+            networks.PixelCNN(
+                shape,
+                feature_channels=4,
+                filters=32,
+                num_layers=2,
+                first_kernel_size=7,
+                head_units=32,
+            ),
             free_bits=0.25,
             seed=0,
         ),
@@ -87,12 +93,20 @@ def train(build, x_train, args, checkpoint=None):
     learning_rate = args.learning_rate
     if args.schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(
-            args.learning_rate, decay_steps=args.epochs * len(data), alpha=0.1)
+            args.learning_rate, decay_steps=args.epochs * len(data), alpha=0.1
+        )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.time()
-    model.fit(data, epochs=args.epochs, verbose=2, callbacks=[SaveEveryEpoch()] if checkpoint else [])
-    budget = {"epochs": args.epochs, "schedule": args.schedule, "batch_size": args.batch_size,
-              "learning_rate": args.learning_rate, "train_s": round(time.time() - start)}
+    model.fit(
+        data, epochs=args.epochs, verbose=2, callbacks=[SaveEveryEpoch()] if checkpoint else []
+    )
+    budget = {
+        "epochs": args.epochs,
+        "schedule": args.schedule,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "train_s": round(time.time() - start),
+    }
     return model, budget
 
 
@@ -108,43 +122,83 @@ def finetune_iwae(model, x_train, args):
     from vae_keras.binarization import DynamicBinarization
     from vae_keras.models import PixelIWAE
 
-    epochs = args.finetune_epochs * len(args.finetune_iwae) if len(args.finetune_epochs) == 1 else args.finetune_epochs
+    epochs = (
+        args.finetune_epochs * len(args.finetune_iwae)
+        if len(args.finetune_epochs) == 1
+        else args.finetune_epochs
+    )
     if len(epochs) != len(args.finetune_iwae):
         raise SystemExit("--finetune-epochs needs one value, or one per --finetune-iwae stage")
     start, tuned = time.time(), model
     for stage, (k, stage_epochs) in enumerate(zip(args.finetune_iwae, epochs), start=1):
         keras.utils.set_random_seed(stage)
-        tuned = PixelIWAE(model.encoder, model.decoder, pixelcnn=model.pixelcnn, num_samples=k, seed=stage)
+        tuned = PixelIWAE(
+            model.encoder, model.decoder, pixelcnn=model.pixelcnn, num_samples=k, seed=stage
+        )
         tuned.compile(optimizer=keras.optimizers.Adam(args.finetune_learning_rate))
-        tuned.fit(DynamicBinarization(x_train, args.batch_size, seed=stage), epochs=stage_epochs, verbose=2)
-    return tuned, {"k": args.finetune_iwae, "epochs": epochs,
-                   "learning_rate": args.finetune_learning_rate, "train_s": round(time.time() - start)}
+        tuned.fit(
+            DynamicBinarization(x_train, args.batch_size, seed=stage),
+            epochs=stage_epochs,
+            verbose=2,
+        )
+    return tuned, {
+        "k": args.finetune_iwae,
+        "epochs": epochs,
+        "learning_rate": args.finetune_learning_rate,
+        "train_s": round(time.time() - start),
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR", "../shared/datasets/mnist"))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR", "../shared/datasets/mnist")
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--schedule", choices=("constant", "cosine"), default="cosine",
-                        help="learning rate: constant, or cosine decay to 1/10 over the run")
+    parser.add_argument(
+        "--schedule",
+        choices=("constant", "cosine"),
+        default="cosine",
+        help="learning rate: constant, or cosine decay to 1/10 over the run",
+    )
     parser.add_argument("--nll-samples", type=int, default=1000)
     parser.add_argument("--test-limit", type=int, default=10000)
     parser.add_argument("--train-limit", type=int, default=None)
-    parser.add_argument("--only", default=None, help="run only the configurations whose name starts with this")
+    parser.add_argument(
+        "--only", default=None, help="run only the configurations whose name starts with this"
+    )
     parser.add_argument("--json", default=None, help="also write the rows here")
-    parser.add_argument("--save-dir", default=None, help="save each trained model here (re-evaluate later)")
-    parser.add_argument("--finetune-iwae", type=_ints, default=[], metavar="K[,K...]",
-                        help="after the PixelVAE, fine-tune it on the IWAE bound (PixelIWAE) with K "
-                             "samples, one stage per K, and score the result too")
-    parser.add_argument("--finetune-epochs", type=_ints, default=[3], metavar="E[,E...]",
-                        help="epochs of each fine-tuning stage")
-    parser.add_argument("--finetune-only", action="store_true",
-                        help="with --evaluate-saved: score only the fine-tuned model")
+    parser.add_argument(
+        "--save-dir", default=None, help="save each trained model here (re-evaluate later)"
+    )
+    parser.add_argument(
+        "--finetune-iwae",
+        type=_ints,
+        default=[],
+        metavar="K[,K...]",
+        help="after the PixelVAE, fine-tune it on the IWAE bound (PixelIWAE) with K "
+        "samples, one stage per K, and score the result too",
+    )
+    parser.add_argument(
+        "--finetune-epochs",
+        type=_ints,
+        default=[3],
+        metavar="E[,E...]",
+        help="epochs of each fine-tuning stage",
+    )
+    parser.add_argument(
+        "--finetune-only",
+        action="store_true",
+        help="with --evaluate-saved: score only the fine-tuned model",
+    )
     parser.add_argument("--finetune-learning-rate", type=float, default=1e-4)
-    parser.add_argument("--evaluate-saved", action="store_true",
-                        help="evaluate the models saved in --save-dir instead of training them")
+    parser.add_argument(
+        "--evaluate-saved",
+        action="store_true",
+        help="evaluate the models saved in --save-dir instead of training them",
+    )
     args = parser.parse_args()
 
     import keras
@@ -165,22 +219,35 @@ def main():
         if args.evaluate_saved:
             model, trained = load_model(saved + ".keras"), read_json(saved + ".json")
         else:
-            model, trained = train(build, x_train, args, saved + ".last-epoch.keras" if args.save_dir else None)
+            model, trained = train(
+                build, x_train, args, saved + ".last-epoch.keras" if args.save_dir else None
+            )
             if args.save_dir:
                 save_model(model, saved + ".keras")
                 write_json(saved + ".json", trained)
                 os.remove(saved + ".last-epoch.keras")
+
         def score(row_name, row_model, budget):
             start = time.time()
-            log_px = evaluation.log_likelihood(row_model, x_test, num_samples=args.nll_samples, verbose=False)
+            log_px = evaluation.log_likelihood(
+                row_model, x_test, num_samples=args.nll_samples, verbose=False
+            )
             elbo = evaluation.elbo(row_model, x_test, num_samples=1)
             active, _ = evaluation.active_units(row_model, x_test)
-            rows.append({
-                "model": row_name, **budget, "eval_s": round(time.time() - start),
-                "nll": float(-log_px.mean()), "nll_se": float(log_px.std(ddof=1) / math.sqrt(len(log_px))),
-                "elbo": float(elbo.mean()), "active_units": active, "k": args.nll_samples,
-                "n_test": len(x_test), "machine": machine,
-            })
+            rows.append(
+                {
+                    "model": row_name,
+                    **budget,
+                    "eval_s": round(time.time() - start),
+                    "nll": float(-log_px.mean()),
+                    "nll_se": float(log_px.std(ddof=1) / math.sqrt(len(log_px))),
+                    "elbo": float(elbo.mean()),
+                    "active_units": active,
+                    "k": args.nll_samples,
+                    "n_test": len(x_test),
+                    "machine": machine,
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
             if args.json:  # after every model, so a long run keeps what it finished
                 write_json(args.json, {"rows": rows})
@@ -195,13 +262,17 @@ def main():
                 save_model(tuned, os.path.join(args.save_dir, slug(tuned_name) + ".keras"))
             score(tuned_name, tuned, {**trained, "finetune": tuning})
 
-    print(f"\nDynamically binarized MNIST; test set: {len(x_test)} images binarized with seed 0; "
-          f"NLL = -mean IWAE log p(x), k={args.nll_samples}; machine: {machine}")
+    print(
+        f"\nDynamically binarized MNIST; test set: {len(x_test)} images binarized with seed 0; "
+        f"NLL = -mean IWAE log p(x), k={args.nll_samples}; machine: {machine}"
+    )
     print("| model | epochs | train time | test NLL (nats) | test ELBO | active units |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['model']} | {r['epochs']} | {r['train_s'] / 60:.1f} min | {r['nll']:.2f} ± {r['nll_se']:.2f} "
-              f"| {r['elbo']:.2f} | {r['active_units']} |")
+        print(
+            f"| {r['model']} | {r['epochs']} | {r['train_s'] / 60:.1f} min | {r['nll']:.2f} ± {r['nll_se']:.2f} "
+            f"| {r['elbo']:.2f} | {r['active_units']} |"
+        )
     for name, nll in ANCHORS:
         print(f"| {name} | — | — | {nll:.2f} | — | — |")
 

@@ -121,13 +121,22 @@ def run_backend(args):
     from vae_keras import VAE, datasets, networks
 
     keras.utils.set_random_seed(0)
-    x, _ = datasets.load("mnist", "train", args.data_dir, limit=args.batch_size * (args.steps + args.warmup))
+    x, _ = datasets.load(
+        "mnist", "train", args.data_dir, limit=args.batch_size * (args.steps + args.warmup)
+    )
     ref_networks, KerasIoVAE, BuiltinStepVAE = reference_models(keras, ops)
 
     def package():
-        return VAE(networks.conv_encoder((28, 28, 1), 2, dense_units=16), networks.conv_decoder(2, (28, 28, 1)), seed=0)
+        return VAE(
+            networks.conv_encoder((28, 28, 1), 2, dense_units=16),
+            networks.conv_decoder(2, (28, 28, 1)),
+            seed=0,
+        )
 
-    builders = {"vae_keras VAE": package, "keras built-in step": lambda: BuiltinStepVAE(*ref_networks())}
+    builders = {
+        "vae_keras VAE": package,
+        "keras built-in step": lambda: BuiltinStepVAE(*ref_networks()),
+    }
     if keras.backend.backend() == "tensorflow":
         builders["keras.io (GradientTape)"] = lambda: KerasIoVAE(*ref_networks())
 
@@ -135,7 +144,9 @@ def run_backend(args):
     for name, build in builders.items():
         model = build()
         model.compile(optimizer=keras.optimizers.Adam())
-        model.fit(x[: args.batch_size * args.warmup], batch_size=args.batch_size, epochs=1, verbose=0)
+        model.fit(
+            x[: args.batch_size * args.warmup], batch_size=args.batch_size, epochs=1, verbose=0
+        )
         models[name] = model
     timed = x[args.batch_size * args.warmup :]
     times = {name: [] for name in models}
@@ -144,16 +155,28 @@ def run_backend(args):
             start = time.perf_counter()
             model.fit(timed, batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
             times[name].append(1000 * (time.perf_counter() - start) / args.steps)
-    print(json.dumps({"backend": keras.backend.backend(), "ms_per_step": {k: statistics.median(v) for k, v in times.items()}, "all": times}))
+    print(
+        json.dumps(
+            {
+                "backend": keras.backend.backend(),
+                "ms_per_step": {k: statistics.median(v) for k, v in times.items()},
+                "all": times,
+            }
+        )
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR", "../shared/datasets/mnist"))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR", "../shared/datasets/mnist")
+    )
     parser.add_argument("--backends", default="tensorflow,jax,torch")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=60, help="timed steps per round")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed steps (tracing, compilation)")
+    parser.add_argument(
+        "--warmup", type=int, default=10, help="untimed steps (tracing, compilation)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,8 +186,21 @@ def main():
     rows = []
     for backend in args.backends.split(","):
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        cmd = [sys.executable, __file__, "--worker", "--data-dir", args.data_dir, "--batch-size", str(args.batch_size),
-               "--steps", str(args.steps), "--warmup", str(args.warmup), "--rounds", str(args.rounds)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--data-dir",
+            args.data_dir,
+            "--batch-size",
+            str(args.batch_size),
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+            "--rounds",
+            str(args.rounds),
+        ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
         if proc.returncode or not lines:
@@ -172,9 +208,13 @@ def main():
             continue
         rows.append(json.loads(lines[-1]))
 
-    print(f"\nTraining speed, MNIST 28x28x1, latent 2, batch {args.batch_size}, Adam; median of {args.rounds} "
-          f"rounds x {args.steps} steps after {args.warmup} warm-up steps")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"\nTraining speed, MNIST 28x28x1, latent 2, batch {args.batch_size}, Adam; median of {args.rounds} "
+        f"rounds x {args.steps} steps after {args.warmup} warm-up steps"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"| backend | implementation | ms/step | images/s | package / this |")
     print(f"| --- | --- | ---: | ---: | ---: |")
     for row in rows:
@@ -182,7 +222,9 @@ def main():
         ours = ms["vae_keras VAE"]
         for name, value in ms.items():
             ratio = "—" if name == "vae_keras VAE" else f"{ours / value:.3f}"
-            print(f"| {row['backend']} | {name} | {value:.1f} | {1000 * args.batch_size / value:.0f} | {ratio} |")
+            print(
+                f"| {row['backend']} | {name} | {value:.1f} | {1000 * args.batch_size / value:.0f} | {ratio} |"
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Regenerates docs/BAD_INPUTS.md: each bad input tried and the message users see.
 
-    python docs/bad_inputs.py > docs/BAD_INPUTS.md
+python docs/bad_inputs.py > docs/BAD_INPUTS.md
 """
 
 import os
@@ -19,8 +19,11 @@ SHAPE = (8, 8, 1)
 
 
 def vae(**kwargs):
-    return VAE(networks.dense_encoder(SHAPE, 2, hidden_units=(8,)),
-               networks.dense_decoder(2, SHAPE, hidden_units=(8,)), **kwargs)
+    return VAE(
+        networks.dense_encoder(SHAPE, 2, hidden_units=(8,)),
+        networks.dense_decoder(2, SHAPE, hidden_units=(8,)),
+        **kwargs,
+    )
 
 
 def fit(x, **kwargs):
@@ -30,7 +33,9 @@ def fit(x, **kwargs):
 
 
 def cvae():
-    model = ConditionalVAE(conditional_encoder(SHAPE, 2, 3), conditional_decoder(2, SHAPE, 3), num_classes=3)
+    model = ConditionalVAE(
+        conditional_encoder(SHAPE, 2, 3), conditional_decoder(2, SHAPE, 3), num_classes=3
+    )
     model.compile()
     return model
 
@@ -43,13 +48,22 @@ CASES = [
     ("pixels in 0-255 for a Bernoulli decoder", lambda: fit(np.full((4, 8, 8, 1), 255.0))),
     ("empty data", lambda: fit(np.zeros((0, 8, 8, 1)))),
     ("text instead of numbers", lambda: fit(np.array([["a"] * 64] * 2).reshape(2, 8, 8, 1))),
-    ("latent sizes that do not match",
-     lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(3, SHAPE))),
-    ("decoder shape unlike the encoder's",
-     lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (9, 9, 1)))),
-    ("PixelVAE decoder features unlike the PixelCNN's",
-     lambda: PixelVAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (8, 8, 2)),
-                      networks.PixelCNN(SHAPE, feature_channels=4))),
+    (
+        "latent sizes that do not match",
+        lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(3, SHAPE)),
+    ),
+    (
+        "decoder shape unlike the encoder's",
+        lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (9, 9, 1))),
+    ),
+    (
+        "PixelVAE decoder features unlike the PixelCNN's",
+        lambda: PixelVAE(
+            networks.dense_encoder(SHAPE, 2),
+            networks.dense_decoder(2, (8, 8, 2)),
+            networks.PixelCNN(SHAPE, feature_channels=4),
+        ),
+    ),
     ("even kernel for a causal convolution", lambda: networks.MaskedConv2D(8, 4)),
     ("unknown likelihood", lambda: vae(likelihood="poisson")),
     ("negative beta", lambda: vae(beta=-1)),
@@ -58,17 +72,27 @@ CASES = [
     ("latent size 0", lambda: networks.dense_encoder(SHAPE, 0)),
     ("Sampling seed not an integer", lambda: Sampling(seed=1.5)),
     ("sample(0)", lambda: vae().sample(0)),
-    ("conditional label out of range",
-     lambda: cvae().fit((np.zeros((4, 8, 8, 1)), np.array([0, 1, 2, 7])), epochs=1, verbose=0)),
-    ("conditional labels passed as y",
-     lambda: cvae().fit(np.zeros((4, 8, 8, 1)), np.array([0, 1, 2, 0]), epochs=1, verbose=0)),
+    (
+        "conditional label out of range",
+        lambda: cvae().fit((np.zeros((4, 8, 8, 1)), np.array([0, 1, 2, 7])), epochs=1, verbose=0),
+    ),
+    (
+        "conditional labels passed as y",
+        lambda: cvae().fit(np.zeros((4, 8, 8, 1)), np.array([0, 1, 2, 0]), epochs=1, verbose=0),
+    ),
     ("unknown dataset", lambda: datasets.load("mnsit")),
     ("missing data folder", lambda: datasets.load("mnist", data_dir="/no/such/folder")),
     ("bad split", lambda: datasets.load("digits", split="validation")),
     ("binarizing 0-255 images", lambda: binarization.binarize(np.full((2, 4), 200.0))),
-    ("likelihood of an AE", lambda: evaluation.log_likelihood(
-        __import__("vae_keras").AE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, SHAPE)),
-        np.zeros((2, 8, 8, 1)))),
+    (
+        "likelihood of an AE",
+        lambda: evaluation.log_likelihood(
+            __import__("vae_keras").AE(
+                networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, SHAPE)
+            ),
+            np.zeros((2, 8, 8, 1)),
+        ),
+    ),
     ("unknown beta schedule", lambda: BetaSchedule("exponential", warmup_epochs=3)),
     ("callback with no folder", lambda: SampleGrid(None)),
 ]
@@ -95,7 +119,9 @@ def main():
         else:
             print(f"| {name} | — | (accepted) |")
     for name, argv in CLI_CASES:
-        proc = subprocess.run([sys.executable, "-m", "vae_keras", *argv], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "vae_keras", *argv], capture_output=True, text=True
+        )
         last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
         print(f"| {name} | exit {proc.returncode} | `{last.replace('|', '/')}` |")
 

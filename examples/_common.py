@@ -19,16 +19,22 @@ def parse_args(description, epochs=5, limit=20000, **extra):
     `extra` adds options: name -> (type, default, help).
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--data-dir", default=os.environ.get("VAE_KERAS_DATA_DIR"),
-                        help="folder with the MNIST IDX files (default: $VAE_KERAS_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("VAE_KERAS_DATA_DIR"),
+        help="folder with the MNIST IDX files (default: $VAE_KERAS_DATA_DIR)",
+    )
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs per model")
     parser.add_argument("--out", default="example_output", help="folder for figures")
-    parser.add_argument("--limit", type=int, default=limit,
-                        help="training examples used (0: all 60000)")
+    parser.add_argument(
+        "--limit", type=int, default=limit, help="training examples used (0: all 60000)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     for name, (kind, default, help_text) in extra.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, help=help_text)
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=kind, default=default, help=help_text
+        )
     args = parser.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     return args
@@ -38,7 +44,9 @@ def load_mnist(args, test_limit=None):
     """Returns `(x_train, y_train, x_test, y_test)`, float32 NHWC in [0, 1]."""
     from vae_keras import datasets
 
-    x_train, y_train = datasets.load("mnist", "train", data_dir=args.data_dir, limit=args.limit or None)
+    x_train, y_train = datasets.load(
+        "mnist", "train", data_dir=args.data_dir, limit=args.limit or None
+    )
     x_test, y_test = datasets.load("mnist", "test", data_dir=args.data_dir, limit=test_limit)
     print(f"MNIST: {len(x_train)} training and {len(x_test)} test images")
     return x_train, y_train, x_test, y_test

@@ -63,16 +63,23 @@ def main():
                 "sample FD": fd,
                 "class entropy (bits)": spread,
             }
-            print(f"{key}: " + ", ".join(f"{k} {v:.3f}" for k, v in results[key].items())
-                  + f"  [{timer}]")
+            print(
+                f"{key}: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in results[key].items())
+                + f"  [{timer}]"
+            )
 
     fig, axes = _common.figure(2, 2, size=4)
     for i, latent_dim in enumerate((2, 10)):
         for j, name in enumerate(("AE", "VAE")):
             key = f"{name} (latent {latent_dim})"
             fd = results[key]["sample FD"]
-            _common.show_images(axes[i, j], samples[key], ncols=10,
-                                title=f"{key}: decoded N(0, I) draws\nFrechet distance {fd:.1f}")
+            _common.show_images(
+                axes[i, j],
+                samples[key],
+                ncols=10,
+                title=f"{key}: decoded N(0, I) draws\nFrechet distance {fd:.1f}",
+            )
     _common.save(fig, f"{args.out}/ae_vs_vae_samples.png")
 
     fig, axes = _common.figure(2, 2, size=4)
@@ -82,9 +89,15 @@ def main():
             key = f"{name} (latent {latent_dim})"
             ax = axes[i, j]
             for d in range(min(latent_dim, 4)):
-                ax.hist(codes[key][:, d], bins=60, range=(-6, 6), density=True,
-                        histtype="step", label=f"z[{d}]")
-            ax.plot(grid, np.exp(-grid**2 / 2) / np.sqrt(2 * np.pi), "k--", label="N(0, 1)")
+                ax.hist(
+                    codes[key][:, d],
+                    bins=60,
+                    range=(-6, 6),
+                    density=True,
+                    histtype="step",
+                    label=f"z[{d}]",
+                )
+            ax.plot(grid, np.exp(-(grid**2) / 2) / np.sqrt(2 * np.pi), "k--", label="N(0, 1)")
             ax.set_title(f"{key}: test codes z_mean", fontsize=10)
             ax.legend(fontsize=7)
     _common.save(fig, f"{args.out}/ae_vs_vae_latent_histograms.png")

@@ -18,7 +18,8 @@ import _common
 
 def main():
     args = _common.parse_args(
-        __doc__.splitlines()[0], epochs=5,
+        __doc__.splitlines()[0],
+        epochs=5,
         latent_dim=(int, 2, "latent size"),
         network=(str, "dense", "dense or conv"),
     )
@@ -38,7 +39,10 @@ def main():
     )
     cvae.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = cvae.fit(
-        (x_train, y_train), epochs=args.epochs, batch_size=args.batch_size, verbose=0,
+        (x_train, y_train),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=0,
         validation_data=((x_test, y_test),),
     ).history
     for key in ("loss", "reconstruction_loss", "kl_loss"):
@@ -57,13 +61,16 @@ def main():
         cvae.sample(len(many), seed=args.seed + 2, labels=many)
     ).argmax(1)
     per_class = [(predicted[many == c] == c).mean() for c in range(10)]
-    print("classifier agrees with the requested digit: "
-          f"{np.mean(predicted == many):.1%} overall; per class "
-          + " ".join(f"{c}:{a:.0%}" for c, a in enumerate(per_class)))
+    print(
+        "classifier agrees with the requested digit: "
+        f"{np.mean(predicted == many):.1%} overall; per class "
+        + " ".join(f"{c}:{a:.0%}" for c, a in enumerate(per_class))
+    )
 
     fig, axes = _common.figure(1, 1, size=6)
-    _common.show_images(axes[0, 0], grid, ncols=columns,
-                        title="row = requested digit, column = shared z ~ N(0, I)")
+    _common.show_images(
+        axes[0, 0], grid, ncols=columns, title="row = requested digit, column = shared z ~ N(0, I)"
+    )
     _common.save(fig, f"{args.out}/conditional_mnist.png")
     print(f"total wall time {timer}")
 

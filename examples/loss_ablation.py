@@ -54,7 +54,9 @@ def main():
             seed=args.seed,
         )
         vae.compile(optimizer=keras.optimizers.Adam(1e-3))
-        history = vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0).history
+        history = vae.fit(
+            x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0
+        ).history
         # The test terms with the ELBO's weights, so all four read on one scale.
         vae.beta, vae.reconstruction_weight = 1.0, 1.0
         test = vae.evaluate(x_test, batch_size=512, verbose=0, return_dict=True)
@@ -63,13 +65,28 @@ def main():
         samples[name] = many[:100]
         fd, entropy = _common.sample_quality(classifier, many, x_test)
         rows[name] = (
-            history["loss"][-1], history["reconstruction_loss"][-1], history["kl_loss"][-1],
-            test["reconstruction_loss"], test["kl_loss"], test["loss"], fd, entropy,
+            history["loss"][-1],
+            history["reconstruction_loss"][-1],
+            history["kl_loss"][-1],
+            test["reconstruction_loss"],
+            test["kl_loss"],
+            test["loss"],
+            fd,
+            entropy,
         )
         print(f"{name} [{timer}]")
 
-    header = ("model", "train loss", "train rec", "train KL", "test rec", "test KL",
-              "test -ELBO", "sample FD", "label entropy")
+    header = (
+        "model",
+        "train loss",
+        "train rec",
+        "train KL",
+        "test rec",
+        "test KL",
+        "test -ELBO",
+        "sample FD",
+        "label entropy",
+    )
     print(" | ".join(header))
     for name, row in rows.items():
         print(" | ".join([name] + [f"{v:.3f}" for v in row]))
@@ -78,11 +95,14 @@ def main():
     for j, name in enumerate(SETTINGS):
         ax = axes[0, j]
         z = codes[name]
-        points = ax.scatter(z[:, 0], z[:, 1], c=y_test[: len(z)], cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+        points = ax.scatter(
+            z[:, 0], z[:, 1], c=y_test[: len(z)], cmap="tab10", s=2, vmin=-0.5, vmax=9.5
+        )
         ax.set_title(f"{name}\ntest z_mean by digit", fontsize=9)
         ax.set_aspect("equal", adjustable="datalim")
-        _common.show_images(axes[1, j], samples[name], ncols=10,
-                            title=f"N(0, I) samples (FD {rows[name][-2]:.1f})")
+        _common.show_images(
+            axes[1, j], samples[name], ncols=10, title=f"N(0, I) samples (FD {rows[name][-2]:.1f})"
+        )
     fig.colorbar(points, ax=axes[0, -1], ticks=np.arange(10), label="digit")
     _common.save(fig, f"{args.out}/loss_ablation.png")
     print(f"total wall time {timer}")

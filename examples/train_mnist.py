@@ -19,10 +19,14 @@ from vae_keras.callbacks import ReconstructionGrid, SampleGrid
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=None, help="MNIST IDX folder (default: $VAE_KERAS_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir", default=None, help="MNIST IDX folder (default: $VAE_KERAS_DATA_DIR)"
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--latent-dim", type=int, default=2)
-    parser.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="use only the first N training images"
+    )
     parser.add_argument("--out", default="runs/example_train_mnist")
     args = parser.parse_args()
 
@@ -49,9 +53,13 @@ def main():
     vae.save(f"{args.out}/model.keras")
     test = vae.evaluate(x_test, verbose=0, return_dict=True)
     figures = report.write_run_figures(vae, x_test, y_test, history, f"{args.out}/figures")
-    page = report.write_report(args.out, {"test": test}, figures, title="MNIST VAE (examples/train_mnist.py)")
-    print(f"test loss {test['loss']:.2f} nats = reconstruction {test['reconstruction_loss']:.2f} "
-          f"+ KL {test['kl_loss']:.2f}; report: {page}")
+    page = report.write_report(
+        args.out, {"test": test}, figures, title="MNIST VAE (examples/train_mnist.py)"
+    )
+    print(
+        f"test loss {test['loss']:.2f} nats = reconstruction {test['reconstruction_loss']:.2f} "
+        f"+ KL {test['kl_loss']:.2f}; report: {page}"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,12 @@ def assert_close(a, b, atol=1e-5):
 
 
 VAE_HISTORY_KEYS = [
-    "kl_loss", "loss", "reconstruction_loss", "val_kl_loss", "val_loss", "val_reconstruction_loss",
+    "kl_loss",
+    "loss",
+    "reconstruction_loss",
+    "val_kl_loss",
+    "val_loss",
+    "val_reconstruction_loss",
 ]
 
 

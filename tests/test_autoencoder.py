@@ -18,7 +18,9 @@ SHAPE = (8, 8, 1)
 def small_ae(latent_dim=2, output_activation=None, **kwargs):
     return AE(
         networks.dense_encoder(SHAPE, latent_dim, hidden_units=(16,)),
-        networks.dense_decoder(latent_dim, SHAPE, hidden_units=(16,), output_activation=output_activation),
+        networks.dense_decoder(
+            latent_dim, SHAPE, hidden_units=(16,), output_activation=output_activation
+        ),
         **kwargs,
     )
 
@@ -65,7 +67,9 @@ def test_loss_is_the_reconstruction_of_z_mean(binary_images):
     again = ae.evaluate(binary_images, batch_size=64, verbose=0, return_dict=True)
     assert again["loss"] == pytest.approx(result["loss"], rel=1e-6)
     np.testing.assert_array_equal(ae.encoder.get_layer("z_log_var").get_weights()[0], kernel_before)
-    assert_close(ae.reconstruct(binary_images), 1 / (1 + np.exp(-ops.convert_to_numpy(ae.decoder(z_mean)))))
+    assert_close(
+        ae.reconstruct(binary_images), 1 / (1 + np.exp(-ops.convert_to_numpy(ae.decoder(z_mean))))
+    )
 
 
 def test_save_and_load_round_trip(binary_images, tmp_path):
@@ -99,7 +103,9 @@ def test_sample_decodes_standard_normal_draws():
 
 
 @pytest.mark.parametrize("corruption", ["gaussian", "mask"])
-def test_corruption_changes_inputs_in_training_only_and_targets_stay_clean(binary_images, corruption):
+def test_corruption_changes_inputs_in_training_only_and_targets_stay_clean(
+    binary_images, corruption
+):
     x = binary_images
     keras.utils.set_random_seed(0)
     ae = small_ae(seed=7, corruption=corruption, corruption_level=0.4)
@@ -147,6 +153,7 @@ def test_corruption_statistics():
 
 def test_denoising_training_reconstructs_clean_images(binary_images):
     """A masked AE learns to fill in: on masked inputs it beats a plain AE."""
+
     def train(corruption):
         keras.utils.set_random_seed(0)
         ae = small_ae(seed=0, corruption=corruption, corruption_level=0.5)

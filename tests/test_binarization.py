@@ -21,7 +21,9 @@ def test_dynamic_binarization_draws_fresh_batches_each_epoch():
     data = DynamicBinarization(x, batch_size=4, seed=0)
     assert len(data) == 3 and data[2].shape == (2, 6)
     first = np.concatenate([data[i] for i in range(3)])
-    np.testing.assert_array_equal(first, np.concatenate([data[i] for i in range(3)]))  # stable within an epoch
+    np.testing.assert_array_equal(
+        first, np.concatenate([data[i] for i in range(3)])
+    )  # stable within an epoch
     data.on_epoch_end()
     assert not np.array_equal(first, np.concatenate([data[i] for i in range(3)]))
     again = DynamicBinarization(x, batch_size=4, seed=0)
@@ -37,7 +39,10 @@ def test_dynamic_binarization_keeps_every_image_once_per_epoch():
 
 @pytest.mark.backend
 def test_fit_on_dynamic_binarization(binary_images):
-    vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)), networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)))
+    vae = VAE(
+        networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
+        networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)),
+    )
     vae.compile()
     history = vae.fit(DynamicBinarization(binary_images * 0.9, batch_size=16), epochs=2, verbose=0)
     assert sorted(history.history) == ["kl_loss", "loss", "reconstruction_loss"]

@@ -42,8 +42,10 @@ def read_png(path):
 
 @pytest.mark.backend
 def test_sample_grid_decodes_the_same_fixed_codes_every_epoch(tmp_path):
-    vae, callback = make_vae(), SampleGrid(tmp_path / "s", num_samples=12, every=2, seed=3,
-                                           ncols=4, scale=3)
+    vae, callback = (
+        make_vae(),
+        SampleGrid(tmp_path / "s", num_samples=12, every=2, seed=3, ncols=4, scale=3),
+    )
     vae.fit(data(), epochs=4, batch_size=16, verbose=0, callbacks=[callback])
     assert sorted(os.listdir(tmp_path / "s")) == ["samples_epoch_002.png", "samples_epoch_004.png"]
     expected_z = np.random.default_rng(3).standard_normal((12, 2)).astype("float32")
@@ -62,8 +64,9 @@ def test_sample_grid_gif_and_tensorboard(tmp_path):
     import tensorflow as tf
     from PIL import Image
 
-    callback = SampleGrid(tmp_path / "s", num_samples=4, gif=True, tensorboard_dir=tmp_path / "tb",
-                          scale=2)
+    callback = SampleGrid(
+        tmp_path / "s", num_samples=4, gif=True, tensorboard_dir=tmp_path / "tb", scale=2
+    )
     make_vae().fit(data(), epochs=3, batch_size=16, verbose=0, callbacks=[callback])
     with Image.open(tmp_path / "s" / "samples.gif") as gif:
         assert gif.n_frames == 3
@@ -74,8 +77,16 @@ def test_sample_grid_gif_and_tensorboard(tmp_path):
             for value in event.summary.value:
                 tensor = tf.make_ndarray(value.tensor)
                 image = Image.open(io.BytesIO(tensor[2]))
-                records.append((event.step, value.tag, value.metadata.plugin_data.plugin_name,
-                                tensor[0], tensor[1], image.size))
+                records.append(
+                    (
+                        event.step,
+                        value.tag,
+                        value.metadata.plugin_data.plugin_name,
+                        tensor[0],
+                        tensor[1],
+                        image.size,
+                    )
+                )
     assert records == [(s, "samples", "images", b"34", b"34", (34, 34)) for s in (1, 2, 3)]
 
 
@@ -97,8 +108,9 @@ def test_sample_grid_needs_a_decoder_model(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="Received a Sequential without decode, latent_dim"):
-        model.fit(np.ones((4, 3)), np.ones((4, 3)), epochs=1, verbose=0,
-                  callbacks=[SampleGrid(tmp_path)])
+        model.fit(
+            np.ones((4, 3)), np.ones((4, 3)), epochs=1, verbose=0, callbacks=[SampleGrid(tmp_path)]
+        )
 
 
 # --- ReconstructionGrid -------------------------------------------------------------------
@@ -145,8 +157,14 @@ class BetaProbe(keras.callbacks.Callback):
 def fit_with(schedule, epochs, n=64, batch_size=16, vae=None, **fit_kwargs):
     vae = vae or make_vae()
     probe = BetaProbe()
-    history = vae.fit(data(n), epochs=epochs, batch_size=batch_size, verbose=0,
-                      callbacks=[schedule, probe], **fit_kwargs)
+    history = vae.fit(
+        data(n),
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=[schedule, probe],
+        **fit_kwargs,
+    )
     return vae, probe, history.history
 
 
@@ -180,7 +198,8 @@ def test_the_scheduled_beta_is_what_the_train_step_uses():
     _, _, history = fit_with(BetaSchedule("linear", warmup_steps=4), epochs=5, n=16, vae=vae)
     assert history["beta"] == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(
-        history["loss"], np.multiply(history["beta"], history["kl_loss"]), rtol=1e-5, atol=1e-6)
+        history["loss"], np.multiply(history["beta"], history["kl_loss"]), rtol=1e-5, atol=1e-6
+    )
     assert history["kl_loss"][1] > 0
 
 
@@ -246,17 +265,25 @@ def test_beta_schedule_needs_a_model_with_beta():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="Received a Sequential without beta"):
-        model.fit(np.ones((4, 3)), np.ones((4, 3)), epochs=1, verbose=0,
-                  callbacks=[BetaSchedule(warmup_epochs=1)])
+        model.fit(
+            np.ones((4, 3)),
+            np.ones((4, 3)),
+            epochs=1,
+            verbose=0,
+            callbacks=[BetaSchedule(warmup_epochs=1)],
+        )
 
 
 @pytest.mark.backend
 def test_grids_of_a_conditional_vae(tmp_path):
     from vae_keras.models import ConditionalVAE, conditional_decoder, conditional_encoder
 
-    cvae = ConditionalVAE(conditional_encoder(SHAPE, 2, 3, hidden_units=(16,)),
-                          conditional_decoder(2, SHAPE, 3, hidden_units=(16,)), num_classes=3,
-                          seed=0)
+    cvae = ConditionalVAE(
+        conditional_encoder(SHAPE, 2, 3, hidden_units=(16,)),
+        conditional_decoder(2, SHAPE, 3, hidden_units=(16,)),
+        num_classes=3,
+        seed=0,
+    )
     cvae.compile(optimizer="adam")
     x, labels = data(), np.arange(32) % 3
     samples = SampleGrid(tmp_path, num_samples=6, ncols=3, scale=1)
@@ -294,14 +321,28 @@ def test_nan_guard_stops_names_epoch_and_batch_and_restores_weights():
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
 
     x = np.random.default_rng(0).uniform(size=(64, 8, 8, 1)).astype("float32")
-    vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
-              networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)), seed=0)
+    vae = VAE(
+        networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
+        networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)),
+        seed=0,
+    )
     vae.compile()
     snapshots = []
-    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, l: snapshots.append(vae.get_weights()))
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda e, l: snapshots.append(vae.get_weights())
+    )
     guard = NaNGuard()
-    with pytest.raises(NonFiniteLossError, match=r"loss became inf in epoch 2/3 at batch 3/4.*after epoch 1"):
-        vae.fit(x, epochs=3, batch_size=16, shuffle=False, verbose=0, callbacks=[_Poison(1, 2), record, guard])
+    with pytest.raises(
+        NonFiniteLossError, match=r"loss became inf in epoch 2/3 at batch 3/4.*after epoch 1"
+    ):
+        vae.fit(
+            x,
+            epochs=3,
+            batch_size=16,
+            shuffle=False,
+            verbose=0,
+            callbacks=[_Poison(1, 2), record, guard],
+        )
     assert guard.tripped[:3] == (2, 3, "loss") and guard.good_epoch == 1
     for restored, good in zip(vae.get_weights(), snapshots[0]):
         np.testing.assert_array_equal(restored, good)

@@ -15,10 +15,27 @@ def test_train_pixelcnn_architecture_writes_a_run_without_saved_model(tmp_path):
     from vae_keras.models import PixelVAE
 
     out = tmp_path / "run"
-    assert main([
-        "train", "--dataset", "digits", "--architecture", "pixelcnn", "--binarize", "--latent-dim", "2",
-        "--epochs", "1", "--limit", "256", "--output", str(out),
-    ]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "digits",
+                "--architecture",
+                "pixelcnn",
+                "--binarize",
+                "--latent-dim",
+                "2",
+                "--epochs",
+                "1",
+                "--limit",
+                "256",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     names = {p.name for p in out.iterdir()}
     assert {"model.keras", "metrics.json", "samples.png", "report.html"} <= names
     assert "saved_model" not in names  # sequential decoding: no SavedModel signature
@@ -27,25 +44,64 @@ def test_train_pixelcnn_architecture_writes_a_run_without_saved_model(tmp_path):
     assert main(["evaluate", "--model", str(out / "model.keras"), "--num-samples", "5"]) == 0
     result = json.loads((out / "evaluation.json").read_text())
     assert result["binarized"] is True and -result["nll"] >= result["elbo"] - 0.5
-    assert main(["train", "--dataset", "digits", "--architecture", "pixelcnn", "--likelihood", "gaussian",
-                 "--output", str(tmp_path / "bad")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                "digits",
+                "--architecture",
+                "pixelcnn",
+                "--likelihood",
+                "gaussian",
+                "--output",
+                str(tmp_path / "bad"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "bad").exists()
 
 
 def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main([
-        "train", "--dataset", "digits", "--architecture", "conv", "--latent-dim", "2",
-        "--epochs", "2", "--batch-size", "64", "--seed", "1", "--output", str(out),
-    ])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--architecture",
+            "conv",
+            "--latent-dim",
+            "2",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "64",
+            "--seed",
+            "1",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
-    assert {"model.keras", "saved_model", "metrics.json", "config.json", "samples.png", "reconstructions.png"} <= {
-        p.name for p in out.iterdir()
-    }
+    assert {
+        "model.keras",
+        "saved_model",
+        "metrics.json",
+        "config.json",
+        "samples.png",
+        "reconstructions.png",
+    } <= {p.name for p in out.iterdir()}
     assert not [p for p in out.iterdir() if ".tmp" in p.name]  # no leftovers of atomic writes
     metrics = json.loads((out / "metrics.json").read_text())
     assert sorted(metrics["history"]) == [
-        "kl_loss", "loss", "reconstruction_loss", "val_kl_loss", "val_loss", "val_reconstruction_loss",
+        "kl_loss",
+        "loss",
+        "reconstruction_loss",
+        "val_kl_loss",
+        "val_loss",
+        "val_reconstruction_loss",
     ]
     assert all(len(v) == 2 for v in metrics["history"].values())
     assert metrics["num_train"] == 1438 and metrics["num_test"] == 359
@@ -70,10 +126,20 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     assert result["bits_per_dim"] == pytest.approx(result["nll"] / (64 * np.log(2)))
     assert 0 <= result["active_units"] <= 2 and len(result["latent_variances"]) == 2
     npy = tmp_path / "s.npy"
-    assert main(["sample", "--model", str(out / "model.keras"), "--num-samples", "5", "--npy", str(npy)]) == 0
+    assert (
+        main(
+            ["sample", "--model", str(out / "model.keras"), "--num-samples", "5", "--npy", str(npy)]
+        )
+        == 0
+    )
     assert np.load(npy).shape == (5, 8, 8, 1)
     figures = {p.name for p in (out / "figures").iterdir()}
-    assert {"training_history.png", "samples.png", "latent_scatter.png", "latent_manifold.png"} <= figures
+    assert {
+        "training_history.png",
+        "samples.png",
+        "latent_scatter.png",
+        "latent_manifold.png",
+    } <= figures
     assert 'src="figures/latent_manifold.png"' in (out / "report.html").read_text()
     (out / "figures" / "latent_manifold.png").unlink()
     assert main(["plot", "--model", str(out / "model.keras"), "--limit", "100"]) == 0
@@ -85,14 +151,42 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
 
 def test_train_on_real_mnist_files_with_dynamic_binarization(tmp_path, shared_mnist_dir):
     out = tmp_path / "mnist"
-    assert main([
-        "train", "--data-dir", str(shared_mnist_dir), "--limit", "512", "--epochs", "1",
-        "--latent-dim", "2", "--binarize", "--output", str(out),
-    ]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-dir",
+                str(shared_mnist_dir),
+                "--limit",
+                "512",
+                "--epochs",
+                "1",
+                "--latent-dim",
+                "2",
+                "--binarize",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_train"] == 512 and metrics["num_test"] == 10000
     assert 0 < metrics["test"]["reconstruction_loss"] < 784 * np.log(2)
-    assert main(["evaluate", "--model", str(out / "model.keras"), "--num-samples", "2", "--limit", "200"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--model",
+                str(out / "model.keras"),
+                "--num-samples",
+                "2",
+                "--limit",
+                "200",
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "evaluation.json").read_text())
     assert result["binarized"] is True and result["num_examples"] == 200
 
@@ -101,14 +195,21 @@ def test_train_on_real_mnist_files_with_dynamic_binarization(tmp_path, shared_mn
     "argv, message",
     [
         (["train", "--dataset", "mnsit"], "Did you mean 'mnist'"),
-        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/folder"], "/nonexistent/folder"),
+        (
+            ["train", "--dataset", "mnist", "--data-dir", "/nonexistent/folder"],
+            "/nonexistent/folder",
+        ),
         (["evaluate", "--model", "/nonexistent/model.keras"], "No model file"),
     ],
 )
 def test_errors_print_one_line_without_traceback(argv, message, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
-        [sys.executable, "-m", "vae_keras", *argv], capture_output=True, text=True, cwd=tmp_path, env=env,
+        [sys.executable, "-m", "vae_keras", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
         timeout=300,
     )
     assert proc.returncode == 2
@@ -124,8 +225,24 @@ def test_argument_errors_exit_with_usage():
 
 
 def _train_cmd(out, epochs=4):
-    return [sys.executable, "-m", "vae_keras", "train", "--dataset", "digits", "--architecture", "dense",
-            "--latent-dim", "2", "--epochs", str(epochs), "--batch-size", "4", "--output", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "vae_keras",
+        "train",
+        "--dataset",
+        "digits",
+        "--architecture",
+        "dense",
+        "--latent-dim",
+        "2",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "4",
+        "--output",
+        str(out),
+    ]
 
 
 def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
@@ -134,9 +251,13 @@ def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
 
     out = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(_train_cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        _train_cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
     history_file, deadline = out / "history.json", time.time() + 300
-    while not (history_file.exists() and json.loads(history_file.read_text())["completed_epochs"] >= 1):
+    while not (
+        history_file.exists() and json.loads(history_file.read_text())["completed_epochs"] >= 1
+    ):
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         assert time.time() < deadline, "training never finished an epoch"
         time.sleep(0.1)
@@ -155,8 +276,15 @@ def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
     assert {len(v) for v in metrics["history"].values()} == {4}  # every epoch once
     assert keras.models.load_model(out / "model.keras", safe_mode=True).latent_dim == 2
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "figures", "history.json", "metrics.json", "model.keras", "reconstructions.png",
-        "report.html", "samples.png", "saved_model",
+        "config.json",
+        "figures",
+        "history.json",
+        "metrics.json",
+        "model.keras",
+        "reconstructions.png",
+        "report.html",
+        "samples.png",
+        "saved_model",
     ]
 
     # The finished run is kept: the same command now refuses to overwrite it.

@@ -22,7 +22,9 @@ K = 3
 
 def small_cvae(network="dense", num_classes=K, latent_dim=2, **kwargs):
     if network == "conv":
-        encoder = conditional_encoder(SHAPE, latent_dim, num_classes, "conv", filters=(4,), dense_units=8)
+        encoder = conditional_encoder(
+            SHAPE, latent_dim, num_classes, "conv", filters=(4,), dense_units=8
+        )
         decoder = conditional_decoder(latent_dim, SHAPE, num_classes, "conv", filters=(4,))
     else:
         encoder = conditional_encoder(SHAPE, latent_dim, num_classes, hidden_units=(16,))
@@ -68,7 +70,9 @@ def test_integer_and_one_hot_labels_are_the_same(binary_images, labels):
     a = cvae.evaluate((binary_images, labels), verbose=0, return_dict=True)
     b = cvae.evaluate((binary_images, one_hot), verbose=0, return_dict=True)
     assert a["kl_loss"] == pytest.approx(b["kl_loss"], rel=1e-6)  # the rest is sampled
-    assert_close(cvae.reconstruct(binary_images, labels), cvae.reconstruct((binary_images, one_hot)))
+    assert_close(
+        cvae.reconstruct(binary_images, labels), cvae.reconstruct((binary_images, one_hot))
+    )
     # The label changes the reconstruction (the decoder really reads it).
     assert not np.allclose(cvae.reconstruct(binary_images, 0), cvae.reconstruct(binary_images, 1))
 
@@ -129,7 +133,10 @@ def test_sample_shapes_and_labels():
         (lambda m, x, y: m.fit((x, -y), epochs=1, verbose=0), r"labels\[1\]=-1"),
         (lambda m, x, y: m.fit(x, y, epochs=1, verbose=0), r"Labels go inside the input"),
         (lambda m, x, y: m.fit(x, epochs=1, verbose=0), r"fit\(\(x, labels\)\)"),
-        (lambda m, x, y: m.fit((x, y), validation_data=(x, y), verbose=0), r"validation_data=\(\(x_val"),
+        (
+            lambda m, x, y: m.fit((x, y), validation_data=(x, y), verbose=0),
+            r"validation_data=\(\(x_val",
+        ),
         (lambda m, x, y: m.fit((x, np.ones((len(x), K + 1))), verbose=0), r"\(N, 3\)"),
         (lambda m, x, y: m.encode(x), r"needs the class labels"),
         (lambda m, x, y: m.decode(np.zeros((2, 2)), [0, 1, 2]), r"3 entries.*2 examples"),

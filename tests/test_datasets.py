@@ -88,7 +88,10 @@ def corrupt(path, mutate):
     [
         (lambda raw: b"\x01" + raw[1:], "first two bytes must be zero"),
         (lambda raw: raw[:2] + b"\x07" + raw[3:], "unknown data type byte 0x07"),
-        (lambda raw: raw[:-5], "truncated: expected 36 bytes of data for shape (3, 4, 3), found 31"),
+        (
+            lambda raw: raw[:-5],
+            "truncated: expected 36 bytes of data for shape (3, 4, 3), found 31",
+        ),
         (lambda raw: raw + b"\x00", "trailing bytes: expected 36 bytes"),
         (lambda raw: raw[:10], "truncated header"),
         (lambda raw: raw[:3], "truncated header"),
@@ -214,8 +217,16 @@ def test_no_local_copy_and_failed_download(tmp_path, no_env, failing_download):
     with pytest.raises(FileNotFoundError) as info:
         datasets.load("mnist", split="test", data_dir=tmp_path)
     message = str(info.value)
-    for part in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", str(tmp_path),
-                 str(tmp_path / "mnist"), ENV, "data_dir=", "--data-dir", "no internet"):
+    for part in (
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+        str(tmp_path),
+        str(tmp_path / "mnist"),
+        ENV,
+        "data_dir=",
+        "--data-dir",
+        "no internet",
+    ):
         assert part in message, part
     assert failing_download == ["mnist"]
     with pytest.raises(FileNotFoundError, match=f"data_dir is not set and \\${ENV}"):
@@ -252,8 +263,13 @@ def test_digits_split():
     assert x_train.min() == 0.0 and x_train.max() == 1.0 and x_test.max() <= 1.0
     # Train and test together are exactly the whole set: a partition (disjoint + complete).
     full = load_digits()
-    both = np.concatenate([np.concatenate([x_train, x_test]).reshape(-1, 64) * 16,
-                           np.concatenate([y_train, y_test])[:, None]], axis=1)
+    both = np.concatenate(
+        [
+            np.concatenate([x_train, x_test]).reshape(-1, 64) * 16,
+            np.concatenate([y_train, y_test])[:, None],
+        ],
+        axis=1,
+    )
     reference = np.concatenate([full.data, full.target[:, None]], axis=1)
     np.testing.assert_array_equal(sorted_rows(both), sorted_rows(reference))
     # Deterministic for a seed, different for another.

@@ -284,7 +284,10 @@ def _worker(mode, out, num_examples):
     single = _build(initial)
     direct = float(ops.convert_to_numpy(single.compute_losses(x)["loss"]))
     results["single"] = {
-        **_train(single, x), "direct_loss": direct, "replicas": 1, "num_examples": len(x)
+        **_train(single, x),
+        "direct_loss": direct,
+        "replicas": 1,
+        "num_examples": len(x),
     }
     with open(out, "w") as f:
         json.dump(results, f, default=float)

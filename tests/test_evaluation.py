@@ -77,8 +77,12 @@ def test_estimates_are_seeded():
     vae, b, cov = linear_gaussian_vae(posterior_shift=0.5)
     x = data(b, cov, n=10)
     a = evaluation.log_likelihood(vae, x, num_samples=50, seed=3, verbose=False)
-    np.testing.assert_array_equal(a, evaluation.log_likelihood(vae, x, num_samples=50, seed=3, verbose=False))
-    assert not np.allclose(a, evaluation.log_likelihood(vae, x, num_samples=50, seed=4, verbose=False))
+    np.testing.assert_array_equal(
+        a, evaluation.log_likelihood(vae, x, num_samples=50, seed=3, verbose=False)
+    )
+    assert not np.allclose(
+        a, evaluation.log_likelihood(vae, x, num_samples=50, seed=4, verbose=False)
+    )
 
 
 def test_chunks_over_samples_and_examples_stay_aligned():
@@ -86,7 +90,9 @@ def test_chunks_over_samples_and_examples_stay_aligned():
     # samples, examples or chunks would show as an error.
     vae, b, cov = linear_gaussian_vae()
     x = data(b, cov, n=13)
-    chunked = evaluation.log_likelihood(vae, x, num_samples=50, batch_size=5, max_rows=30, verbose=False)
+    chunked = evaluation.log_likelihood(
+        vae, x, num_samples=50, batch_size=5, max_rows=30, verbose=False
+    )
     np.testing.assert_allclose(chunked, true_log_px(x, b, cov), atol=1e-3)
 
 
@@ -114,7 +120,10 @@ def test_bits_per_dim_and_bad_arguments():
 def test_models_without_a_likelihood_are_refused():
     from vae_keras import AE
 
-    ae = AE(networks.dense_encoder(D, LATENT, hidden_units=()), networks.dense_decoder(LATENT, D, hidden_units=()),
-            likelihood="gaussian")
+    ae = AE(
+        networks.dense_encoder(D, LATENT, hidden_units=()),
+        networks.dense_decoder(LATENT, D, hidden_units=()),
+        likelihood="gaussian",
+    )
     with pytest.raises(ValueError, match="AE has no likelihood"):
         evaluation.log_likelihood(ae, np.zeros((2, D), "float32"), verbose=False)

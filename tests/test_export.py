@@ -18,7 +18,7 @@ NUM_CLASSES = 3
 
 # Runs in a fresh interpreter (-I: no user site, no script folder on the path),
 # with vae_keras made unimportable: it sees only TensorFlow and the SavedModels.
-LOADER = r'''
+LOADER = r"""
 import json, sys
 
 class _NoVaeKeras:
@@ -58,7 +58,7 @@ for name, export in spec.items():
     out[name + "/signatures"] = np.array(sorted(m.signatures.keys()))
 assert "vae_keras" not in sys.modules, "the loader imported vae_keras"
 np.savez(sys.argv[3], **out)
-'''.replace("NUM_CLASSES", str(NUM_CLASSES))
+""".replace("NUM_CLASSES", str(NUM_CLASSES))
 
 
 def _skip_unless_export_backend():
@@ -82,19 +82,28 @@ def _models():
     train = _data(32)
     labels = np.arange(32) % NUM_CLASSES
     vae = _trained(
-        VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
-            networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)), seed=0),
+        VAE(
+            networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
+            networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)),
+            seed=0,
+        ),
         train,
     )
     cvae = _trained(
-        ConditionalVAE(conditional_encoder((8, 8, 1), 2, NUM_CLASSES, hidden_units=(16,)),
-                       conditional_decoder(2, (8, 8, 1), NUM_CLASSES, hidden_units=(16,)),
-                       num_classes=NUM_CLASSES, seed=0),
+        ConditionalVAE(
+            conditional_encoder((8, 8, 1), 2, NUM_CLASSES, hidden_units=(16,)),
+            conditional_decoder(2, (8, 8, 1), NUM_CLASSES, hidden_units=(16,)),
+            num_classes=NUM_CLASSES,
+            seed=0,
+        ),
         (train, labels),
     )
     ae = _trained(
-        AE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
-           networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)), seed=0),
+        AE(
+            networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
+            networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)),
+            seed=0,
+        ),
         train,
     )
     return {"vae": vae, "cvae": cvae, "ae": ae}
@@ -131,8 +140,11 @@ def exported(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
     result = subprocess.run(
         [sys.executable, "-I", "loader.py", "spec.json", "inputs.npz", "outputs.npz"],
-        cwd=root, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        capture_output=True, text=True, timeout=300,
+        cwd=root,
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-5000:]
     outputs = dict(np.load(root / "outputs.npz"))
@@ -232,8 +244,11 @@ def test_mixed_precision_model_exports_float32_endpoints(tmp_path):
     _skip_unless_export_backend()
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
     try:
-        vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
-                  networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)), seed=0)
+        vae = VAE(
+            networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
+            networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)),
+            seed=0,
+        )
         x = _data()
         expected = vae.reconstruct(x)
         loaded = tf.saved_model.load(str(export_saved_model(vae, tmp_path / "sm")))

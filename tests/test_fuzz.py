@@ -53,7 +53,10 @@ def test_factories_reject_non_positive_or_non_integer_latent_sizes(latent_dim):
 @FAST
 @given(enc=st.integers(1, 6), dec=st.integers(1, 6))
 def test_mismatched_latent_sizes_are_always_caught(enc, dec):
-    build = lambda: VAE(networks.dense_encoder((4,), enc, hidden_units=()), networks.dense_decoder(dec, (4,), hidden_units=()))
+    build = lambda: VAE(
+        networks.dense_encoder((4,), enc, hidden_units=()),
+        networks.dense_decoder(dec, (4,), hidden_units=()),
+    )
     if enc == dec:
         build()
     else:
@@ -102,7 +105,10 @@ def test_check_data_unit_interval_is_exact(low, high):
 
 
 @FAST
-@given(actual=st.tuples(st.integers(1, 5), st.integers(1, 5)), expected=st.tuples(st.integers(1, 5), st.integers(1, 5)))
+@given(
+    actual=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+    expected=st.tuples(st.integers(1, 5), st.integers(1, 5)),
+)
 def test_check_data_shape_errors_name_both_shapes(actual, expected):
     x = np.zeros((2,) + actual, "float32")
     if actual == expected:

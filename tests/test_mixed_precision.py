@@ -61,7 +61,9 @@ def test_mixed_bfloat16_trains_without_nan_and_reports_float32_losses(policy, bi
 
     losses = vae.compute_losses(binary_images[:8], training=True)
     assert {name: ops.dtype(v) for name, v in losses.items()} == {
-        "loss": "float32", "reconstruction_loss": "float32", "kl_loss": "float32"
+        "loss": "float32",
+        "reconstruction_loss": "float32",
+        "kl_loss": "float32",
     }
     assert {ops.dtype(tracker.result()) for tracker in vae.metrics} == {"float32"}
     z_mean, z_log_var = vae._encode_tensors(binary_images[:4])

@@ -39,7 +39,9 @@ def test_any_encoder_pairs_with_any_decoder(enc, dec):
 
 
 def test_widths_depths_activations_are_configurable():
-    enc = networks.conv_encoder((16, 16, 1), 2, filters=(8, 16, 32), dense_units=None, activation="elu")
+    enc = networks.conv_encoder(
+        (16, 16, 1), 2, filters=(8, 16, 32), dense_units=None, activation="elu"
+    )
     convs = [l for l in enc.layers if l.name.startswith("conv_")]
     assert [l.filters for l in convs] == [8, 16, 32]
     assert all(l.activation.__name__ == "elu" for l in convs)

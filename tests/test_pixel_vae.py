@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from keras import ops
 
-from tests.helpers import assert_close, assert_elbo_history, saved_model_round_trip, serialization_round_trip
+from tests.helpers import (
+    assert_close,
+    assert_elbo_history,
+    saved_model_round_trip,
+    serialization_round_trip,
+)
 from vae_keras import evaluation, networks
 from vae_keras.models import VAE, PixelIWAE, PixelVAE
 from vae_keras.networks import MaskedConv2D, PixelCNN
@@ -45,7 +50,9 @@ def test_pixelcnn_logits_see_only_earlier_pixels(channels):
         flipped = x.copy()
         row, col = divmod(position, 6)
         flipped[0, row, col, position % channels] = 1.0 - flipped[0, row, col, position % channels]
-        changed = np.abs(numpy(net([flipped, features])).reshape(30, channels) - base).max(axis=1) > 1e-6
+        changed = (
+            np.abs(numpy(net([flipped, features])).reshape(30, channels) - base).max(axis=1) > 1e-6
+        )
         assert not changed[: position + 1].any(), f"logits at or before pixel {position} read it"
         next_reads.append(position < 29 and changed[position + 1])
     assert np.mean(next_reads) > 0.5  # the context is not empty (a ReLU may hide a few)
@@ -65,8 +72,11 @@ def test_masked_conv_mask_and_config_round_trip():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"kernel_size": 4}, "odd kernel size"), ({"mask_type": "C"}, "mask_type"),
-     ({"strides": 2}, "strides=1")],
+    [
+        ({"kernel_size": 4}, "odd kernel size"),
+        ({"mask_type": "C"}, "mask_type"),
+        ({"strides": 2}, "strides=1"),
+    ],
 )
 def test_masked_conv_rejects_what_breaks_causality(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -81,7 +91,9 @@ def test_log_p_x_given_z_is_a_normalised_distribution():
     vae = pixel_vae(shape=(2, 2, 1), channels=2, first_kernel_size=3)
     images = np.array(list(itertools.product([0.0, 1.0], repeat=4)), "float32").reshape(16, 2, 2, 1)
     for z in np.random.default_rng(0).normal(size=(3, 2)).astype("float32"):
-        log_p = numpy(vae.log_prob_given_codes(images, np.repeat(z[None], 1, axis=0).repeat(16, 0)[:16]))
+        log_p = numpy(
+            vae.log_prob_given_codes(images, np.repeat(z[None], 1, axis=0).repeat(16, 0)[:16])
+        )
         assert log_p.shape == (16,)
         assert abs(np.exp(log_p).sum() - 1.0) < 1e-5
 
@@ -98,8 +110,9 @@ def test_shared_context_equals_the_per_row_likelihood(binary_images):
 def test_fit_evaluate_and_bounds(binary_images):
     vae = pixel_vae()
     vae.compile(optimizer=keras.optimizers.Adam(1e-2))
-    history = vae.fit(binary_images, epochs=3, batch_size=16, verbose=0,
-                      validation_data=(binary_images,)).history
+    history = vae.fit(
+        binary_images, epochs=3, batch_size=16, verbose=0, validation_data=(binary_images,)
+    ).history
     assert_elbo_history(history)
     assert history["loss"][-1] < history["loss"][0]
     elbo = evaluation.elbo(vae, binary_images, num_samples=50).mean()
@@ -119,8 +132,11 @@ def test_autoregression_models_what_a_small_latent_cannot():
     for name in ("vae", "pixel"):
         keras.utils.set_random_seed(0)
         if name == "vae":
-            model = VAE(networks.dense_encoder((8, 8, 1), 1, hidden_units=(32,)),
-                        networks.dense_decoder(1, (8, 8, 1), hidden_units=(32,)), seed=0)
+            model = VAE(
+                networks.dense_encoder((8, 8, 1), 1, hidden_units=(32,)),
+                networks.dense_decoder(1, (8, 8, 1), hidden_units=(32,)),
+                seed=0,
+            )
         else:
             model = pixel_vae(latent_dim=1, first_kernel_size=3, num_layers=1)
         model.compile(optimizer=keras.optimizers.Adam(1e-2))
@@ -156,8 +172,11 @@ def test_save_and_load_keep_likelihood_and_samples(binary_images, tmp_path):
     vae.fit(binary_images, epochs=1, batch_size=16, verbose=0)
     loaded = saved_model_round_trip(vae, tmp_path)
     z = np.random.default_rng(0).normal(size=(2 * 4, 2)).astype("float32")
-    assert_close(numpy(loaded.log_prob_given_codes(binary_images[:4], z)),
-                 numpy(vae.log_prob_given_codes(binary_images[:4], z)), atol=1e-4)
+    assert_close(
+        numpy(loaded.log_prob_given_codes(binary_images[:4], z)),
+        numpy(vae.log_prob_given_codes(binary_images[:4], z)),
+        atol=1e-4,
+    )
     assert_close(loaded.sample(2, seed=1), vae.sample(2, seed=1), atol=1e-5)
 
 
@@ -170,11 +189,15 @@ def test_pixel_vae_rejects_networks_that_do_not_fit():
     with pytest.raises(ValueError, match=r"per-pixel features shaped \(8, 8, 3\)"):
         PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 2)), PixelCNN(shape, feature_channels=3))
     with pytest.raises(ValueError, match=r"models images shaped \(6, 6, 1\)"):
-        PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 3)), PixelCNN((6, 6, 1), feature_channels=3))
+        PixelVAE(
+            encoder, networks.dense_decoder(2, (8, 8, 3)), PixelCNN((6, 6, 1), feature_channels=3)
+        )
     with pytest.raises(ValueError, match="must be a `vae_keras.networks.PixelCNN`"):
         PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 3)), networks.dense_decoder(2, shape))
     with pytest.raises(ValueError, match="Bernoulli"):
-        PixelVAE(encoder, networks.dense_decoder(2, (8, 8, 3)), PixelCNN(shape, 3), likelihood="gaussian")
+        PixelVAE(
+            encoder, networks.dense_decoder(2, (8, 8, 3)), PixelCNN(shape, 3), likelihood="gaussian"
+        )
 
 
 def test_export_refuses_the_sequential_decoder(tmp_path):
@@ -204,10 +227,15 @@ def test_pixel_iwae_loss_is_the_importance_weighted_bound_and_fine_tunes_shared_
     history = tuned.fit(binary_images, epochs=2, batch_size=16, verbose=0).history
     assert history["loss"][-1] < history["loss"][0]
     z = np.random.default_rng(0).normal(size=(4, 2)).astype("float32")
-    assert_close(numpy(base.log_prob_given_codes(x[:4], z)), numpy(tuned.log_prob_given_codes(x[:4], z)))
+    assert_close(
+        numpy(base.log_prob_given_codes(x[:4], z)), numpy(tuned.log_prob_given_codes(x[:4], z))
+    )
     loaded = saved_model_round_trip(tuned, tmp_path)
     assert loaded.num_samples == 6 and isinstance(loaded.pixelcnn, PixelCNN)
-    assert_close(numpy(loaded.log_prob_given_codes(x[:4], z)), numpy(tuned.log_prob_given_codes(x[:4], z)),
-                 atol=1e-4)
+    assert_close(
+        numpy(loaded.log_prob_given_codes(x[:4], z)),
+        numpy(tuned.log_prob_given_codes(x[:4], z)),
+        atol=1e-4,
+    )
     with pytest.raises(ValueError, match="Free bits"):
         PixelIWAE(base.encoder, base.decoder, pixelcnn=base.pixelcnn, free_bits=0.25)

@@ -54,7 +54,9 @@ def shown_image(fig):
 
 
 def tile(grid, r, c, h, w, padding=1):
-    return grid[r * (h + padding) : r * (h + padding) + h, c * (w + padding) : c * (w + padding) + w]
+    return grid[
+        r * (h + padding) : r * (h + padding) + h, c * (w + padding) : c * (w + padding) + w
+    ]
 
 
 # --- grids -----------------------------------------------------------------
@@ -272,7 +274,9 @@ def test_latent_scatter_continuous_labels_get_a_colorbar():
     assert len(plotting.latent_scatter(z, labels=np.linspace(0, 1, 50)).axes) == 2
 
 
-@pytest.mark.parametrize("method, xlabel", [("pca", "PC 1"), ("tsne", "t-SNE 1"), ("auto", "t-SNE 1")])
+@pytest.mark.parametrize(
+    "method, xlabel", [("pca", "PC 1"), ("tsne", "t-SNE 1"), ("auto", "t-SNE 1")]
+)
 def test_latent_scatter_projects_higher_dimensions(method, xlabel):
     z = np.random.default_rng(0).normal(size=(60, 5))
     fig = plotting.latent_scatter(z, labels=np.arange(60) % 4, method=method)
@@ -302,13 +306,19 @@ class FakeHistory:
 
 def test_training_history_panels_and_lines(tmp_path):
     logs = {
-        "loss": [3.0, 2.0, 1.5], "reconstruction_loss": [2.5, 1.6, 1.2], "kl_loss": [0.5, 0.4, 0.3],
-        "val_loss": [3.1, 2.2, 1.7], "val_reconstruction_loss": [2.6, 1.8, 1.4],
+        "loss": [3.0, 2.0, 1.5],
+        "reconstruction_loss": [2.5, 1.6, 1.2],
+        "kl_loss": [0.5, 0.4, 0.3],
+        "val_loss": [3.1, 2.2, 1.7],
+        "val_reconstruction_loss": [2.6, 1.8, 1.4],
         "val_kl_loss": [0.5, 0.4, 0.3],
     }
     fig = plotting.training_history(FakeHistory(logs), path=tmp_path / "h.png")
     assert [ax.get_title() for ax in fig.axes] == [
-        "total loss (negative ELBO)", "reconstruction (nats)", "KL (nats)"]
+        "total loss (negative ELBO)",
+        "reconstruction (nats)",
+        "KL (nats)",
+    ]
     assert all(len(ax.lines) == 2 for ax in fig.axes)
     np.testing.assert_array_equal(fig.axes[0].lines[1].get_ydata(), logs["val_loss"])
     np.testing.assert_array_equal(fig.axes[0].lines[0].get_xdata(), [1, 2, 3])
@@ -342,8 +352,9 @@ def test_plots_run_headless_and_leave_pyplot_alone(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "MPLBACKEND")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[] True"
     assert png_size(tmp_path / "b.png") == (2 * 17, 2 * 17)
@@ -357,12 +368,17 @@ def test_plots_of_a_real_vae(tmp_path):
     from vae_keras import VAE, networks
 
     x = np.random.default_rng(0).uniform(size=(40, 8, 8, 1)).astype("float32")
-    vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
-              networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)), seed=0)
+    vae = VAE(
+        networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
+        networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)),
+        seed=0,
+    )
     fig = plotting.latent_manifold(vae, n=4, scale=1, path=tmp_path / "m.png")
     np.testing.assert_allclose(
-        shown_image(fig), plotting.image_grid(vae.decode(plotting.manifold_grid(4)), 4, 0)[..., 0],
-        atol=1e-6)
+        shown_image(fig),
+        plotting.image_grid(vae.decode(plotting.manifold_grid(4)), 4, 0)[..., 0],
+        atol=1e-6,
+    )
     assert png_size(tmp_path / "m.png") == (32 + 56, 32 + 56)
     assert len(plotting.latent_scatter(vae, x=x, labels=np.arange(40) % 2).axes) == 1
     assert len(plotting.latent_histograms(vae, x=x).axes) == 2

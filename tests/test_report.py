@@ -15,8 +15,14 @@ from vae_keras import VAE, networks
 from vae_keras.report import write_report, write_run_figures
 
 ALL_FIGURES = [
-    "training_history", "samples", "reconstructions", "latent_scatter",
-    "latent_histograms", "latent_manifold", "latent_traversals", "interpolation",
+    "training_history",
+    "samples",
+    "reconstructions",
+    "latent_scatter",
+    "latent_histograms",
+    "latent_manifold",
+    "latent_traversals",
+    "interpolation",
 ]
 
 
@@ -28,8 +34,11 @@ def digits():
 
 
 def trained_vae(x, latent_dim):
-    vae = VAE(networks.dense_encoder((8, 8, 1), latent_dim, hidden_units=(32,)),
-              networks.dense_decoder(latent_dim, (8, 8, 1), hidden_units=(32,)), seed=0)
+    vae = VAE(
+        networks.dense_encoder((8, 8, 1), latent_dim, hidden_units=(32,)),
+        networks.dense_decoder(latent_dim, (8, 8, 1), hidden_units=(32,)),
+        seed=0,
+    )
     vae.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = vae.fit(x, epochs=2, batch_size=40, validation_data=(x[:40],), verbose=0)
     return vae, history
@@ -73,8 +82,9 @@ def test_one_dimensional_latent_gets_no_manifold(tmp_path, digits):
     x, y = digits
     vae, _ = trained_vae(x, latent_dim=1)
     figures = write_run_figures(vae, x, y, None, tmp_path)
-    assert list(figures) == [name for name in ALL_FIGURES
-                             if name not in ("training_history", "latent_manifold")]
+    assert list(figures) == [
+        name for name in ALL_FIGURES if name not in ("training_history", "latent_manifold")
+    ]
     assert all(os.path.exists(p) for p in figures.values())
 
 
@@ -83,9 +93,12 @@ def test_conditional_vae_figures(tmp_path, digits):
     from vae_keras.models import ConditionalVAE, conditional_decoder, conditional_encoder
 
     x, y = digits
-    cvae = ConditionalVAE(conditional_encoder((8, 8, 1), 2, 10, hidden_units=(16,)),
-                          conditional_decoder(2, (8, 8, 1), 10, hidden_units=(16,)),
-                          num_classes=10, seed=0)
+    cvae = ConditionalVAE(
+        conditional_encoder((8, 8, 1), 2, 10, hidden_units=(16,)),
+        conditional_decoder(2, (8, 8, 1), 10, hidden_units=(16,)),
+        num_classes=10,
+        seed=0,
+    )
     cvae.compile(optimizer="adam")
     cvae.fit((x, y), epochs=1, batch_size=40, verbose=0)
     figures = write_run_figures(cvae, x, y, None, tmp_path, num_images=20)
@@ -112,10 +125,17 @@ class NoPriorModel:
 
 def test_model_without_a_prior_gets_no_samples_or_manifold(tmp_path, digits):
     x, _ = digits
-    figures = write_run_figures(NoPriorModel(), x[:60], None, {"loss": [2.0, 1.0]}, tmp_path,
-                                scatter_method="pca")
-    assert list(figures) == ["training_history", "reconstructions", "latent_scatter",
-                             "latent_histograms", "latent_traversals", "interpolation"]
+    figures = write_run_figures(
+        NoPriorModel(), x[:60], None, {"loss": [2.0, 1.0]}, tmp_path, scatter_method="pca"
+    )
+    assert list(figures) == [
+        "training_history",
+        "reconstructions",
+        "latent_scatter",
+        "latent_histograms",
+        "latent_traversals",
+        "interpolation",
+    ]
 
 
 def test_run_figures_validate_data(tmp_path, digits):

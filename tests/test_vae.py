@@ -21,7 +21,9 @@ SHAPE = (8, 8, 1)
 def small_vae(latent_dim=2, output_activation=None, **kwargs):
     return VAE(
         networks.dense_encoder(SHAPE, latent_dim, hidden_units=(16,)),
-        networks.dense_decoder(latent_dim, SHAPE, hidden_units=(16,), output_activation=output_activation),
+        networks.dense_decoder(
+            latent_dim, SHAPE, hidden_units=(16,), output_activation=output_activation
+        ),
         **kwargs,
     )
 
@@ -80,7 +82,8 @@ class _Recorder(keras.callbacks.Callback):
         means = {k: float(v) for k, v in logs.items()}
         k = self.step
         values = (
-            means if self.previous is None
+            means
+            if self.previous is None
             else {n: (k + 1) * means[n] - k * self.previous[n] for n in means}
         )
         self.rows.append((self.betas[len(self.rows) % len(self.betas)], values))
@@ -94,7 +97,9 @@ def test_beta_changes_mid_epoch_take_effect_on_every_backend(binary_images):
     vae.fit(binary_images, epochs=2, batch_size=16, shuffle=False, verbose=0, callbacks=[recorder])
     assert len(recorder.rows) == 8
     for beta, v in recorder.rows:
-        assert v["loss"] == pytest.approx(v["reconstruction_loss"] + beta * v["kl_loss"], rel=1e-3, abs=1e-3)
+        assert v["loss"] == pytest.approx(
+            v["reconstruction_loss"] + beta * v["kl_loss"], rel=1e-3, abs=1e-3
+        )
     assert float(ops.convert_to_numpy(vae.beta)) == 10.0
 
 
@@ -151,7 +156,9 @@ def test_sigmoid_decoders_are_read_as_probabilities():
     z = np.zeros((3, 2), "float32")
     assert_close(vae.decode(z), ops.convert_to_numpy(vae.decoder(z)))  # no second sigmoid
     logits_vae = small_vae()
-    assert_close(logits_vae.decode(z), 1 / (1 + np.exp(-ops.convert_to_numpy(logits_vae.decoder(z)))))
+    assert_close(
+        logits_vae.decode(z), 1 / (1 + np.exp(-ops.convert_to_numpy(logits_vae.decoder(z))))
+    )
 
 
 def test_gaussian_likelihood_accepts_any_real_data():
@@ -208,8 +215,14 @@ def test_tf_dataset_inputs_are_checked_too():
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(3, SHAPE)), r"latent_dim=2.*latent_dim=3"),
-        (lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (9, 9, 1))), r"output_shape=\(8, 8, 1\)"),
+        (
+            lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(3, SHAPE)),
+            r"latent_dim=2.*latent_dim=3",
+        ),
+        (
+            lambda: VAE(networks.dense_encoder(SHAPE, 2), networks.dense_decoder(2, (9, 9, 1))),
+            r"output_shape=\(8, 8, 1\)",
+        ),
         (lambda: small_vae(likelihood="poisson"), r"poisson"),
         (lambda: small_vae(beta=-1), r"beta=-1"),
         (lambda: small_vae(beta=float("nan")), r"beta=nan"),

@@ -27,10 +27,12 @@ def small_nets(latent_dim=2, units=16):
 def set_dense(model, layer, kernel_scale=None, bias=None):
     layer = model.encoder.get_layer(layer)
     kernel, b = layer.get_weights()
-    layer.set_weights([
-        kernel if kernel_scale is None else kernel * kernel_scale,
-        b if bias is None else np.asarray(bias, "float32"),
-    ])
+    layer.set_weights(
+        [
+            kernel if kernel_scale is None else kernel * kernel_scale,
+            b if bias is None else np.asarray(bias, "float32"),
+        ]
+    )
 
 
 def twin(model, **overrides):
@@ -71,6 +73,7 @@ def test_free_bits_clamp_the_batch_mean_kl_of_each_dimension(binary_images):
 
 def test_kl_under_the_free_bits_gets_no_gradient(binary_images):
     """With every dimension under the floor, training equals training with beta=0."""
+
     def train(**kwargs):
         keras.utils.set_random_seed(1)
         vae = VAE(*small_nets(), seed=0, **kwargs)
@@ -185,7 +188,9 @@ def test_learned_variance_is_one_trainable_weight_used_by_the_loss(binary_images
     x = binary_images
     result = scalar.evaluate(x, batch_size=64, verbose=0, return_dict=True)
     mean = ops.convert_to_numpy(scalar.decoder(scalar.encode(x)[0]))
-    expected = (0.5 * (np.log(2 * np.pi * 0.2) + (x - mean) ** 2 / 0.2)).reshape(64, -1).sum(1).mean()
+    expected = (
+        (0.5 * (np.log(2 * np.pi * 0.2) + (x - mean) ** 2 / 0.2)).reshape(64, -1).sum(1).mean()
+    )
     assert result["reconstruction_loss"] == pytest.approx(expected, rel=1e-4)
     scalar.gaussian_log_variance.assign(-50.0)  # clipped to the 1e-3 floor
     assert scalar.output_variance == pytest.approx(1e-3, rel=1e-5)
@@ -205,7 +210,9 @@ def test_learned_variance_converges_to_the_noise_level():
 def test_learned_per_pixel_variance_separates_noisy_and_clean_pixels():
     x = noisy_patterns(columns_with_noise=slice(4, 8), sigma=0.3)
     keras.utils.set_random_seed(0)
-    vae = VAE(*small_nets(units=32), likelihood="gaussian", gaussian_variance="learned_per_pixel", seed=0)
+    vae = VAE(
+        *small_nets(units=32), likelihood="gaussian", gaussian_variance="learned_per_pixel", seed=0
+    )
     vae.compile(optimizer=keras.optimizers.Adam(4e-2))
     vae.fit(x, epochs=30, batch_size=32, verbose=0)
     variance = vae.output_variance[..., 0]

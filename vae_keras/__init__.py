@@ -22,7 +22,15 @@ from vae_keras import (
     report,
 )
 from vae_keras.layers import Sampling
-from vae_keras.models import AE, IWAE, VAE, ConditionalVAE, PixelVAE, conditional_decoder, conditional_encoder
+from vae_keras.models import (
+    AE,
+    IWAE,
+    VAE,
+    ConditionalVAE,
+    PixelVAE,
+    conditional_decoder,
+    conditional_encoder,
+)
 
 __all__ = [
     "AE",

@@ -49,7 +49,9 @@ class DynamicBinarization(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.x = check_data(x, np.shape(x)[1:], "x", unit_interval=True)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+            raise ValueError(
+                f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
+            )
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.epoch = 0
         self._order = self._permutation()

@@ -18,7 +18,13 @@ from pathlib import Path
 # --architecture pixelcnn: decoder features per pixel, and free bits (nats per
 # latent dimension) that keep the latent in use beside the PixelCNN.
 PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
-DEFAULTS = {"dataset": "mnist", "architecture": "conv", "latent_dim": 16, "epochs": 20, "batch_size": 128}
+DEFAULTS = {
+    "dataset": "mnist",
+    "architecture": "conv",
+    "latent_dim": 16,
+    "epochs": 20,
+    "batch_size": 128,
+}
 
 
 def _positive_int(text):
@@ -40,47 +46,85 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a VAE and write a run folder")
-    train.add_argument("--dataset", default=DEFAULTS["dataset"], help="mnist, fashion_mnist, digits or a TFDS image dataset")
-    train.add_argument("--data-dir", help="folder with the dataset files (default: $VAE_KERAS_DATA_DIR, else download)")
-    train.add_argument("--architecture", choices=("conv", "dense", "pixelcnn"), default=DEFAULTS["architecture"],
-                       help="pixelcnn: conv encoder + autoregressive PixelCNN decoder (PixelVAE; binary "
-                            "data, use with --binarize; sampling is sequential and slower)")
+    train.add_argument(
+        "--dataset",
+        default=DEFAULTS["dataset"],
+        help="mnist, fashion_mnist, digits or a TFDS image dataset",
+    )
+    train.add_argument(
+        "--data-dir",
+        help="folder with the dataset files (default: $VAE_KERAS_DATA_DIR, else download)",
+    )
+    train.add_argument(
+        "--architecture",
+        choices=("conv", "dense", "pixelcnn"),
+        default=DEFAULTS["architecture"],
+        help="pixelcnn: conv encoder + autoregressive PixelCNN decoder (PixelVAE; binary "
+        "data, use with --binarize; sampling is sequential and slower)",
+    )
     train.add_argument("--latent-dim", type=_positive_int, default=DEFAULTS["latent_dim"])
     train.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
     train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"])
     train.add_argument("--learning-rate", type=_non_negative_float, default=1e-3)
-    train.add_argument("--beta", type=_non_negative_float, default=1.0, help="weight of the KL term")
+    train.add_argument(
+        "--beta", type=_non_negative_float, default=1.0, help="weight of the KL term"
+    )
     train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
-    train.add_argument("--binarize", action="store_true",
-                       help="dynamic binarization: a fresh Bernoulli draw of the pixels every batch "
-                            "(validation on a fixed-seed binarized test set)")
+    train.add_argument(
+        "--binarize",
+        action="store_true",
+        help="dynamic binarization: a fresh Bernoulli draw of the pixels every batch "
+        "(validation on a fixed-seed binarized test set)",
+    )
     train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--output", help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
-                       "interrupted command resumes it from its last completed epoch")
-    train.add_argument("--overwrite", action="store_true", help="replace a finished run in --output")
-    train.add_argument("--distribute", choices=("mirrored", "multi_worker", "data_parallel"),
-                       help="data-parallel training: mirrored / multi_worker (TensorFlow), data_parallel "
-                            "(JAX); --batch-size is the global batch")
-    train.add_argument("--mixed-precision", action="store_true",
-                       help="16-bit layers, float32 losses: float16 on a GPU, bfloat16 on a CPU")
+    train.add_argument(
+        "--output",
+        help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
+        "interrupted command resumes it from its last completed epoch",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace a finished run in --output"
+    )
+    train.add_argument(
+        "--distribute",
+        choices=("mirrored", "multi_worker", "data_parallel"),
+        help="data-parallel training: mirrored / multi_worker (TensorFlow), data_parallel "
+        "(JAX); --batch-size is the global batch",
+    )
+    train.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="16-bit layers, float32 losses: float16 on a GPU, bfloat16 on a CPU",
+    )
 
     evaluate = commands.add_parser("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
     _model_and_data_args(evaluate)
-    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
-                          help="importance samples k per image for the NLL (papers: 5000)")
-    evaluate.add_argument("--binarize", choices=("auto", "yes", "no"), default="auto",
-                          help="score a fixed-seed binarized test set (auto: as the run was trained)")
+    evaluate.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=1000,
+        help="importance samples k per image for the NLL (papers: 5000)",
+    )
+    evaluate.add_argument(
+        "--binarize",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="score a fixed-seed binarized test set (auto: as the run was trained)",
+    )
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
 
-    plot = commands.add_parser("plot", help="redraw a run's figures and report.html for a saved model")
+    plot = commands.add_parser(
+        "plot", help="redraw a run's figures and report.html for a saved model"
+    )
     _model_and_data_args(plot)
     plot.add_argument("--out", help="folder for the figures (default: figures/ beside the model)")
     plot.add_argument("--seed", type=int, default=0)
 
     export = commands.add_parser(
-        "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)")
+        "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)"
+    )
     export.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
     export.add_argument("--out", help="SavedModel folder (default: saved_model beside the model)")
 
@@ -104,8 +148,20 @@ def _model_and_data_args(parser):
 # Settings that define a run: a rerun with the same ones resumes it.
 # (--learning-rate and --epochs may change: resuming with a lower learning rate is the way out of a
 # diverged run.)
-_RUN_SETTINGS = ("dataset", "data_dir", "architecture", "latent_dim", "batch_size",
-                 "beta", "likelihood", "binarize", "limit", "seed", "mixed_precision", "distribute")
+_RUN_SETTINGS = (
+    "dataset",
+    "data_dir",
+    "architecture",
+    "latent_dim",
+    "batch_size",
+    "beta",
+    "likelihood",
+    "binarize",
+    "limit",
+    "seed",
+    "mixed_precision",
+    "distribute",
+)
 
 
 def _run_folder(args, shape, backend):
@@ -117,18 +173,29 @@ def _run_folder(args, shape, backend):
     config.update(backend=backend, input_shape=list(shape))
     previous = runs.read_json(out / "config.json") if (out / "config.json").is_file() else None
     model, initial_epoch, history = runs.resume_state(out)
-    if previous is not None and model is None and (out / "metrics.json").is_file() and not args.overwrite:
-        raise ValueError(f"Run folder {out} already holds a finished run. Pass a new --output, "
-                         "or --overwrite to replace it.")
+    if (
+        previous is not None
+        and model is None
+        and (out / "metrics.json").is_file()
+        and not args.overwrite
+    ):
+        raise ValueError(
+            f"Run folder {out} already holds a finished run. Pass a new --output, "
+            "or --overwrite to replace it."
+        )
     if model is not None:
         changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
         if changed:
-            raise ValueError(f"Run folder {out} holds an interrupted run with other settings "
-                             f"({', '.join(f'{k}: {previous.get(k)!r} -> {config.get(k)!r}' for k in changed)}). "
-                             "Rerun with the same settings to resume, or pass a new --output.")
+            raise ValueError(
+                f"Run folder {out} holds an interrupted run with other settings "
+                f"({', '.join(f'{k}: {previous.get(k)!r} -> {config.get(k)!r}' for k in changed)}). "
+                "Rerun with the same settings to resume, or pass a new --output."
+            )
         if initial_epoch >= args.epochs:
-            raise ValueError(f"Run folder {out} already completed {initial_epoch} epochs; "
-                             f"--epochs {args.epochs} leaves nothing to train. Pass more --epochs.")
+            raise ValueError(
+                f"Run folder {out} already completed {initial_epoch} epochs; "
+                f"--epochs {args.epochs} leaves nothing to train. Pass more --epochs."
+            )
     out.mkdir(parents=True, exist_ok=True)
     runs.write_json(out / "config.json", config)
     return out, model, initial_epoch, history
@@ -146,13 +213,17 @@ def _new_model(args, shape):
         from vae_keras.models import PixelVAE
 
         if args.likelihood != "bernoulli" or len(shape) != 3:
-            raise ValueError("--architecture pixelcnn models binary images (height, width, channels) "
-                             "with --likelihood bernoulli; add --binarize for gray-level data.")
+            raise ValueError(
+                "--architecture pixelcnn models binary images (height, width, channels) "
+                "with --likelihood bernoulli; add --binarize for gray-level data."
+            )
         model = PixelVAE(
             networks.conv_encoder(shape, args.latent_dim),
             networks.dense_decoder(args.latent_dim, shape[:-1] + (PIXEL_FEATURES,)),
             networks.PixelCNN(shape, PIXEL_FEATURES),
-            beta=args.beta, free_bits=PIXEL_FREE_BITS, seed=args.seed,
+            beta=args.beta,
+            free_bits=PIXEL_FREE_BITS,
+            seed=args.seed,
         )
         model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
         return model
@@ -187,40 +258,55 @@ def train(args) -> Path:
             model = resumed
             model.optimizer.learning_rate = args.learning_rate
             print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
-        print(f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
-              f"{args.dataset} images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; "
-              f"run folder {out}")
+        print(
+            f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
+            f"{args.dataset} images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; "
+            f"run folder {out}"
+        )
 
         train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
         if args.binarize:
             from vae_keras.binarization import DynamicBinarization, binarize
 
-            train_data, fit_kwargs = DynamicBinarization(x_train, args.batch_size, seed=args.seed), {}
+            train_data, fit_kwargs = (
+                DynamicBinarization(x_train, args.batch_size, seed=args.seed),
+                {},
+            )
             train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
             x_test = binarize(x_test, seed=args.seed)
         checkpoint = runs.RunCheckpoint(out, history)
         start = time.time()
         try:
             model.fit(
-                train_data, epochs=args.epochs, initial_epoch=initial_epoch, validation_data=(x_test,),
+                train_data,
+                epochs=args.epochs,
+                initial_epoch=initial_epoch,
+                validation_data=(x_test,),
                 callbacks=[NaNGuard()] + ([checkpoint] if distribute.is_chief(strategy) else []),
-                verbose=1 if sys.stdout.isatty() else 2, **fit_kwargs,
+                verbose=1 if sys.stdout.isatty() else 2,
+                **fit_kwargs,
             )
         except NonFiniteLossError as error:
             kept = out / runs.CHECKPOINT
             raise NonFiniteLossError(
                 f"{error} The last good checkpoint is {kept}: rerun with a lower --learning-rate "
-                "to resume from it." if kept.is_file() else str(error)
+                "to resume from it."
+                if kept.is_file()
+                else str(error)
             ) from None
         wall = time.time() - start
         # Every worker takes part in evaluation; the global batch divides evenly.
         test = model.evaluate(x_test, batch_size=args.batch_size, verbose=0, return_dict=True)
     if distribute.is_chief(strategy):
-        _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test)
+        _write_results(
+            args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test
+        )
     return out
 
 
-def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test):
+def _write_results(
+    args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test
+):
     import keras
 
     from vae_keras import plotting, report, runs
@@ -242,13 +328,16 @@ def _write_results(args, model, out, checkpoint, test, wall, initial_epoch, x_tr
     plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
     pairs = [img for pair in zip(x_test[:32], model.reconstruct(x_test[:32])) for img in pair]
     plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
-    figures = report.write_run_figures(model, x_test, y_test, checkpoint.history, out / "figures",
-                                       max_points=3000, seed=args.seed)
+    figures = report.write_run_figures(
+        model, x_test, y_test, checkpoint.history, out / "figures", max_points=3000, seed=args.seed
+    )
     report.write_report(out, metrics, figures, title=f"vae_keras run: {out.name}")
     runs.write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
     checkpoint.finish()
-    print(f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
-          f"KL {test['kl_loss']:.2f}); wrote {out}")
+    print(
+        f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
+        f"KL {test['kl_loss']:.2f}); wrote {out}"
+    )
 
 
 def _test_data(args, config, labels=False):
@@ -269,32 +358,48 @@ def evaluate(args) -> Path:
     model = runs.load_model(args.model)
     config = runs.run_config(args.model)
     dataset, x = _test_data(args, config)
-    binarized = args.binarize == "yes" or (args.binarize == "auto" and config.get("binarize", False))
+    binarized = args.binarize == "yes" or (
+        args.binarize == "auto" and config.get("binarize", False)
+    )
     if binarized:
         x = binarize(x, seed=args.seed)
     start = time.time()
     losses = model.evaluate(x, batch_size=args.batch_size, verbose=0, return_dict=True)
-    result = {"dataset": dataset, "num_examples": len(x), "binarized": binarized,
-              **{f"test_{k}": float(v) for k, v in losses.items()}}
+    result = {
+        "dataset": dataset,
+        "num_examples": len(x),
+        "binarized": binarized,
+        **{f"test_{k}": float(v) for k, v in losses.items()},
+    }
     if hasattr(model, "reconstruction_nll"):  # likelihood models (VAE family)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
-        log_px = evaluation.log_likelihood(model, x, num_samples=args.num_samples, seed=args.seed,
-                                           verbose=sys.stdout.isatty())
+        log_px = evaluation.log_likelihood(
+            model, x, num_samples=args.num_samples, seed=args.seed, verbose=sys.stdout.isatty()
+        )
         dims = math.prod(x.shape[1:])
         active, variances = evaluation.active_units(model, x)
         result.update(
-            elbo=float(elbo.mean()), nll=float(-log_px.mean()), nll_num_samples=args.num_samples,
+            elbo=float(elbo.mean()),
+            nll=float(-log_px.mean()),
+            nll_num_samples=args.num_samples,
             nll_standard_error=float(log_px.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0,
             bits_per_dim=evaluation.bits_per_dim(-log_px.mean(), dims),
-            active_units=active, latent_dim=int(len(variances)),
+            active_units=active,
+            latent_dim=int(len(variances)),
             latent_variances=[float(v) for v in variances],
         )
     result["seconds"] = round(time.time() - start, 2)
     out = Path(args.out) if args.out else Path(args.model).with_name("evaluation.json")
     runs.write_json(out, result)
     shown = ("test_loss", "elbo", "nll", "bits_per_dim", "active_units")
-    print(" ".join(f"{k}={result[k]:.3f}" if isinstance(result[k], float) else f"{k}={result[k]}"
-                   for k in shown if k in result) + f" ({len(x)} {dataset} test images); wrote {out}")
+    print(
+        " ".join(
+            f"{k}={result[k]:.3f}" if isinstance(result[k], float) else f"{k}={result[k]}"
+            for k in shown
+            if k in result
+        )
+        + f" ({len(x)} {dataset} test images); wrote {out}"
+    )
     return out
 
 
@@ -320,7 +425,9 @@ def plot(args) -> Path:
     config = runs.run_config(args.model)
     dataset, x, y = _test_data(args, config, labels=True)
     run = Path(args.model).parent
-    history = runs.read_json(run / runs.HISTORY)["history"] if (run / runs.HISTORY).is_file() else None
+    history = (
+        runs.read_json(run / runs.HISTORY)["history"] if (run / runs.HISTORY).is_file() else None
+    )
     metrics = runs.read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {}
     out = Path(args.out) if args.out else run / "figures"
     figures = report.write_run_figures(model, x, y, history, out, max_points=3000, seed=args.seed)

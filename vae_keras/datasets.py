@@ -63,26 +63,33 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"IDX file {path}: truncated header ({len(raw)} bytes, need 4+).")
     zero, type_code, ndim = raw[:2], raw[2], raw[3]
     if zero != b"\x00\x00":
-        raise ValueError(f"IDX file {path}: bad magic {raw[:4].hex()}; the first two bytes "
-                         "must be zero. Is this an IDX file?")
+        raise ValueError(
+            f"IDX file {path}: bad magic {raw[:4].hex()}; the first two bytes "
+            "must be zero. Is this an IDX file?"
+        )
     if type_code not in _IDX_DTYPES:
         valid = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
-        raise ValueError(f"IDX file {path}: unknown data type byte 0x{type_code:02X} "
-                         f"(valid: {valid}).")
+        raise ValueError(
+            f"IDX file {path}: unknown data type byte 0x{type_code:02X} (valid: {valid})."
+        )
     if ndim == 0:
         raise ValueError(f"IDX file {path}: the header declares 0 dimensions.")
     offset = 4 + 4 * ndim
     if len(raw) < offset:
-        raise ValueError(f"IDX file {path}: truncated header: {ndim} dimensions need "
-                         f"{offset} bytes, found {len(raw)}.")
+        raise ValueError(
+            f"IDX file {path}: truncated header: {ndim} dimensions need "
+            f"{offset} bytes, found {len(raw)}."
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:offset])
     dtype = np.dtype(_IDX_DTYPES[type_code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     found = len(raw) - offset
     if found != expected:
         what = "truncated" if found < expected else "trailing bytes"
-        raise ValueError(f"IDX file {path}: {what}: expected {expected} bytes of data "
-                         f"for shape {shape}, found {found}.")
+        raise ValueError(
+            f"IDX file {path}: {what}: expected {expected} bytes of data "
+            f"for shape {shape}, found {found}."
+        )
     data = np.frombuffer(raw, dtype=dtype, count=expected // dtype.itemsize, offset=offset)
     return data.reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -144,15 +151,22 @@ def load(
     if limit is not None and (not _is_int(limit) or limit <= 0):
         raise ValueError(f"`limit` must be a positive integer or None. Received: limit={limit!r}")
     if image_size is not None:
-        if not (isinstance(image_size, (tuple, list)) and len(image_size) == 2
-                and all(_is_int(s) and s > 0 for s in image_size)):
-            raise ValueError("`image_size` must be a tuple (height, width) of positive "
-                             f"integers or None. Received: image_size={image_size!r}")
+        if not (
+            isinstance(image_size, (tuple, list))
+            and len(image_size) == 2
+            and all(_is_int(s) and s > 0 for s in image_size)
+        ):
+            raise ValueError(
+                "`image_size` must be a tuple (height, width) of positive "
+                f"integers or None. Received: image_size={image_size!r}"
+            )
         image_size = (int(image_size[0]), int(image_size[1]))
     key = name.lower()
     if key in KNOWN_DATASETS and split not in tuple(_IDX_FILES):
-        raise ValueError(f"Invalid split {split!r} for dataset {key!r}. Valid choices: "
-                         "'train', 'test' (use `limit=` for a smaller subset).")
+        raise ValueError(
+            f"Invalid split {split!r} for dataset {key!r}. Valid choices: "
+            "'train', 'test' (use `limit=` for a smaller subset)."
+        )
     if key == "digits":
         x, y, scale = *_load_digits(split, seed), 16.0
     elif key in KNOWN_DATASETS:
@@ -167,9 +181,11 @@ def load(
     if x is None:  # mnist / fashion_mnist without a local copy: download through TFDS.
         x, y = _download(key, split, data_dir, limit, image_size)
     if x.size and not (np.isfinite(x).all() and x.min() >= 0.0 and x.max() <= 1.0):
-        raise ValueError(f"Dataset {name!r}: pixel values must be finite and in [0, 1] "
-                         f"after scaling; found min={np.nanmin(x)}, max={np.nanmax(x)}, "
-                         f"non-finite={int((~np.isfinite(x)).sum())}.")
+        raise ValueError(
+            f"Dataset {name!r}: pixel values must be finite and in [0, 1] "
+            f"after scaling; found min={np.nanmin(x)}, max={np.nanmax(x)}, "
+            f"non-finite={int((~np.isfinite(x)).sum())}."
+        )
     return x, y
 
 
@@ -196,9 +212,11 @@ def _search_dirs(name, data_dir):
     else:
         return []
     if not root.is_dir():
-        raise FileNotFoundError(f"Data folder {str(root)!r} (from {origin}) does not exist. "
-                                f"Pass an existing folder as data_dir= (or --data-dir), or "
-                                f"fix ${ENV_VAR}.")
+        raise FileNotFoundError(
+            f"Data folder {str(root)!r} (from {origin}) does not exist. "
+            f"Pass an existing folder as data_dir= (or --data-dir), or "
+            f"fix ${ENV_VAR}."
+        )
     return [root / s for s in dict.fromkeys([name, name.replace("_", "-")])] + [root]
 
 
@@ -216,9 +234,11 @@ def _load_local_idx(name, split, data_dir):
         if images_path and labels_path:
             images, labels = load_idx(images_path), load_idx(labels_path)
             if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-                raise ValueError(f"IDX files {images_path} and {labels_path} do not match: "
-                                 f"expected images (N, H, W) and labels (N,), found "
-                                 f"{images.shape} and {labels.shape}.")
+                raise ValueError(
+                    f"IDX files {images_path} and {labels_path} do not match: "
+                    f"expected images (N, H, W) and labels (N,), found "
+                    f"{images.shape} and {labels.shape}."
+                )
             return images[..., None], labels
     return None, None
 
@@ -254,18 +274,22 @@ def _unknown_name_error(name, builders):
     candidates = dict.fromkeys([*KNOWN_DATASETS, *builders])
     matches = difflib.get_close_matches(name, list(candidates), n=3)
     hint = f" Did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
-    return ValueError(f"Unknown dataset {name!r}.{hint} Built-in: "
-                      f"{', '.join(KNOWN_DATASETS)}; or any TensorFlow Datasets image "
-                      "dataset name.")
+    return ValueError(
+        f"Unknown dataset {name!r}.{hint} Built-in: "
+        f"{', '.join(KNOWN_DATASETS)}; or any TensorFlow Datasets image "
+        "dataset name."
+    )
 
 
 def _load_tfds(name, split, data_dir, limit, image_size, batch_size=256):
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
-        raise ImportError(f"Dataset {name!r} is not built in ({', '.join(KNOWN_DATASETS)}); "
-                          "other names are read through TensorFlow Datasets, which is not "
-                          "installed: pip install tensorflow-datasets") from e
+        raise ImportError(
+            f"Dataset {name!r} is not built in ({', '.join(KNOWN_DATASETS)}); "
+            "other names are read through TensorFlow Datasets, which is not "
+            "installed: pip install tensorflow-datasets"
+        ) from e
     import tensorflow as tf
 
     builders = tfds.list_builders()
@@ -274,19 +298,24 @@ def _load_tfds(name, split, data_dir, limit, image_size, batch_size=256):
     features = tfds.builder(name, data_dir=data_dir).info.features
     keys = list(features.keys()) if hasattr(features, "keys") else []
     if "image" not in keys:
-        raise ValueError(f"TFDS dataset {name!r} has no 'image' feature (features: {keys}); "
-                         "only image datasets can be loaded.")
+        raise ValueError(
+            f"TFDS dataset {name!r} has no 'image' feature (features: {keys}); "
+            "only image datasets can be loaded."
+        )
     has_label = "label" in keys and getattr(features["label"], "shape", None) == ()
     ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=False)
     if limit is not None:
         ds = ds.take(limit)
     spec = ds.element_spec["image"]
     if spec.shape.rank not in (2, 3):
-        raise ValueError(f"TFDS dataset {name!r}: 'image' has shape {spec.shape}; "
-                         "expected (H, W[, C]).")
+        raise ValueError(
+            f"TFDS dataset {name!r}: 'image' has shape {spec.shape}; expected (H, W[, C])."
+        )
     if image_size is None and None in spec.shape.as_list()[:2]:
-        raise ValueError(f"TFDS dataset {name!r} has images of varying size {spec.shape}; "
-                         "pass image_size=(height, width).")
+        raise ValueError(
+            f"TFDS dataset {name!r} has images of varying size {spec.shape}; "
+            "pass image_size=(height, width)."
+        )
 
     def convert(example):
         image = example["image"]

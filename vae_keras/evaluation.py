@@ -39,7 +39,9 @@ def _posterior_draws(model, x, z_mean, z_log_var, num_samples, seed):
     sample-major; also returns log p(x|z) for them."""
     batch, latent = z_mean.shape[0], z_mean.shape[1]
     eps = keras.random.normal((num_samples, batch, latent), seed=seed)
-    z = ops.reshape(z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent))
+    z = ops.reshape(
+        z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent)
+    )
     return z, model.log_prob_given_codes(x, z)
 
 
@@ -61,7 +63,9 @@ def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
     _check_model(model)
     x = model.check_inputs(x)
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}")
+        raise ValueError(
+            f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
+        )
     seed_generator = keras.random.SeedGenerator(seed)
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
@@ -72,7 +76,9 @@ def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
         parts, done = [], 0
         while done < num_samples:
             k = min(chunk, num_samples - done)
-            parts.append(ops.convert_to_numpy(fn(xb, z_mean, z_log_var, k, seed_generator)).astype("float64"))
+            parts.append(
+                ops.convert_to_numpy(fn(xb, z_mean, z_log_var, k, seed_generator)).astype("float64")
+            )
             done += k
         results.append(np.concatenate(parts, axis=0))
         if progress is not None:
@@ -118,8 +124,14 @@ def log_likelihood(
     return top + np.log(np.exp(log_w - top).mean(axis=0))
 
 
-def elbo(model, x, num_samples: int = 1, batch_size: int = 256, seed: int | None = 0,
-         verbose: bool = False) -> np.ndarray:
+def elbo(
+    model,
+    x,
+    num_samples: int = 1,
+    batch_size: int = 256,
+    seed: int | None = 0,
+    verbose: bool = False,
+) -> np.ndarray:
     """Evidence lower bound per example, in nats: `E_q[log p(x|z)] - KL(q(z|x) || p(z))`.
 
     The reconstruction expectation uses `num_samples` draws from q, the KL

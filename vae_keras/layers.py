@@ -35,10 +35,7 @@ class Sampling(keras.layers.Layer):
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(
-                "Argument `seed` must be an integer or None. "
-                f"Received: seed={seed!r}"
-            )
+            raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._build_at_init()

@@ -107,9 +107,7 @@ def gaussian_nll(x, mean, log_var=0.0):
     mean = ops.convert_to_tensor(mean)
     x = ops.cast(ops.convert_to_tensor(x), mean.dtype)
     log_var = ops.cast(ops.convert_to_tensor(log_var), mean.dtype)
-    per_pixel = 0.5 * (
-        math.log(2.0 * math.pi) + log_var + ops.square(x - mean) * ops.exp(-log_var)
-    )
+    per_pixel = 0.5 * (math.log(2.0 * math.pi) + log_var + ops.square(x - mean) * ops.exp(-log_var))
     per_pixel = per_pixel + ops.zeros_like(mean)  # broadcast a scalar log_var
     return _sum_over_example(per_pixel)
 
@@ -125,7 +123,5 @@ def diagonal_normal_log_prob(z, mean, log_var):
     z = ops.convert_to_tensor(z)
     mean = ops.cast(ops.convert_to_tensor(mean), z.dtype)
     log_var = ops.cast(ops.convert_to_tensor(log_var), z.dtype)
-    terms = -0.5 * (
-        math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var)
-    )
+    terms = -0.5 * (math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var))
     return ops.sum(terms, axis=-1)

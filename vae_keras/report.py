@@ -33,9 +33,18 @@ CAPTIONS = {
 }
 
 
-def write_run_figures(model, x, y=None, history=None, directory="figures", *,
-                      num_images: int = 64, max_points: int = 5000, seed: int = 0,
-                      scatter_method: str = "auto") -> dict:
+def write_run_figures(
+    model,
+    x,
+    y=None,
+    history=None,
+    directory="figures",
+    *,
+    num_images: int = 64,
+    max_points: int = 5000,
+    seed: int = 0,
+    scatter_method: str = "auto",
+) -> dict:
     """Writes every figure that makes sense for `model` as PNGs into `directory`.
 
     Figures (file `{name}.png`; skipped when they do not apply):
@@ -100,7 +109,9 @@ def write_run_figures(model, x, y=None, history=None, directory="figures", *,
         ncols = int(model.num_classes) if conditional else None
         plotting.sample_grid(model.sample(num_images, seed=seed), ncols=ncols, path=path("samples"))
     shown = np.arange(min(len(x), max(1, num_images // 2)))
-    x_hat = model.reconstruct(x[shown], labels=y[shown]) if conditional else model.reconstruct(x[shown])
+    x_hat = (
+        model.reconstruct(x[shown], labels=y[shown]) if conditional else model.reconstruct(x[shown])
+    )
     plotting.reconstruction_grid(x[shown], x_hat, path=path("reconstructions"))
 
     keep = np.arange(len(x))
@@ -108,15 +119,22 @@ def write_run_figures(model, x, y=None, history=None, directory="figures", *,
         keep = np.sort(np.random.default_rng(seed).choice(len(x), max_points, replace=False))
     z = codes(keep)
     labels = None if y is None else y[keep]
-    plotting.latent_scatter(z, labels=labels, method=scatter_method, max_points=None, seed=seed,
-                            path=path("latent_scatter"))
+    plotting.latent_scatter(
+        z,
+        labels=labels,
+        method=scatter_method,
+        max_points=None,
+        seed=seed,
+        path=path("latent_scatter"),
+    )
     plotting.latent_histograms(z, dims=range(min(latent_dim, 32)), path=path("latent_histograms"))
     active = [int(d) for d in np.argsort(-z.var(axis=0), kind="stable")]
     # Decoded pictures of a conditional model are drawn under the label of x[0].
     decoder = _FixedLabel(model, y[0]) if conditional else model
     if has_prior and latent_dim >= 2:
-        plotting.latent_manifold(decoder, dims=tuple(sorted(active[:2])),
-                                 path=path("latent_manifold"))
+        plotting.latent_manifold(
+            decoder, dims=tuple(sorted(active[:2])), path=path("latent_manifold")
+        )
     plotting.latent_traversals(decoder, dims=active[:10], path=path("latent_traversals"))
     if len(x) >= 2:
         a, b = 0, 1
@@ -142,8 +160,13 @@ class _FixedLabel:
         return self.model.decode(z, labels=np.full(len(z), self.label))
 
 
-def write_report(directory, metrics: dict | None = None, figures: dict | None = None,
-                 title: str = "vae_keras run", filename: str = "report.html") -> str:
+def write_report(
+    directory,
+    metrics: dict | None = None,
+    figures: dict | None = None,
+    title: str = "vae_keras run",
+    filename: str = "report.html",
+) -> str:
     """Writes `directory/report.html`: a metrics table and the figures.
 
     The page is self-contained (inline style, no scripts); images are

@@ -37,7 +37,9 @@ def atomic_write_text(path, text: str):
 
 
 def write_json(path, data: dict):
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n")
+    return atomic_write_text(
+        path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable) + "\n"
+    )
 
 
 def _jsonable(value):
@@ -128,9 +130,10 @@ class RunCheckpoint(keras.callbacks.Callback):
             del values[epoch:]  # after a resume, an epoch is logged once
             values.append(float(value))
         save_model(self.model, self.directory / CHECKPOINT)
-        write_json(self.directory / HISTORY, {"completed_epochs": epoch + 1, "history": self.history})
+        write_json(
+            self.directory / HISTORY, {"completed_epochs": epoch + 1, "history": self.history}
+        )
 
     def finish(self):
         """Removes the checkpoint once the final model is safely written."""
         (self.directory / CHECKPOINT).unlink(missing_ok=True)
-

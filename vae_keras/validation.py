@@ -13,9 +13,7 @@ def as_float_array(x, name: str) -> np.ndarray:
         array = np.asarray(x)
     except Exception as error:  # ragged lists and the like
         raise ValueError(f"`{name}` could not be read as an array: {error}") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == bool
-    ):
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise ValueError(
             f"`{name}` must hold numbers. Received dtype {array.dtype} "
             f"for `{name}` of shape {array.shape}."
@@ -71,7 +69,7 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
             raise ValueError(
                 f"`{name}` has values in [{low:g}, {high:g}], but the Bernoulli likelihood "
                 "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`) or use "
-                "`likelihood=\"gaussian\"`."
+                '`likelihood="gaussian"`.'
             )
     return array
 

@@ -49,13 +49,24 @@ class BetaSchedule(keras.callbacks.Callback):
     >>> annealing = BetaSchedule("cyclical", num_cycles=4, ratio=0.5)
     """
 
-    def __init__(self, schedule: str = "linear", warmup_epochs: int | None = None,
-                 warmup_steps: int | None = None, num_cycles: int = 4, ratio: float = 0.5,
-                 cycle_epochs: int | None = None, cycle_steps: int | None = None,
-                 target: float | None = None, start: float = 0.0, update_freq: str = "batch"):
+    def __init__(
+        self,
+        schedule: str = "linear",
+        warmup_epochs: int | None = None,
+        warmup_steps: int | None = None,
+        num_cycles: int = 4,
+        ratio: float = 0.5,
+        cycle_epochs: int | None = None,
+        cycle_steps: int | None = None,
+        target: float | None = None,
+        start: float = 0.0,
+        update_freq: str = "batch",
+    ):
         super().__init__()
         if schedule not in SCHEDULES:
-            raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}")
+            raise ValueError(
+                f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}"
+            )
         if update_freq not in UPDATE_FREQS:
             raise ValueError(
                 f"`update_freq` must be one of {UPDATE_FREQS}. Received: update_freq={update_freq!r}"
@@ -78,9 +89,10 @@ class BetaSchedule(keras.callbacks.Callback):
         if not _is_number(ratio) or not 0.0 < ratio <= 1.0:
             raise ValueError(f"`ratio` must be in (0, 1]. Received: ratio={ratio!r}")
         for name, value in (("target", target), ("start", start)):
-            if value is not None and (not _is_number(value) or not np.isfinite(value)
-                                      or value < 0):
-                raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
+            if value is not None and (not _is_number(value) or not np.isfinite(value) or value < 0):
+                raise ValueError(
+                    f"`{name}` must be a finite number >= 0. Received: {name}={value!r}"
+                )
         self.schedule, self.ratio, self.update_freq = schedule, float(ratio), update_freq
         self.target = None if target is None else float(target)
         self.start = float(start)
@@ -115,11 +127,11 @@ class BetaSchedule(keras.callbacks.Callback):
 
     def _ramp_length(self, epochs):
         if self.schedule == "linear":
-            return self._units(self.warmup_epochs, self.warmup_steps,
-                               ("warmup_epochs", "warmup_steps"))
+            return self._units(
+                self.warmup_epochs, self.warmup_steps, ("warmup_epochs", "warmup_steps")
+            )
         if self.cycle_epochs is not None or self.cycle_steps is not None:
-            return self._units(self.cycle_epochs, self.cycle_steps,
-                               ("cycle_epochs", "cycle_steps"))
+            return self._units(self.cycle_epochs, self.cycle_steps, ("cycle_epochs", "cycle_steps"))
         if not epochs:
             raise ValueError(
                 "BetaSchedule('cyclical') needs the run length: pass `cycle_epochs` or "
@@ -133,8 +145,9 @@ class BetaSchedule(keras.callbacks.Callback):
             progress = min(1.0, step / self._length)
         else:
             cycle, within = divmod(step, self._length)
-            progress = 1.0 if cycle >= self.num_cycles else min(
-                1.0, within / (self.ratio * self._length))
+            progress = (
+                1.0 if cycle >= self.num_cycles else min(1.0, within / (self.ratio * self._length))
+            )
         return self.start + (self.target - self.start) * progress
 
     def _set(self, step):

@@ -20,7 +20,9 @@ class _GridCallback(keras.callbacks.Callback):
     def __init__(self, directory, every=1, ncols=None, scale=2):
         super().__init__()
         if directory is None or not str(directory):
-            raise ValueError(f"`directory` must be a folder path. Received: directory={directory!r}")
+            raise ValueError(
+                f"`directory` must be a folder path. Received: directory={directory!r}"
+            )
         self.directory = os.fspath(directory)
         self.every = _check_count(every, "every")
         self.ncols = _check_count(ncols, "ncols", allow_none=True)
@@ -69,9 +71,18 @@ class SampleGrid(_GridCallback):
 
     prefix = "samples"
 
-    def __init__(self, directory, num_samples: int = 64, every: int = 1, seed: int = 0,
-                 gif: bool = False, tensorboard_dir=None, ncols: int | None = None,
-                 scale: int = 2, gif_duration_ms: int = 400):
+    def __init__(
+        self,
+        directory,
+        num_samples: int = 64,
+        every: int = 1,
+        seed: int = 0,
+        gif: bool = False,
+        tensorboard_dir=None,
+        ncols: int | None = None,
+        scale: int = 2,
+        gif_duration_ms: int = 400,
+    ):
         super().__init__(directory, every, ncols, scale)
         self.num_samples = _check_count(num_samples, "num_samples")
         self.seed = _check_count(seed, "seed", minimum=0)
@@ -138,8 +149,15 @@ class ReconstructionGrid(_GridCallback):
 
     prefix = "reconstructions"
 
-    def __init__(self, directory, images, every: int = 1, ncols: int | None = None,
-                 scale: int = 2, labels=None):
+    def __init__(
+        self,
+        directory,
+        images,
+        every: int = 1,
+        ncols: int | None = None,
+        scale: int = 2,
+        labels=None,
+    ):
         super().__init__(directory, every, ncols, scale)
         images = np.asarray(images, dtype="float32")
         if images.ndim < 2 or len(images) == 0:

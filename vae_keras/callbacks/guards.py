@@ -29,13 +29,17 @@ class NaNGuard(keras.callbacks.Callback):
     >>> # vae.fit(x, epochs=10, callbacks=[guard])  # raises NonFiniteLossError on NaN
     """
 
-    def __init__(self, monitor=("loss", "reconstruction_loss", "kl_loss"), raise_error: bool = True):
+    def __init__(
+        self, monitor=("loss", "reconstruction_loss", "kl_loss"), raise_error: bool = True
+    ):
         super().__init__()
         if isinstance(monitor, str):
             monitor = (monitor,)
         self.monitor = tuple(monitor)
         if not self.monitor:
-            raise ValueError(f"`monitor` must name at least one logged loss. Received: monitor={monitor!r}")
+            raise ValueError(
+                f"`monitor` must name at least one logged loss. Received: monitor={monitor!r}"
+            )
         self.raise_error = raise_error
         self.tripped = None  # (epoch, batch, name, value), 1-based as the progress bar counts
         self.good_epoch = 0

@@ -154,9 +154,7 @@ class LatentModel(keras.Model):
         if y is not None:
             y = self.check_targets(y, y_name)
             if len(y) != len(x):
-                raise ValueError(
-                    f"`{x_name}` has {len(x)} examples but `{y_name}` has {len(y)}."
-                )
+                raise ValueError(f"`{x_name}` has {len(x)} examples but `{y_name}` has {len(y)}.")
         return x, y
 
     def check_inputs(self, x, name="x"):

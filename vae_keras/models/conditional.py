@@ -92,8 +92,10 @@ class ConditionalVAE(VAE):
         seed: int | None = None,
         **kwargs,
     ):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or (
-            num_classes < 2
+        if (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, (int, np.integer))
+            or (num_classes < 2)
         ):
             raise ValueError(
                 "`num_classes` must be an integer >= 2 (one class needs no conditioning: "
@@ -216,7 +218,9 @@ class ConditionalVAE(VAE):
         if y is not None:
             y = self.check_targets(y, y_name)
             if len(y) != len(images):
-                raise ValueError(f"`{x_name}` has {len(images)} examples but `{y_name}` has {len(y)}.")
+                raise ValueError(
+                    f"`{x_name}` has {len(images)} examples but `{y_name}` has {len(y)}."
+                )
         return (images, one_hot), y
 
     # === Inference (NumPy in, NumPy out, batched) ===
@@ -248,7 +252,9 @@ class ConditionalVAE(VAE):
             lambda xb, cb: ops.convert_to_numpy(self((xb, cb))), [x, one_hot], batch_size
         )
 
-    def sample(self, num_samples: int, seed: int | None = None, batch_size: int = 256, *, labels=None):
+    def sample(
+        self, num_samples: int, seed: int | None = None, batch_size: int = 256, *, labels=None
+    ):
         """Decodes N(0, I) draws under `labels`, as NumPy.
 
         `labels`: one integer for all samples, one label per sample, or

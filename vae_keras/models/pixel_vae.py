@@ -17,8 +17,7 @@ def _check_pixel_networks(encoder, decoder, pixelcnn):
     """Checks encoder -> decoder features -> PixelCNN; returns (input_shape, latent_dim)."""
     if not isinstance(pixelcnn, PixelCNN):
         raise ValueError(
-            "`pixelcnn` must be a `vae_keras.networks.PixelCNN`. "
-            f"Received: pixelcnn={pixelcnn!r}"
+            f"`pixelcnn` must be a `vae_keras.networks.PixelCNN`. Received: pixelcnn={pixelcnn!r}"
         )
     input_shape, latent_dim = check_pair(encoder, decoder, same_shape=False)
     # The decoder emits per-pixel features, not images: compare all but channels.
@@ -123,7 +122,9 @@ class PixelVAE(VAE):
         x = ops.cast(ops.convert_to_tensor(x), "float32")
         k = num_samples or z.shape[0] // x.shape[0]
         context = self.pixelcnn.context(x, training=training)
-        logits = self.pixelcnn.logits(self._features(z, training), _tile(context, k), training=training)
+        logits = self.pixelcnn.logits(
+            self._features(z, training), _tile(context, k), training=training
+        )
         return -losses.bernoulli_nll(_tile(x, k), ops.cast(logits, "float32"))
 
     # === Generation (sequential over pixels) ===
@@ -161,7 +162,10 @@ class PixelVAE(VAE):
         probability it was drawn with. With `seed` the draws repeat."""
         z = check_data(z, (self.latent_dim,), "z")
         seed = self._pixel_seed(seed)
-        parts = [self._generate(z[i : i + batch_size], [seed, i])[1] for i in range(0, len(z), batch_size)]
+        parts = [
+            self._generate(z[i : i + batch_size], [seed, i])[1]
+            for i in range(0, len(z), batch_size)
+        ]
         return np.concatenate(parts)
 
     def sample(self, num_samples: int, seed: int | None = None, batch_size: int = 256):
@@ -183,7 +187,10 @@ class PixelVAE(VAE):
     # === Config ===
 
     def get_config(self):
-        return {**super().get_config(), "pixelcnn": keras.saving.serialize_keras_object(self.pixelcnn)}
+        return {
+            **super().get_config(),
+            "pixelcnn": keras.saving.serialize_keras_object(self.pixelcnn),
+        }
 
     @classmethod
     def from_config(cls, config):

@@ -4,4 +4,11 @@ from vae_keras.networks.autoregressive import MaskedConv2D, PixelCNN
 from vae_keras.networks.conv import conv_decoder, conv_encoder
 from vae_keras.networks.dense import dense_decoder, dense_encoder
 
-__all__ = ["MaskedConv2D", "PixelCNN", "conv_decoder", "conv_encoder", "dense_decoder", "dense_encoder"]
+__all__ = [
+    "MaskedConv2D",
+    "PixelCNN",
+    "conv_decoder",
+    "conv_encoder",
+    "dense_decoder",
+    "dense_encoder",
+]

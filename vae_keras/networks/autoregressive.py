@@ -38,7 +38,9 @@ def causal_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
     """
     if mask_type not in MASK_TYPES:
-        raise ValueError(f"`mask_type` must be one of {MASK_TYPES}. Received: mask_type={mask_type!r}")
+        raise ValueError(
+            f"`mask_type` must be one of {MASK_TYPES}. Received: mask_type={mask_type!r}"
+        )
     if kernel_size % 2 != 1:
         raise ValueError(
             f"A causal mask needs an odd kernel size (3, 5, 7, ...). Received: kernel_size={kernel_size}"
@@ -66,10 +68,14 @@ class MaskedConv2D(keras.layers.Conv2D):
 
     def __init__(self, filters, kernel_size, mask_type="B", **kwargs):
         if not isinstance(kernel_size, int):
-            raise ValueError(f"`kernel_size` must be one odd int. Received: kernel_size={kernel_size!r}")
+            raise ValueError(
+                f"`kernel_size` must be one odd int. Received: kernel_size={kernel_size!r}"
+            )
         for key in ("strides", "dilation_rate"):
             if kwargs.get(key, 1) not in (1, (1, 1)):
-                raise ValueError(f"MaskedConv2D supports {key}=1 only. Received: {key}={kwargs[key]!r}")
+                raise ValueError(
+                    f"MaskedConv2D supports {key}=1 only. Received: {key}={kwargs[key]!r}"
+                )
         kwargs["padding"] = "same"
         super().__init__(filters, kernel_size, **kwargs)
         self.mask_type = mask_type
@@ -130,25 +136,35 @@ class PixelCNN(keras.Model):
     ):
         super().__init__(name=name, **kwargs)
         shape = check_shape(input_shape, "input_shape", min_rank=3, max_rank=3)
-        for value, label in ((feature_channels, "feature_channels"), (filters, "filters"),
-                             (head_units, "head_units"), (first_kernel_size, "first_kernel_size"),
-                             (kernel_size, "kernel_size")):
+        for value, label in (
+            (feature_channels, "feature_channels"),
+            (filters, "filters"),
+            (head_units, "head_units"),
+            (first_kernel_size, "first_kernel_size"),
+            (kernel_size, "kernel_size"),
+        ):
             check_positive_int(value, label)
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
-            raise ValueError(f"`num_layers` must be an integer >= 0. Received: num_layers={num_layers!r}")
+            raise ValueError(
+                f"`num_layers` must be an integer >= 0. Received: num_layers={num_layers!r}"
+            )
         self.image_shape = shape
         self.feature_channels = feature_channels
         self.filters, self.num_layers, self.head_units = filters, num_layers, head_units
         self.first_kernel_size, self.kernel_size = first_kernel_size, kernel_size
 
         # === Layers ===
-        self.first = MaskedConv2D(filters, first_kernel_size, "A", activation="relu", name="masked_a")
+        self.first = MaskedConv2D(
+            filters, first_kernel_size, "A", activation="relu", name="masked_a"
+        )
         self.blocks = [
             MaskedConv2D(filters, kernel_size, "B", activation="relu", name=f"masked_b_{i}")
             for i in range(num_layers)
         ]
         self.context_projection = keras.layers.Dense(head_units, name="context_projection")
-        self.feature_projection = keras.layers.Dense(head_units, use_bias=False, name="feature_projection")
+        self.feature_projection = keras.layers.Dense(
+            head_units, use_bias=False, name="feature_projection"
+        )
         self.hidden = keras.layers.Dense(head_units, activation="relu", name="hidden")
         self.head_output = keras.layers.Dense(shape[-1], name="head_output")
         self.skip = keras.layers.Dense(shape[-1], name="skip")

@@ -130,8 +130,7 @@ def latent_codes(model_or_z, x=None) -> np.ndarray:
         z = z[:, None]
     if z.ndim != 2 or len(z) == 0:
         raise ValueError(
-            "Latent codes must be shaped (N, latent_dim) with N >= 1. "
-            f"Received shape {z.shape}."
+            f"Latent codes must be shaped (N, latent_dim) with N >= 1. Received shape {z.shape}."
         )
     return z
 

@@ -35,8 +35,9 @@ def _single_code(model, x, name):
     return encode_mean(model, x, name)[0]
 
 
-def manifold_grid(n: int = 20, latent_dim: int = 2, dims=(0, 1), quantiles=(0.05, 0.95),
-                  center=None):
+def manifold_grid(
+    n: int = 20, latent_dim: int = 2, dims=(0, 1), quantiles=(0.05, 0.95), center=None
+):
     """Latent codes of the 2-D manifold picture (Kingma & Welling 2014, Fig. 4).
 
     Evenly spaced quantiles `q = np.linspace(quantiles[0], quantiles[1], n)`
@@ -79,8 +80,16 @@ def manifold_grid(n: int = 20, latent_dim: int = 2, dims=(0, 1), quantiles=(0.05
     return z.reshape(n * n, latent_dim).astype("float32")
 
 
-def latent_manifold(model, n: int = 20, dims=(0, 1), quantiles=(0.05, 0.95), center=None,
-                    scale: int = 1, dpi: int = 100, path=None):
+def latent_manifold(
+    model,
+    n: int = 20,
+    dims=(0, 1),
+    quantiles=(0.05, 0.95),
+    center=None,
+    scale: int = 1,
+    dpi: int = 100,
+    path=None,
+):
     """Decodes an `n x n` grid of latent codes spread by the inverse Gaussian CDF.
 
     The picture of Kingma & Welling (2014), Fig. 4: see `manifold_grid` for
@@ -122,8 +131,15 @@ def latent_manifold(model, n: int = 20, dims=(0, 1), quantiles=(0.05, 0.95), cen
     return finish(fig, path)
 
 
-def latent_traversals(model, x=None, dims=None, values=np.linspace(-3.0, 3.0, 9),
-                      scale: int = 2, dpi: int = 100, path=None):
+def latent_traversals(
+    model,
+    x=None,
+    dims=None,
+    values=np.linspace(-3.0, 3.0, 9),
+    scale: int = 2,
+    dpi: int = 100,
+    path=None,
+):
     """One row per latent dimension, sweeping it over `values` with the others fixed.
 
     Args:
@@ -161,8 +177,16 @@ def latent_traversals(model, x=None, dims=None, values=np.linspace(-3.0, 3.0, 9)
     return finish(fig, path)
 
 
-def interpolation(model, x_a, x_b, steps: int = 10, scale: int = 2, dpi: int = 100,
-                  title: str | None = None, path=None):
+def interpolation(
+    model,
+    x_a,
+    x_b,
+    steps: int = 10,
+    scale: int = 2,
+    dpi: int = 100,
+    title: str | None = None,
+    path=None,
+):
     """Latent-space versus pixel-space interpolation between two examples.
 
     Top row: `decode((1 - t) * z_a + t * z_b)` with `z = z_mean`; bottom

@@ -116,8 +116,9 @@ def save_grid_gif(grids, path, scale: int = 2, duration_ms: int = 400):
         raise ValueError("`grids` is empty: a GIF needs at least one frame.")
     images = [Image.fromarray(np.asarray(f).repeat(scale, 0).repeat(scale, 1)) for f in frames]
     with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=duration_ms, loop=0)
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0
+        )
     return path
 
 
@@ -130,8 +131,9 @@ def save_image_grid(images, path, ncols: int | None = None, scale: int = 2):
     return save_grid_png(image_grid(images, ncols), path, scale=scale)
 
 
-def grid_figure(grid, scale: int = 2, dpi: int = 100, left_px: int = 0, top_px: int = 0,
-                bottom_px: int = 0):
+def grid_figure(
+    grid, scale: int = 2, dpi: int = 100, left_px: int = 0, top_px: int = 0, bottom_px: int = 0
+):
     """A figure showing `grid` pixel exact (`scale` px per pixel), with optional margins.
 
     The figure is `W*scale + left_px` by `H*scale + top_px + bottom_px`
@@ -151,8 +153,14 @@ def _title(fig, ax, title, top_px):
         fig.text(0.5, 1.0 - 0.5 * top_px / (fig.bbox.height), title, ha="center", va="center")
 
 
-def sample_grid(images, ncols: int | None = None, scale: int = 2, title: str | None = None,
-                dpi: int = 100, path=None):
+def sample_grid(
+    images,
+    ncols: int | None = None,
+    scale: int = 2,
+    title: str | None = None,
+    dpi: int = 100,
+    path=None,
+):
     """A figure of a batch of images, tiled (samples, a dataset, decoded codes).
 
     Args:
@@ -179,8 +187,15 @@ def sample_grid(images, ncols: int | None = None, scale: int = 2, title: str | N
     return finish(fig, path)
 
 
-def reconstruction_grid(x, x_hat, ncols: int | None = None, scale: int = 2,
-                        title: str | None = None, dpi: int = 100, path=None):
+def reconstruction_grid(
+    x,
+    x_hat,
+    ncols: int | None = None,
+    scale: int = 2,
+    title: str | None = None,
+    dpi: int = 100,
+    path=None,
+):
     """A figure of images above their reconstructions (see `paired_grid`).
 
     Rows alternate originals and reconstructions, labelled `x` and `x̂` in a

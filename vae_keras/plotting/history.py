@@ -54,8 +54,11 @@ def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, pa
     known = {name for name, _ in PANELS}
     extra = sorted(
         name for name in logs if not name.startswith("val_") and name not in known
-    ) + sorted(name[4:] for name in logs if name.startswith("val_")
-               and name[4:] not in known and name[4:] not in logs)
+    ) + sorted(
+        name[4:]
+        for name in logs
+        if name.startswith("val_") and name[4:] not in known and name[4:] not in logs
+    )
     panels = [(n, t) for n, t in PANELS if n in logs or f"val_{n}" in logs]
     panels += [(n, n) for n in extra]
     fig = new_figure((panel_size[0] * len(panels), panel_size[1]))
@@ -67,8 +70,11 @@ def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, pa
                 ax.plot(epochs, logs[key], style, marker="o", markersize=3, label=label)
         ax.set_title(title)
         ax.set_xlabel("epoch")
-        if log_scale and name != "beta" and all((logs.get(k, np.ones(1)) > 0).all()
-                                                for k in (name, f"val_{name}")):
+        if (
+            log_scale
+            and name != "beta"
+            and all((logs.get(k, np.ones(1)) > 0).all() for k in (name, f"val_{name}"))
+        ):
             ax.set_yscale("log")
         if name == "beta":  # start at 0: a warm-up's last value is 0.998, not a drop
             top = max(float(np.nanmax(logs.get(name, [1.0]))), 1e-3)

@@ -38,9 +38,18 @@ def project_2d(z, method: str = "auto", seed: int = 0):
     return tsne.fit_transform(z), ("t-SNE 1", "t-SNE 2")
 
 
-def latent_scatter(model_or_z, x=None, labels=None, method: str = "auto",
-                   max_points: int | None = 5000, seed: int = 0, figsize=(6, 6),
-                   point_size: float = 4.0, title: str | None = None, path=None):
+def latent_scatter(
+    model_or_z,
+    x=None,
+    labels=None,
+    method: str = "auto",
+    max_points: int | None = 5000,
+    seed: int = 0,
+    figsize=(6, 6),
+    point_size: float = 4.0,
+    title: str | None = None,
+    path=None,
+):
     """Scatter plot of latent means, coloured by label.
 
     Args:
@@ -74,9 +83,7 @@ def latent_scatter(model_or_z, x=None, labels=None, method: str = "auto",
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if len(labels) != len(z):
-            raise ValueError(
-                f"`labels` has {len(labels)} entries but there are {len(z)} codes."
-            )
+            raise ValueError(f"`labels` has {len(labels)} entries but there are {len(z)} codes.")
     if max_points is not None and len(z) > check_int(max_points, "max_points"):
         keep = np.sort(np.random.default_rng(seed).choice(len(z), max_points, replace=False))
         z = z[keep]
@@ -92,13 +99,26 @@ def latent_scatter(model_or_z, x=None, labels=None, method: str = "auto",
         cmap = _palette(len(classes))
         for i, c in enumerate(classes):
             sel = labels == c
-            ax.scatter(points[sel, 0], points[sel, 1], s=point_size, alpha=0.7,
-                       linewidths=0, color=cmap(i), label=str(c))
-        ax.legend(markerscale=3.0, fontsize="small",
-                  loc="best", framealpha=0.8, title="label")
+            ax.scatter(
+                points[sel, 0],
+                points[sel, 1],
+                s=point_size,
+                alpha=0.7,
+                linewidths=0,
+                color=cmap(i),
+                label=str(c),
+            )
+        ax.legend(markerscale=3.0, fontsize="small", loc="best", framealpha=0.8, title="label")
     else:
-        sc = ax.scatter(points[:, 0], points[:, 1], s=point_size, c=labels.astype("float64"),
-                        cmap="viridis", alpha=0.7, linewidths=0)
+        sc = ax.scatter(
+            points[:, 0],
+            points[:, 1],
+            s=point_size,
+            c=labels.astype("float64"),
+            cmap="viridis",
+            alpha=0.7,
+            linewidths=0,
+        )
         fig.colorbar(sc, ax=ax, label="label")
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
@@ -119,8 +139,9 @@ def _palette(n):
     return matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
 
 
-def latent_histograms(model_or_z, x=None, dims=None, bins: int = 50, ncols: int = 4,
-                      panel_size=(2.5, 2.0), path=None):
+def latent_histograms(
+    model_or_z, x=None, dims=None, bins: int = 50, ncols: int = 4, panel_size=(2.5, 2.0), path=None
+):
     """Histograms of each latent dimension's `z_mean`, against the N(0, 1) density.
 
     The aggregate posterior of a well-trained VAE roughly matches its prior;
