@@ -108,7 +108,7 @@ def main():
 
     out = tempfile.mkdtemp(prefix="callback_overhead_")
     configs = {
-        "none": lambda: [],
+        "none": list,
         "SampleGrid(64)": lambda: [SampleGrid(os.path.join(out, "s"), num_samples=64)],
         "ReconstructionGrid(16)": lambda: [ReconstructionGrid(os.path.join(out, "r"), x_test[:16])],
         "both": lambda: [

@@ -130,7 +130,9 @@ def finetune_iwae(model, x_train, args):
     if len(epochs) != len(args.finetune_iwae):
         raise SystemExit("--finetune-epochs needs one value, or one per --finetune-iwae stage")
     start, tuned = time.time(), model
-    for stage, (k, stage_epochs) in enumerate(zip(args.finetune_iwae, epochs), start=1):
+    for stage, (k, stage_epochs) in enumerate(
+        zip(args.finetune_iwae, epochs, strict=True), start=1
+    ):
         keras.utils.set_random_seed(stage)
         tuned = PixelIWAE(
             model.encoder, model.decoder, pixelcnn=model.pixelcnn, num_samples=k, seed=stage

@@ -92,7 +92,7 @@ def reference_models(keras, ops):
                 reconstruction_loss, kl_loss = vae_losses(data, z_mean, z_log_var, reconstruction)
                 total_loss = reconstruction_loss + kl_loss
             grads = tape.gradient(total_loss, self.trainable_weights)
-            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
             self.total_loss_tracker.update_state(total_loss)
             self.reconstruction_loss_tracker.update_state(reconstruction_loss)
             self.kl_loss_tracker.update_state(kl_loss)
@@ -115,7 +115,6 @@ def reference_models(keras, ops):
 def run_backend(args):
     """Times the implementations on the current backend; prints one JSON line."""
     import keras
-    import numpy as np
     from keras import ops
 
     from vae_keras import VAE, datasets, networks
@@ -201,8 +200,8 @@ def main():
             "--rounds",
             str(args.rounds),
         ]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
         if proc.returncode or not lines:
             print(f"{backend}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
             continue
@@ -215,8 +214,8 @@ def main():
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"| backend | implementation | ms/step | images/s | package / this |")
-    print(f"| --- | --- | ---: | ---: | ---: |")
+    print("| backend | implementation | ms/step | images/s | package / this |")
+    print("| --- | --- | ---: | ---: | ---: |")
     for row in rows:
         ms = row["ms_per_step"]
         ours = ms["vae_keras VAE"]

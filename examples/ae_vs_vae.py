@@ -19,9 +19,8 @@ labels (3.32 bits: all ten digits equally often).
     python examples/ae_vs_vae.py --data-dir /work/shared/datasets/mnist --epochs 5 --out out/
 """
 
-import numpy as np
-
 import _common
+import numpy as np
 
 
 def main():

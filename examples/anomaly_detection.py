@@ -17,9 +17,8 @@ Writes a histogram of the scores and the highest-scoring test images.
     python examples/anomaly_detection.py --data-dir /work/shared/datasets/mnist --epochs 5 --out out/
 """
 
-import numpy as np
-
 import _common
+import numpy as np
 
 ANOMALY = 9
 
@@ -82,7 +81,7 @@ def main():
     )
 
     fig, axes = _common.figure(1, len(scores) + 1, size=3.6)
-    for ax, (name, score) in zip(axes[0], scores.items()):
+    for ax, (name, score) in zip(axes[0], scores.items(), strict=False):
         bins = np.linspace(*np.percentile(score, [0.5, 99.5]), 60)
         ax.hist(score[is_anomaly == 0], bins=bins, density=True, alpha=0.6, label="0-8")
         ax.hist(score[is_anomaly == 1], bins=bins, density=True, alpha=0.6, label="9")

@@ -11,9 +11,8 @@ trained on real digits reads each row as the requested digit.
     python examples/conditional_mnist.py --data-dir /work/shared/datasets/mnist --epochs 5 --out out/
 """
 
-import numpy as np
-
 import _common
+import numpy as np
 
 
 def main():

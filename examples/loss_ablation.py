@@ -21,9 +21,8 @@ entropy of the classifier's labels (variety; 3.32 bits is uniform).
     python examples/loss_ablation.py --data-dir /work/shared/datasets/mnist --epochs 5 --out out/
 """
 
-import numpy as np
-
 import _common
+import numpy as np
 
 SETTINGS = {  # name: (reconstruction_weight, beta)
     "reconstruction only": (1.0, 0.0),

@@ -329,7 +329,7 @@ def test_nan_guard_stops_names_epoch_and_batch_and_restores_weights():
     vae.compile()
     snapshots = []
     record = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda e, l: snapshots.append(vae.get_weights())
+        on_epoch_end=lambda epoch, logs: snapshots.append(vae.get_weights())
     )
     guard = NaNGuard()
     with pytest.raises(
@@ -344,6 +344,6 @@ def test_nan_guard_stops_names_epoch_and_batch_and_restores_weights():
             callbacks=[_Poison(1, 2), record, guard],
         )
     assert guard.tripped[:3] == (2, 3, "loss") and guard.good_epoch == 1
-    for restored, good in zip(vae.get_weights(), snapshots[0]):
+    for restored, good in zip(vae.get_weights(), snapshots[0], strict=True):
         np.testing.assert_array_equal(restored, good)
     assert all(np.isfinite(w).all() for w in vae.get_weights())

@@ -211,6 +211,7 @@ def test_errors_print_one_line_without_traceback(argv, message, tmp_path):
         cwd=tmp_path,
         env=env,
         timeout=300,
+        check=False,
     )
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -268,7 +269,9 @@ def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
     completed = json.loads(history_file.read_text())["completed_epochs"]
     assert 1 <= completed < 4
 
-    rerun = subprocess.run(_train_cmd(out), capture_output=True, text=True, env=env, timeout=600)
+    rerun = subprocess.run(
+        _train_cmd(out), capture_output=True, text=True, env=env, timeout=600, check=False
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"Resuming {out} after epoch {completed} of 4" in rerun.stdout
     metrics = json.loads((out / "metrics.json").read_text())
@@ -288,7 +291,9 @@ def test_killed_run_resumes_and_logs_every_epoch_once(tmp_path):
     ]
 
     # The finished run is kept: the same command now refuses to overwrite it.
-    again = subprocess.run(_train_cmd(out), capture_output=True, text=True, env=env, timeout=300)
+    again = subprocess.run(
+        _train_cmd(out), capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert again.returncode == 2 and "already holds a finished run" in again.stderr
 
 

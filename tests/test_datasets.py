@@ -298,7 +298,7 @@ def test_tfds_image_dataset(tfds):
         reference = list(tfds.as_numpy(tfds.load("cifar10", split="train")))
     assert x.shape == (5, 32, 32, 3) and x.dtype == np.float32
     assert y.shape == (5,) and y.dtype == np.int64
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     np.testing.assert_array_equal(x, np.stack([e["image"] for e in reference]) / np.float32(255))
     np.testing.assert_array_equal(y, [e["label"] for e in reference])
 
@@ -311,7 +311,7 @@ def test_tfds_unlabelled_and_resized(tfds):
         full, _ = datasets.load("celeb_a", split="test", limit=2)
     assert x.shape == (2, 16, 12, 3) and x.dtype == np.float32
     assert y is None  # celeb_a has attributes but no `label` feature
-    assert full.shape == (2, 218, 178, 3) and 0.0 <= x.min() and x.max() <= 1.0
+    assert full.shape == (2, 218, 178, 3) and x.min() >= 0.0 and x.max() <= 1.0
     expected = tf.image.resize(full, (16, 12), antialias=True).numpy()
     np.testing.assert_allclose(x, expected, atol=1e-5)
 

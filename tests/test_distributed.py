@@ -141,7 +141,7 @@ def test_multi_worker_strategy_with_two_local_workers_matches_one_device(tmp_pat
     for worker in workers:
         if worker.poll() is None:
             worker.kill()
-    results = [_finish(worker, out) for worker, out in zip(workers, outs)]
+    results = [_finish(worker, out) for worker, out in zip(workers, outs, strict=True)]
     for result in results:
         _assert_same_run(result, local_devices=1)
     assert [r["parallel"]["is_chief"] for r in results] == [True, False]
@@ -149,7 +149,7 @@ def test_multi_worker_strategy_with_two_local_workers_matches_one_device(tmp_pat
 
 def test_even_split_trims_to_whole_replicas():
     x, y = np.zeros((71, 2)), np.ones((71,))
-    assert all(a is b for a, b in zip(distribute.even_split(None, 15, x, y), (x, y)))
+    assert all(a is b for a, b in zip(distribute.even_split(None, 15, x, y), (x, y), strict=True))
 
     class TwoReplicas:  # what num_replicas reads from a tf.distribute strategy
         num_replicas_in_sync = 2

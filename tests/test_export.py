@@ -145,6 +145,7 @@ def exported(tmp_path_factory):
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-5000:]
     outputs = dict(np.load(root / "outputs.npz"))

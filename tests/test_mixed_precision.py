@@ -118,4 +118,4 @@ def test_mixed_float16_loss_scaling_applies_unscaled_gradients(policy, binary_im
 
 
 def _delta(after, before):
-    return np.concatenate([np.ravel(a - b) for a, b in zip(after, before)])
+    return np.concatenate([np.ravel(a - b) for a, b in zip(after, before, strict=True)])

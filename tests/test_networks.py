@@ -12,7 +12,7 @@ def test_factories_adapt_to_shape(shape, arch):
     encoder = getattr(networks, f"{arch}_encoder")(shape, 5)
     decoder = getattr(networks, f"{arch}_decoder")(5, shape)
     assert [tuple(t.shape) for t in encoder.outputs] == [(None, 5), (None, 5)]
-    assert [l.name for l in encoder.layers[-2:]] == ["z_mean", "z_log_var"]
+    assert [layer.name for layer in encoder.layers[-2:]] == ["z_mean", "z_log_var"]
     assert tuple(decoder.output.shape) == (None,) + shape
     out = decoder.predict(np.zeros((2, 5), "float32"), verbose=0)
     assert out.shape == (2,) + shape
@@ -42,16 +42,16 @@ def test_widths_depths_activations_are_configurable():
     enc = networks.conv_encoder(
         (16, 16, 1), 2, filters=(8, 16, 32), dense_units=None, activation="elu"
     )
-    convs = [l for l in enc.layers if l.name.startswith("conv_")]
-    assert [l.filters for l in convs] == [8, 16, 32]
-    assert all(l.activation.__name__ == "elu" for l in convs)
+    convs = [layer for layer in enc.layers if layer.name.startswith("conv_")]
+    assert [layer.filters for layer in convs] == [8, 16, 32]
+    assert all(layer.activation.__name__ == "elu" for layer in convs)
     dec = networks.dense_decoder(2, (4,), hidden_units=(7, 9), output_activation="sigmoid")
-    assert [l.units for l in dec.layers if l.name.startswith("dense_")] == [7, 9]
+    assert [layer.units for layer in dec.layers if layer.name.startswith("dense_")] == [7, 9]
 
 
 def test_default_conv_pair_is_the_classic_one():
     enc = networks.conv_encoder((28, 28, 1), 2, dense_units=16)
-    assert [l.output.shape[1:] for l in enc.layers if l.name.startswith("conv_")] == [
+    assert [layer.output.shape[1:] for layer in enc.layers if layer.name.startswith("conv_")] == [
         (14, 14, 32),
         (7, 7, 64),
     ]

@@ -4,6 +4,7 @@ PNGs of the expected size, and the HTML report's links and metrics table."""
 import html
 import os
 import re
+from pathlib import Path
 
 import keras
 import matplotlib.image
@@ -68,7 +69,7 @@ def test_run_figures_and_report_in_two_calls(tmp_path, digits):
     assert png_size(figures["latent_manifold"]) == (20 * 8 + 56, 20 * 8 + 56)
 
     assert report == os.path.join(str(run), "report.html")
-    page = open(report, encoding="utf-8").read()
+    page = Path(report).read_text(encoding="utf-8")
     sources = re.findall(r'<img src="([^"]+)"', page)
     assert sources == [f"figures/{name}.png" for name in ALL_FIGURES]
     assert all(os.path.exists(run / src) for src in sources)
@@ -154,12 +155,12 @@ def test_report_escapes_and_links_relative_to_the_run(tmp_path):
         {"custom_plot": str(elsewhere)},
         title="run <1>",
     )
-    page = open(report, encoding="utf-8").read()
+    page = Path(report).read_text(encoding="utf-8")
     assert "<title>run &lt;1&gt;</title>" in page
     assert f"<th>{html.escape('<b>name</b>')}</th><td>a &amp; b</td>" in page
     assert "<th>history</th><td>2.5</td>" in page  # lists show their last value
     assert "<th>ok</th><td>True</td>" in page and "<th>n</th><td>7</td>" in page
     assert '<img src="../shared/fig.png"' in page
     assert "<figcaption>custom plot</figcaption>" in page
-    empty = open(write_report(tmp_path / "empty"), encoding="utf-8").read()
+    empty = Path(write_report(tmp_path / "empty")).read_text(encoding="utf-8")
     assert "No metrics recorded." in empty and "No figures." in empty

@@ -255,5 +255,5 @@ def test_seeded_runs_give_identical_weights(binary_images):
         vae.fit(binary_images, epochs=1, batch_size=16, shuffle=False, verbose=0)
         return vae.get_weights()
 
-    for a, b in zip(run(), run()):
+    for a, b in zip(run(), run(), strict=True):
         np.testing.assert_array_equal(a, b)

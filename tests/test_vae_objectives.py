@@ -82,9 +82,9 @@ def test_kl_under_the_free_bits_gets_no_gradient(binary_images):
         return [ops.convert_to_numpy(w) for w in vae.trainable_weights]
 
     floor, no_kl, elbo = train(free_bits=100.0), train(beta=0.0), train()
-    for a, b in zip(floor, no_kl):
+    for a, b in zip(floor, no_kl, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
-    assert max(np.abs(a - b).max() for a, b in zip(floor, elbo)) > 1e-3
+    assert max(np.abs(a - b).max() for a, b in zip(floor, elbo, strict=True)) > 1e-3
 
 
 def test_free_bits_arguments_are_checked():

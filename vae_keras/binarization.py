@@ -7,6 +7,8 @@
   every model is scored on the same binary images.
 """
 
+import math
+
 import keras
 import numpy as np
 
@@ -62,7 +64,7 @@ class DynamicBinarization(keras.utils.PyDataset):
         return np.random.default_rng([self.seed, self.epoch, 1]).permutation(len(self.x))
 
     def __len__(self):
-        return -(-len(self.x) // self.batch_size)
+        return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]

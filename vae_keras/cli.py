@@ -326,7 +326,11 @@ def _write_results(
         "num_test": len(x_test),
     }
     plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
-    pairs = [img for pair in zip(x_test[:32], model.reconstruct(x_test[:32])) for img in pair]
+    pairs = [
+        img
+        for pair in zip(x_test[:32], model.reconstruct(x_test[:32]), strict=True)
+        for img in pair
+    ]
     plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
     figures = report.write_run_figures(
         model, x_test, y_test, checkpoint.history, out / "figures", max_points=3000, seed=args.seed

@@ -342,7 +342,10 @@ def _load_tfds(name, split, data_dir, limit, image_size, batch_size=256):
         x[n : n + len(xb)], y[n : n + len(xb)] = xb, yb
         n += len(xb)
     if parts:
-        (x, y), n = (np.concatenate(p) for p in zip(*parts)), sum(len(p[0]) for p in parts)
+        (x, y), n = (
+            (np.concatenate(p) for p in zip(*parts, strict=True)),
+            sum(len(p[0]) for p in parts),
+        )
     if x is None:
         raise ValueError(f"TFDS dataset {name!r}, split {split!r} is empty.")
     return x[:n], (y[:n] if has_label else None)

@@ -205,9 +205,8 @@ def write_report(
         figures="\n".join(sections) or "<p>No figures.</p>",
     )
     report = os.path.join(directory, filename)
-    with atomic_path(report) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
+    with atomic_path(report) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(page)
     return report
 
 

@@ -11,7 +11,7 @@ def as_float_array(x, name: str) -> np.ndarray:
     """Converts array-like data to a float32 NumPy array, or raises."""
     try:
         array = np.asarray(x)
-    except Exception as error:  # ragged lists and the like
+    except (TypeError, ValueError, RuntimeError) as error:  # ragged lists, grad-tracking tensors
         raise ValueError(f"`{name}` could not be read as an array: {error}") from None
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise ValueError(
@@ -45,7 +45,7 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
         raise ValueError(f"`{name}` is empty (shape {array.shape}). Pass at least one example.")
     per_example = array.shape[1:]
     if len(per_example) != len(expected_shape) or any(
-        e is not None and e != d for e, d in zip(expected_shape, per_example)
+        e is not None and e != d for e, d in zip(expected_shape, per_example, strict=True)
     ):
         hint = ""
         if per_example + (1,) == expected_shape:

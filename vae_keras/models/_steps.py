@@ -131,8 +131,8 @@ def eager_test_step(model, data):
 
 def _jax_losses(model, trainable, non_trainable, x, y, training):
     """Runs `compute_losses` with the model's variables mapped to `state`."""
-    mapping = list(zip(model.trainable_variables, trainable))
-    mapping += list(zip(model.non_trainable_variables, non_trainable))
+    mapping = list(zip(model.trainable_variables, trainable, strict=True))
+    mapping += list(zip(model.non_trainable_variables, non_trainable, strict=True))
     with keras.StatelessScope(state_mapping=mapping) as scope:
         losses = model.compute_losses(x, y, training=training)
     # Seed generators advance inside the scope; carry their new state out.
@@ -141,7 +141,7 @@ def _jax_losses(model, trainable, non_trainable, x, y, training):
 
 
 def _jax_update_trackers(model, metrics_variables, losses, x):
-    mapping = list(zip(model.metrics_variables, metrics_variables))
+    mapping = list(zip(model.metrics_variables, metrics_variables, strict=True))
     with keras.StatelessScope(state_mapping=mapping) as scope:
         logs = _update_trackers(model, losses, x)
     return logs, [scope.get_current_value(v) for v in model.metrics_variables]
@@ -155,7 +155,7 @@ def jax_train_step(model, state, data):
 
     def objective(trainable, non_trainable):
         losses, non_trainable = _jax_losses(model, trainable, non_trainable, x, y, True)
-        opt_mapping = list(zip(model.optimizer.variables, optimizer_variables))
+        opt_mapping = list(zip(model.optimizer.variables, optimizer_variables, strict=True))
         with keras.StatelessScope(state_mapping=opt_mapping):
             scaled_loss = model.optimizer.scale_loss(losses["loss"])
         return scaled_loss, (losses, non_trainable)

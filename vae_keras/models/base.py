@@ -173,7 +173,7 @@ class LatentModel(keras.Model):
         n = len(arrays[0])
         outputs = [fn(*(a[i : i + batch_size] for a in arrays)) for i in range(0, n, batch_size)]
         if isinstance(outputs[0], (tuple, list)):
-            return tuple(np.concatenate(parts) for parts in zip(*outputs))
+            return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
         return np.concatenate(outputs)
 
     def _encode_tensors(self, x, training=False):

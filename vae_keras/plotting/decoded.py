@@ -135,7 +135,7 @@ def latent_traversals(
     model,
     x=None,
     dims=None,
-    values=np.linspace(-3.0, 3.0, 9),
+    values=None,
     scale: int = 2,
     dpi: int = 100,
     path=None,
@@ -147,7 +147,8 @@ def latent_traversals(
         x: One example whose `z_mean` fixes the other dimensions; default:
             all zeros (the prior mean).
         dims: Dimensions to traverse, one row each (default: the first 10).
-        values: Values each traversed dimension takes, one column each.
+        values: Values each traversed dimension takes, one column each (default:
+            nine values from -3 to 3).
         scale: Screen pixels per image pixel.
         dpi: Figure resolution.
         path: When given, the figure is also saved there (atomically).
@@ -157,6 +158,7 @@ def latent_traversals(
     """
     latent_dim = _latent_dim(model)
     dims = _check_dims(dims, latent_dim) if dims is not None else list(range(min(latent_dim, 10)))
+    values = np.linspace(-3.0, 3.0, 9) if values is None else values
     values = np.asarray(values, "float32").reshape(-1)
     if len(values) == 0 or not np.isfinite(values).all():
         raise ValueError(f"`values` must be a non-empty finite list. Received: {values!r}")
