@@ -1,5 +1,6 @@
 """What `AE`, `VAE` and their variants share on the data side: the decoder's
-likelihood (Bernoulli, or Gaussian with a fixed or learned variance),
+likelihood (a `vae_keras.likelihoods` object: Bernoulli, Gaussian with a fixed
+or learned variance, discretized logistic),
 training-time input corruption (denoising), and batched NumPy-in/NumPy-out
 decoding, reconstruction and sampling.
 
@@ -13,12 +14,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras import losses
+from vae_keras import likelihoods
 from vae_keras.models import _corruption
 from vae_keras.models.base import LatentModel
 from vae_keras.validation import check_data
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+LIKELIHOODS = likelihoods.NAMES
 DECODER_OUTPUTS = ("auto", "logits", "probabilities")
 LEARNED_VARIANCES = ("learned", "learned_per_pixel")
 # A learned Gaussian variance is clipped to [1e-3, 1e3]: without a floor, pixels
@@ -40,11 +41,20 @@ def decoder_emits_probabilities(decoder) -> bool:
     return False
 
 
+def likelihood_argument(likelihood):
+    """A likelihood name, or a `Likelihood` (also from its serialized config, as saved)."""
+    if isinstance(likelihood, dict):
+        return keras.saving.deserialize_keras_object(likelihood)
+    return likelihood
+
+
 def check_likelihood(likelihood, decoder_outputs, gaussian_variance):
     """Validates the likelihood arguments; returns `gaussian_variance` (float or str)."""
-    if likelihood not in LIKELIHOODS:
+    likelihood = likelihood_argument(likelihood)
+    if not isinstance(likelihood, likelihoods.Likelihood) and likelihood not in LIKELIHOODS:
         raise ValueError(
-            f"Unknown likelihood {likelihood!r}. Use one of {LIKELIHOODS}. "
+            f"Unknown likelihood {likelihood!r}. Use one of {LIKELIHOODS} or a "
+            "`vae_keras.likelihoods.Likelihood` instance. "
             f"Received: likelihood={likelihood!r}"
         )
     if decoder_outputs not in DECODER_OUTPUTS:
@@ -69,6 +79,29 @@ def check_likelihood(likelihood, decoder_outputs, gaussian_variance):
             f"{LEARNED_VARIANCES}. Received: gaussian_variance={gaussian_variance!r}"
         )
     return value
+
+
+def make_likelihood(likelihood, decoder, decoder_outputs, log_variance):
+    """The `Likelihood` object for a model's constructor arguments."""
+    likelihood = likelihood_argument(likelihood)
+    if isinstance(likelihood, likelihoods.Likelihood):
+        return likelihood
+    if likelihood == "bernoulli":
+        probabilities = decoder_outputs == "probabilities" or (
+            decoder_outputs == "auto" and decoder_emits_probabilities(decoder)
+        )
+        return likelihoods.Bernoulli(from_probabilities=probabilities)
+    if likelihood == "gaussian":
+        return likelihoods.Gaussian(log_variance)
+    return likelihoods.get(likelihood)
+
+
+def output_channels_of(likelihood):
+    """`channels -> decoder channels` for a likelihood argument (name or object)."""
+    likelihood = likelihood_argument(likelihood)
+    if isinstance(likelihood, likelihoods.Likelihood):
+        return likelihood.output_channels
+    return likelihoods.get(likelihood).output_channels if likelihood in LIKELIHOODS else None
 
 
 def _tile(tensor, k):
@@ -119,20 +152,37 @@ class ReconstructionModel(LatentModel):
             )
         self.input_shape_ = input_shape
         self.latent_dim = latent_dim
-        self.likelihood = likelihood
+        self.likelihood = likelihood_argument(likelihood)
         self.decoder_outputs = decoder_outputs
         self.gaussian_variance = gaussian_variance
         self.corruption = corruption
         self.corruption_level = corruption_level
         self.seed = seed
-        self._probabilities = decoder_outputs == "probabilities" or (
-            decoder_outputs == "auto" and decoder_emits_probabilities(self.decoder)
+        self._likelihood = make_likelihood(
+            likelihood, self.decoder, decoder_outputs, self._gaussian_log_var
         )
-        self._needs_unit_interval = likelihood == "bernoulli"
+        self._needs_unit_interval = self._likelihood.unit_interval
+
+    @property
+    def likelihood_object(self) -> likelihoods.Likelihood:
+        """The model's `vae_keras.likelihoods.Likelihood` (what `likelihood` names)."""
+        return self._likelihood
+
+    @property
+    def _probabilities(self):
+        return getattr(self._likelihood, "from_probabilities", False)
+
+    @_probabilities.setter
+    def _probabilities(self, value):
+        # A decoder that emits features for another head (PixelVAE) forces logits.
+        self._likelihood.from_probabilities = bool(value)
 
     def _reconstruction_config(self):
+        likelihood = self.likelihood
+        if isinstance(likelihood, likelihoods.Likelihood):
+            likelihood = keras.saving.serialize_keras_object(likelihood)
         return {
-            "likelihood": self.likelihood,
+            "likelihood": likelihood,
             "seed": self.seed,
             "decoder_outputs": self.decoder_outputs,
             "gaussian_variance": self.gaussian_variance,
@@ -169,12 +219,7 @@ class ReconstructionModel(LatentModel):
 
     def reconstruction_nll(self, target, outputs):
         """-log p(target | decoder outputs), per example, in nats."""
-        outputs = ops.cast(outputs, "float32")
-        if self.likelihood == "gaussian":
-            return losses.gaussian_nll(target, outputs, self._gaussian_log_var())
-        if self._probabilities:
-            return losses.bernoulli_nll_from_probabilities(target, outputs)
-        return losses.bernoulli_nll(target, outputs)
+        return self._likelihood.nll(target, ops.cast(outputs, "float32"))
 
     def codes_nll(self, target, z, condition=None, training=False):
         """-log p(target | z) per row, in nats (autoregressive decoders override this)."""
@@ -225,9 +270,25 @@ class ReconstructionModel(LatentModel):
 
     def _decode_tensors(self, z, condition=None, training=False):
         outputs = ops.cast(self._decode_raw(z, condition, training=training), "float32")
-        if self.likelihood == "bernoulli" and not self._probabilities:
-            return ops.sigmoid(outputs)
-        return outputs
+        return self._likelihood.mean(outputs)
+
+    # === Data checks beyond shape and range (e.g. the 8-bit grid) ===
+
+    def check_inputs(self, x, name="x"):
+        return self._likelihood.check_data(super().check_inputs(x, name), name)
+
+    def check_targets(self, y, name="y"):
+        return self._likelihood.check_data(super().check_targets(y, name), name)
+
+    # === Bits per dimension (8-bit likelihoods) ===
+
+    @property
+    def _reports_bits_per_dim(self):
+        return self._likelihood.discrete
+
+    def _bits_per_dim(self, nll_nats):
+        """Nats per example -> bits per dimension of the data."""
+        return nll_nats / (math.prod(self.input_shape_) * math.log(2.0))
 
     def call(self, inputs, training=False):
         """Deterministic reconstruction: decodes `z_mean`."""

@@ -21,11 +21,16 @@ def _encoder_outputs(encoder):
     return outputs
 
 
-def check_pair(encoder, decoder, extra_decoder_inputs: int = 0, same_shape: bool = True):
+def check_pair(
+    encoder, decoder, extra_decoder_inputs: int = 0, same_shape: bool = True, output_channels=None
+):
     """Checks that `encoder` and `decoder` fit together; returns (input_shape, latent_dim).
 
     `same_shape=False` skips the check that the decoder emits the encoder's
-    input shape (decoders that emit features, as in `PixelVAE`)."""
+    input shape (decoders that emit features, as in `PixelVAE`).
+    `output_channels(channels)` gives the decoder's channel count when it
+    differs from the data's (a likelihood with several parameters per
+    sub-pixel, e.g. the discretized logistic)."""
     for net, role in ((encoder, "encoder"), (decoder, "decoder")):
         if not isinstance(net, keras.Model):
             raise ValueError(f"`{role}` must be a keras.Model. Received: {role}={net!r}")
@@ -45,10 +50,21 @@ def check_pair(encoder, decoder, extra_decoder_inputs: int = 0, same_shape: bool
         )
     input_shape = tuple(encoder.inputs[0].shape[1:])
     output_shape = tuple(decoder.outputs[0].shape[1:])
-    if same_shape and output_shape != input_shape:
+    wanted = input_shape
+    if output_channels is not None and input_shape:
+        wanted = input_shape[:-1] + (output_channels(input_shape[-1]),)
+    if same_shape and output_shape != wanted:
+        if wanted == input_shape:
+            fix = f"Build the decoder with output_shape={input_shape}."
+        else:
+            fix = (
+                f"The likelihood needs {wanted[-1]} decoder channels per pixel for "
+                f"{input_shape[-1]}-channel data: build the decoder with "
+                f"output_channels={wanted[-1]} (output shape {wanted})."
+            )
         raise ValueError(
             f"The decoder generates shape {output_shape} but the encoder reads shape "
-            f"{input_shape}. Build the decoder with output_shape={input_shape}."
+            f"{input_shape}. {fix}"
         )
     return input_shape, latent_dim
 

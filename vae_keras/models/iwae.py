@@ -94,11 +94,14 @@ class IWAE(VAE):
         """The negative IWAE bound, and the VAE's two terms for comparison."""
         log_w, log_px, z_mean, z_log_var = self.log_weights(x, y, training=training)
         bound = ops.logsumexp(log_w, axis=0) - math.log(self.num_samples)
-        return {
+        results = {
             "loss": -ops.mean(bound),
             "reconstruction_loss": -ops.mean(log_px),
             "kl_loss": ops.mean(losses.kl_divergence(z_mean, z_log_var)),
         }
+        if self._reports_bits_per_dim:  # of the IWAE bound
+            results["bits_per_dim"] = self._bits_per_dim(results["loss"])
+        return results
 
     def get_config(self):
         return {**super().get_config(), "num_samples": self.num_samples}

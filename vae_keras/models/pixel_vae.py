@@ -102,7 +102,7 @@ class PixelVAE(VAE):
         self._probabilities = False  # the PixelCNN emits logits, whatever the decoder ends in
 
     @staticmethod
-    def _check_networks(encoder, decoder):
+    def _check_networks(encoder, decoder, output_channels=None):
         return check_pair(encoder, decoder, same_shape=False)  # the full check ran in __init__
 
     # === Likelihood ===

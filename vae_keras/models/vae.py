@@ -12,6 +12,7 @@ from vae_keras.models._reconstruction import (  # noqa: F401  (re-exported names
     ReconstructionModel,
     check_likelihood,
     decoder_emits_probabilities,
+    output_channels_of,
 )
 from vae_keras.models.base import check_pair
 from vae_keras.validation import check_non_negative
@@ -35,6 +36,14 @@ class VAE(ReconstructionModel):
     - `"bernoulli"`: binary cross-entropy summed over pixels; data must lie
       in [0, 1]. Computed from logits (stable when pixels are exactly 0 or 1
       and the decoder saturates). `decode` returns probabilities.
+    - `"discretized_logistic"`: 8-bit data (`k / 255`): each sub-pixel's
+      value has the mass of its bin under a logistic (PixelCNN++); the
+      decoder emits a location and a log-scale per sub-pixel (`2 * C`
+      channels, e.g. `networks.conv_decoder(..., output_channels=6)` for
+      RGB). A probability mass, so `fit`/`evaluate` also report
+      `bits_per_dim` (the negative ELBO over `D ln 2`, 0-255 scale).
+      `likelihoods.DiscretizedLogistic(num_mixtures=K)` is its mixture.
+      `decode` returns the means.
     - `"gaussian"`: `N(x; decoder(z), variance)`. With a fixed variance
       (default 1/2) the term is the summed squared error of the slides plus
       the constant `0.5 * D * log(pi)` (a true NLL in nats). With
@@ -69,7 +78,8 @@ class VAE(ReconstructionModel):
             probabilities (Bernoulli) or means (Gaussian).
         beta: Weight of the KL term (beta-VAE; 1.0 is the ELBO).
         reconstruction_weight: Weight of the reconstruction term.
-        likelihood: `"bernoulli"` or `"gaussian"`.
+        likelihood: `"bernoulli"`, `"gaussian"`, `"discretized_logistic"`, or
+            a `vae_keras.likelihoods.Likelihood` instance.
         seed: Integer seed for the sampling noise, the corruption noise and
             `sample`.
         decoder_outputs: `"auto"` (probabilities if the decoder ends in a
@@ -119,7 +129,9 @@ class VAE(ReconstructionModel):
         reconstruction_weight = check_non_negative(reconstruction_weight, "reconstruction_weight")
         free_bits = check_non_negative(free_bits, "free_bits")
         corruption_level = check_corruption(corruption, corruption_level)
-        input_shape, latent_dim = self._check_networks(encoder, decoder)
+        input_shape, latent_dim = self._check_networks(
+            encoder, decoder, output_channels=output_channels_of(likelihood)
+        )
         super().__init__(**kwargs)
 
         # === Layers ===
@@ -143,6 +155,8 @@ class VAE(ReconstructionModel):
         self._reconstruction_weight = keras.Variable(
             reconstruction_weight, trainable=False, dtype="float32", name="reconstruction_weight"
         )
+        if self._reports_bits_per_dim:
+            self.loss_names = type(self).loss_names + ("bits_per_dim",)
         self._init_trackers()
 
         # === Config ===
@@ -203,7 +217,10 @@ class VAE(ReconstructionModel):
         reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
         kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)
         loss = self._reconstruction_weight * reconstruction_loss + self._beta * kl_penalty
-        return {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+        results = {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
+        if self._reports_bits_per_dim:  # the negative ELBO, whatever beta is
+            results["bits_per_dim"] = self._bits_per_dim(reconstruction_loss + kl_loss)
+        return results
 
     # === Config ===
 
