@@ -32,6 +32,7 @@ MIN_LOG_SCALE = -7.0
 # And a ceiling: beyond it the bin width in standard units underflows in float32.
 MAX_LOG_SCALE = 7.0
 GRID_TOLERANCE = 1e-3  # in units of one 8-bit step
+LOG_HALF = math.log(0.5)  # the Gaussian's default variance 1/2: summed squared error + const
 
 
 def _sum_over_example(values):
@@ -125,7 +126,7 @@ class Gaussian(Likelihood):
 
     name = "gaussian"
 
-    def __init__(self, log_variance=-math.log(2.0)):
+    def __init__(self, log_variance=LOG_HALF):
         self.log_variance = log_variance
 
     def _log_var(self):
