@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras import losses
-from vae_keras.models._reconstruction import _tile
+from vae_keras import likelihoods
+from vae_keras.models._reconstruction import _tile, likelihood_argument
 from vae_keras.models.base import check_pair
 from vae_keras.models.iwae import IWAE
 from vae_keras.models.vae import VAE
@@ -13,7 +13,7 @@ from vae_keras.networks.autoregressive import PixelCNN
 from vae_keras.validation import check_data
 
 
-def _check_pixel_networks(encoder, decoder, pixelcnn):
+def _check_pixel_networks(encoder, decoder, pixelcnn, likelihood):
     """Checks encoder -> decoder features -> PixelCNN; returns (input_shape, latent_dim)."""
     if not isinstance(pixelcnn, PixelCNN):
         raise ValueError(
@@ -34,14 +34,22 @@ def _check_pixel_networks(encoder, decoder, pixelcnn):
             f"The PixelCNN models images shaped {tuple(pixelcnn.image_shape)} but the encoder "
             f"reads {input_shape}. Build it with input_shape={input_shape}."
         )
+    wanted = likelihood.output_channels(input_shape[-1])
+    emitted = pixelcnn.output_channels or input_shape[-1]
+    if emitted != wanted:
+        raise ValueError(
+            f"The {likelihood.name} likelihood needs {wanted} outputs per pixel for "
+            f"{input_shape[-1]}-channel images; the PixelCNN emits {emitted}. Build it with "
+            f"output_channels={wanted}."
+        )
     return input_shape, latent_dim
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
 class PixelVAE(VAE):
-    """A `VAE` whose Bernoulli decoder is autoregressive over pixels.
+    """A `VAE` whose decoder is autoregressive over pixels.
 
-    `log p(x | z) = sum_i log Bernoulli(x_i | pixelcnn(decoder(z), x_<i))`
+    `log p(x | z) = sum_i log p(x_i | pixelcnn(decoder(z), x_<i))`
     with pixels in raster order: the decoder turns `z` into per-pixel
     features (the global shape), and a small `networks.PixelCNN` refines each
     pixel from the pixels before it (local detail that `z` leaves uncertain).
@@ -64,7 +72,12 @@ class PixelVAE(VAE):
         pixelcnn: A `networks.PixelCNN` for the encoder's image shape with
             the decoder's `feature_channels`.
         **kwargs: Other `VAE` arguments (`beta`, `seed`, `free_bits`,
-            `corruption`, ...). The likelihood is Bernoulli (binary data).
+            `corruption`, ...). `likelihood` is `"bernoulli"` (binary
+            images, the default) or `"discretized_logistic"` / a
+            `likelihoods.DiscretizedLogistic(num_mixtures=K)` (8-bit colour
+            images; the PixelCNN then emits that likelihood's
+            `output_channels(C)` per pixel, and the colours of a pixel are
+            coupled by the mixture's coefficients, as in PixelCNN++).
 
     Example:
 
@@ -85,21 +98,25 @@ class PixelVAE(VAE):
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, pixelcnn: PixelCNN, **kwargs):
-        likelihood = kwargs.get("likelihood", "bernoulli")
-        if likelihood != "bernoulli":
+        likelihood = likelihoods.get(likelihood_argument(kwargs.get("likelihood", "bernoulli")))
+        if likelihood.name not in ("bernoulli", "discretized_logistic"):
             raise ValueError(
-                "PixelVAE models binary pixels (Bernoulli likelihood). "
-                f"Received: likelihood={likelihood!r}; use VAE for a Gaussian likelihood."
+                "PixelVAE models binary pixels ('bernoulli') or 8-bit pixels "
+                f"('discretized_logistic'). Received: likelihood={kwargs['likelihood']!r}; use VAE for "
+                "a Gaussian likelihood."
             )
         if kwargs.get("decoder_outputs", "auto") == "probabilities":
             raise ValueError(
                 "A PixelVAE decoder emits features, not probabilities. "
                 "Received: decoder_outputs='probabilities'; leave it at 'auto'."
             )
-        _check_pixel_networks(encoder, decoder, pixelcnn)
+        _check_pixel_networks(encoder, decoder, pixelcnn, likelihood)
         super().__init__(encoder, decoder, **kwargs)
         self.pixelcnn = pixelcnn
-        self._probabilities = False  # the PixelCNN emits logits, whatever the decoder ends in
+        if (
+            self._likelihood.name == "bernoulli"
+        ):  # the PixelCNN emits logits, whatever the decoder ends in
+            self._probabilities = False
 
     @staticmethod
     def _check_networks(encoder, decoder, output_channels=None):
@@ -113,8 +130,8 @@ class PixelVAE(VAE):
     def codes_nll(self, target, z, condition=None, training=False):
         """-log p(target | z): the PixelCNN reads `target` (teacher forcing)."""
         target = ops.cast(target, "float32")
-        logits = self.pixelcnn([target, self._features(z, training)], training=training)
-        return losses.bernoulli_nll(target, ops.cast(logits, "float32"))
+        outputs = self.pixelcnn([target, self._features(z, training)], training=training)
+        return self._likelihood.nll(target, ops.cast(outputs, "float32"))
 
     def log_prob_given_codes(self, x, z, condition=None, training=False, num_samples=None):
         """As `VAE.log_prob_given_codes`, with the causal context of each image
@@ -122,10 +139,10 @@ class PixelVAE(VAE):
         x = ops.cast(ops.convert_to_tensor(x), "float32")
         k = num_samples or z.shape[0] // x.shape[0]
         context = self.pixelcnn.context(x, training=training)
-        logits = self.pixelcnn.logits(
+        outputs = self.pixelcnn.logits(
             self._features(z, training), _tile(context, k), training=training
         )
-        return -losses.bernoulli_nll(_tile(x, k), ops.cast(logits, "float32"))
+        return -self._likelihood.nll(_tile(x, k), ops.cast(outputs, "float32"))
 
     # === Generation (sequential over pixels) ===
 
@@ -137,13 +154,15 @@ class PixelVAE(VAE):
         return int(ops.convert_to_numpy(draw))
 
     def _generate(self, z, seed):
-        """Draws images pixel by pixel for codes `z`; returns `(images, probabilities)`:
-        the binary draws and the probability each was drawn with."""
+        """Draws images pixel by pixel for codes `z`; returns `(images, expected)`:
+        the draws and, per pixel, its expected value (Bernoulli: the probability it
+        was drawn with) given `z` and the pixels drawn before it."""
         height, width, channels = self.input_shape_
         rng = np.random.default_rng(seed)
+        generator = keras.random.SeedGenerator(int(rng.integers(2**31 - 1)))
         features = self._features(ops.convert_to_tensor(z, "float32"))
         x = np.zeros((len(z), height, width, channels), "float32")
-        probabilities = np.zeros_like(x)
+        expected = np.zeros_like(x)
         reach = self.pixelcnn.receptive_rows
         for i in range(height):
             # Row i depends on rows i - reach .. i only: run the masked
@@ -151,15 +170,21 @@ class PixelVAE(VAE):
             top = max(0, i - reach)
             for j in range(width):
                 context = self.pixelcnn.context(x[:, top : i + 1])
-                logits = self.pixelcnn.logits(features[:, top : i + 1], context)
-                p = ops.convert_to_numpy(ops.sigmoid(ops.cast(logits[:, i - top, j], "float32")))
-                probabilities[:, i, j] = p
-                x[:, i, j] = (rng.random(p.shape) < p).astype("float32")
-        return x, probabilities
+                outputs = self.pixelcnn.logits(features[:, top : i + 1], context)
+                pixel = ops.cast(outputs[:, i - top, j], "float32")
+                if self._likelihood.name == "bernoulli":  # as before: NumPy draws
+                    p = ops.convert_to_numpy(ops.sigmoid(pixel))
+                    expected[:, i, j] = p
+                    x[:, i, j] = (rng.random(p.shape) < p).astype("float32")
+                    continue
+                expected[:, i, j] = ops.convert_to_numpy(self._likelihood.mean(pixel))
+                x[:, i, j] = ops.convert_to_numpy(self._likelihood.sample(pixel, generator))
+        return x, expected
 
     def decode(self, z, batch_size: int = 256, seed: int | None = None):
-        """Generates images for codes `z` (sequentially); returns, per pixel, the
-        probability it was drawn with. With `seed` the draws repeat."""
+        """Generates images for codes `z` (sequentially); returns, per pixel, its
+        expected value given `z` and the pixels drawn before it (Bernoulli: the
+        probability it was drawn with). With `seed` the draws repeat."""
         z = check_data(z, (self.latent_dim,), "z")
         seed = self._pixel_seed(seed)
         parts = [
@@ -179,10 +204,11 @@ class PixelVAE(VAE):
         return self.decode(z_mean, batch_size=batch_size, seed=seed)
 
     def call(self, inputs, training=False):
-        """One-step-ahead probabilities `p(x_i = 1 | z_mean, x_<i)` given the true pixels."""
+        """One-step-ahead expected pixels given the true pixels before them (Bernoulli:
+        `p(x_i = 1 | z_mean, x_<i)`)."""
         z_mean, _ = self._encode_tensors(inputs, training=training)
-        logits = self.pixelcnn([inputs, self._features(z_mean, training)], training=training)
-        return ops.sigmoid(ops.cast(logits, "float32"))
+        outputs = self.pixelcnn([inputs, self._features(z_mean, training)], training=training)
+        return self._likelihood.mean(ops.cast(outputs, "float32"))
 
     # === Config ===
 

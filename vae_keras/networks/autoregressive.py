@@ -112,6 +112,12 @@ class PixelCNN(keras.Model):
         first_kernel_size: Odd kernel size of the type-A layer.
         kernel_size: Odd kernel size of the type-B layers.
         head_units: Width of the per-pixel head.
+        output_channels: Outputs per pixel (default: the image's channels,
+            one logit each). A likelihood with several parameters per pixel
+            needs more, e.g. `DiscretizedLogistic(num_mixtures=5)
+            .output_channels(3)` = 50 for RGB: a mixture of logistics whose
+            channel coupling makes the colours of a pixel depend on each
+            other, while the masks make the pixel depend on earlier ones.
 
     Example:
 
@@ -131,6 +137,7 @@ class PixelCNN(keras.Model):
         first_kernel_size: int = 7,
         kernel_size: int = 3,
         head_units: int = 32,
+        output_channels: int | None = None,
         name: str = "pixelcnn",
         **kwargs,
     ):
@@ -144,6 +151,8 @@ class PixelCNN(keras.Model):
             (kernel_size, "kernel_size"),
         ):
             check_positive_int(value, label)
+        if output_channels is not None:
+            check_positive_int(output_channels, "output_channels")
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
             raise ValueError(
                 f"`num_layers` must be an integer >= 0. Received: num_layers={num_layers!r}"
@@ -152,6 +161,8 @@ class PixelCNN(keras.Model):
         self.feature_channels = feature_channels
         self.filters, self.num_layers, self.head_units = filters, num_layers, head_units
         self.first_kernel_size, self.kernel_size = first_kernel_size, kernel_size
+        self.output_channels = output_channels
+        outputs = shape[-1] if output_channels is None else output_channels
 
         # === Layers ===
         self.first = MaskedConv2D(
@@ -166,8 +177,8 @@ class PixelCNN(keras.Model):
             head_units, use_bias=False, name="feature_projection"
         )
         self.hidden = keras.layers.Dense(head_units, activation="relu", name="hidden")
-        self.head_output = keras.layers.Dense(shape[-1], name="head_output")
-        self.skip = keras.layers.Dense(shape[-1], name="skip")
+        self.head_output = keras.layers.Dense(outputs, name="head_output")
+        self.skip = keras.layers.Dense(outputs, name="skip")
         self._build_layers()
 
     def _build_layers(self):
@@ -213,6 +224,7 @@ class PixelCNN(keras.Model):
             "first_kernel_size": self.first_kernel_size,
             "kernel_size": self.kernel_size,
             "head_units": self.head_units,
+            "output_channels": self.output_channels,
         }
 
     @classmethod
