@@ -2,13 +2,18 @@
 
 from vae_keras.networks.autoregressive import MaskedConv2D, PixelCNN
 from vae_keras.networks.conv import conv_decoder, conv_encoder
+from vae_keras.networks.defaults import default_networks
 from vae_keras.networks.dense import dense_decoder, dense_encoder
+from vae_keras.networks.residual import residual_decoder, residual_encoder
 
 __all__ = [
     "MaskedConv2D",
     "PixelCNN",
     "conv_decoder",
     "conv_encoder",
+    "default_networks",
     "dense_decoder",
     "dense_encoder",
+    "residual_decoder",
+    "residual_encoder",
 ]

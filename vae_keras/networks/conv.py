@@ -87,6 +87,8 @@ def conv_decoder(
     activation: str = "relu",
     output_activation: str | None = None,
     name: str = "decoder",
+    *,
+    output_channels: int | None = None,
 ) -> keras.Model:
     """A transposed-convolution decoder `z -> image`.
 
@@ -106,16 +108,21 @@ def conv_decoder(
         output_activation: `None` for logits (Bernoulli) or means (Gaussian);
             `"sigmoid"` also works with `VAE`, which then reads probabilities.
         name: Name of the returned model.
+        output_channels: Channels of the output; default `output_shape[-1]`.
+            Likelihoods with several parameters per sub-pixel need more
+            (e.g. `2 * channels` for a location and a log-scale each).
 
     Returns:
         A functional `keras.Model` from `(batch, latent_dim)` to
-        `(batch, *output_shape)`.
+        `(batch, height, width, output_channels)`.
 
     Example:
 
     >>> decoder = conv_decoder(2, (32, 32, 3))
     >>> tuple(decoder.output.shape)
     (None, 32, 32, 3)
+    >>> tuple(conv_decoder(2, (32, 32, 3), output_channels=6).output.shape)
+    (None, 32, 32, 6)
     """
     check_positive_int(latent_dim, "latent_dim")
     output_shape = check_shape(output_shape, "output_shape", min_rank=1, max_rank=3)
@@ -127,6 +134,8 @@ def conv_decoder(
     filters = check_units(filters, "filters")
     check_positive_int(kernel_size, "kernel_size")
     height, width, channels = output_shape
+    if output_channels is not None:
+        channels = check_positive_int(output_channels, "output_channels")
     base_h, base_w = _downsampled(height, len(filters)), _downsampled(width, len(filters))
     scale = 2 ** len(filters)
 

@@ -57,6 +57,8 @@ def dense_decoder(
     activation: str = "relu",
     output_activation: str | None = None,
     name: str = "decoder",
+    *,
+    output_channels: int | None = None,
 ) -> keras.Model:
     """A multilayer-perceptron decoder `z -> x`.
 
@@ -74,19 +76,34 @@ def dense_decoder(
             means). `"sigmoid"` also works with `VAE`, which then treats the
             outputs as probabilities.
         name: Name of the returned model.
+        output_channels: Size of the last (channel) axis of the output;
+            default `output_shape[-1]`. Likelihoods with several parameters
+            per sub-pixel need more (e.g. `2 * channels`). Needs an
+            `output_shape` with a channel axis (rank 2 or 3).
 
     Returns:
         A functional `keras.Model` from `(batch, latent_dim)` to
-        `(batch, *output_shape)`.
+        `(batch, *output_shape[:-1], output_channels)`.
 
     Example:
 
     >>> decoder = dense_decoder(2, (28, 28, 1))
     >>> tuple(decoder.output.shape)
     (None, 28, 28, 1)
+    >>> tuple(dense_decoder(2, (8, 8, 3), output_channels=6).output.shape)
+    (None, 8, 8, 6)
     """
     check_positive_int(latent_dim, "latent_dim")
     output_shape = check_shape(output_shape, "output_shape")
+    if output_channels is not None:
+        check_positive_int(output_channels, "output_channels")
+        if len(output_shape) < 2:
+            raise ValueError(
+                "`output_channels` replaces the channel axis, but a flat output has none. "
+                f"Received: output_shape={output_shape}, output_channels={output_channels}. "
+                f"Use output_shape=({output_shape[0]}, {output_channels}) instead."
+            )
+        output_shape = output_shape[:-1] + (output_channels,)
     hidden_units = check_units(hidden_units, "hidden_units")
 
     # === Layers and functional model ===

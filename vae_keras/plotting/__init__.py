@@ -1,4 +1,5 @@
-"""Pictures of a VAE: image grids, latent space, decoded manifolds, training curves.
+"""Pictures of a VAE: image grids, latent space, decoded manifolds, latent arithmetic,
+training curves.
 
 Every plot returns a `matplotlib.figure.Figure` and takes an optional
 `path=` to save it (atomically: temp file, then rename). matplotlib is
@@ -15,6 +16,11 @@ Example:
 >>> fig = plotting.latent_scatter(z, labels=np.arange(200) % 10)
 """
 
+from vae_keras.plotting.arithmetic import (
+    apply_attribute,
+    attribute_arithmetic,
+    attribute_vector,
+)
 from vae_keras.plotting.decoded import (
     interpolation,
     latent_manifold,
@@ -35,6 +41,9 @@ from vae_keras.plotting.history import training_history
 from vae_keras.plotting.latent import latent_histograms, latent_scatter, project_2d
 
 __all__ = [
+    "apply_attribute",
+    "attribute_arithmetic",
+    "attribute_vector",
     "grid_to_uint8",
     "image_grid",
     "interpolation",
