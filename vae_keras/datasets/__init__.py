@@ -11,14 +11,37 @@
 
 from vae_keras.datasets._idx import ENV_VAR, load_idx
 from vae_keras.datasets.core import KNOWN_DATASETS, PROCEDURAL_DATASETS, load
+from vae_keras.datasets.folder import IMAGE_EXTENSIONS, image_folder
+from vae_keras.datasets.patches import TEST_PHOTOS, TRAIN_PHOTOS, load_patches
+from vae_keras.datasets.shapes import (
+    COLOR_NAMES,
+    FACTOR_NAMES,
+    PALETTE,
+    SHAPE_NAMES,
+    load_shapes,
+    render_shapes,
+    shapes_factors,
+)
 from vae_keras.datasets.tfds_stream import CELEBA_CROP_BOX, tfds_stream
 
 __all__ = [
     "CELEBA_CROP_BOX",
+    "COLOR_NAMES",
     "ENV_VAR",
+    "FACTOR_NAMES",
+    "IMAGE_EXTENSIONS",
     "KNOWN_DATASETS",
+    "PALETTE",
     "PROCEDURAL_DATASETS",
+    "SHAPE_NAMES",
+    "TEST_PHOTOS",
+    "TRAIN_PHOTOS",
+    "image_folder",
     "load",
     "load_idx",
+    "load_patches",
+    "load_shapes",
+    "render_shapes",
+    "shapes_factors",
     "tfds_stream",
 ]
