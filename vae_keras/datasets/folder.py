@@ -72,7 +72,9 @@ def image_folder(
             Files are checked cheaply up front (the format's first bytes, and its end
             marker within the last KiB); a file that passes but still fails to decode is
             skipped by `tf.data`'s `ignore_errors` (with `"raise"`, TF's error stops the
-            iteration).
+            iteration). Because of that, with `"skip"` Keras learns the number of batches
+            only at the end of the first epoch (and warns once that the input "ran out of
+            data": harmless); with `"raise"` it is known up front.
         follow_links: follow symbolic links to folders while listing.
 
     Returns:
