@@ -43,10 +43,10 @@ DEFAULT_NUM_EXAMPLES = {"train": 10_000, "test": 2_000}
 _SPLIT_STREAMS = {"train": 0, "test": 1}  # train and test: independent streams of one seed
 _RADIUS = 0.24  # of min(height, width) at scale 1: every shape stays inside the image
 _SUPERSAMPLE = 4
-# Shape outlines in unit coordinates (u right, v up; each fits the unit disc). Areas in
-# units of radius^2 are 1.30, 1.57, 1.96 and 2.34, so the shapes differ in pixel count.
+# Shape outlines in unit coordinates (u right, v up; each about fits the unit disc). Areas
+# in radius^2: square 1.85, ellipse 1.57, triangle 1.30, heart 2.34: distinct pixel counts.
 _ELLIPSE_MINOR = 0.5
-_SQUARE_HALF = 0.7
+_SQUARE_HALF = 0.68
 _HEART_SCALE = 0.8
 _HEART_CENTROID = 0.2935  # the area centroid of (u^2 + v^2 - 1)^3 <= u^2 v^3 sits at v = 0.29
 
