@@ -404,6 +404,7 @@ def test_fit_vae_on_tfds_stream(tfds):
 def test_load_procedural_datasets(tfds):  # tfds: unknown names are looked up there
     x, y = datasets.load("shapes", split="test", num_examples=4)
     assert x.shape == (4, 32, 32, 3) and y.shape == (4,)
+    pytest.importorskip("skimage")
     x, y = datasets.load("patches", split="test", image_size=(8, 12), limit=3)
     assert x.shape == (3, 8, 12, 3) and y is None
     with pytest.raises(ValueError, match="Did you mean 'shapes'"):

@@ -141,7 +141,7 @@ def find(patch, photo):
 
 
 def test_patches_are_exact_crops_of_the_split_photos():
-    from skimage import data
+    data = pytest.importorskip("skimage.data")
 
     assert not set(datasets.TRAIN_PHOTOS) & set(datasets.TEST_PHOTOS)
     x, y = datasets.load("patches", split="test", image_size=8, num_examples=6)
@@ -162,6 +162,7 @@ def test_patches_are_exact_crops_of_the_split_photos():
 
 
 def test_patches_resized_stay_on_the_grid():
+    pytest.importorskip("skimage")
     x = datasets.load_patches("train", (12, 16), num_examples=20, crop_size=(24, 32))
     assert x.shape == (20, 12, 16, 3)
     np.testing.assert_array_equal(x * 255, np.round(x * 255))

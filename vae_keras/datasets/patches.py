@@ -101,7 +101,7 @@ def _photos(names):
     except ImportError as e:
         raise ImportError(
             'The "patches" dataset crops the photographs bundled with scikit-image, which '
-            "is not installed: pip install scikit-image"
+            "is not installed: pip install scikit-image (or: pip install vae_keras[images])"
         ) from e
     photos = []
     for name in names:
