@@ -362,6 +362,7 @@ def test_tfds_stream_celeba_crop_and_attributes(tfds):
     attrs = np.concatenate([b[1] for b in batches])
     assert x.dtype == np.float32 and attrs.dtype == np.float32 and attrs.shape == (5, 40)
     assert len(ds.attribute_names) == 40 and ds.attribute_names[31] == "Smiling"
+    assert ds.tfds_name == "celeb_a"
     expected_attrs = [[float(e["attributes"][k]) for k in ds.attribute_names] for e in raw]
     np.testing.assert_array_equal(attrs, expected_attrs)
     # NVAE's box: rows 40..187, columns 15..162 of the 218x178 face, then 64x64.

@@ -54,7 +54,7 @@ def tfds_stream(
     Returns:
         A `tf.data.Dataset` of `x` batches, float32 `(batch, H, W, C)` in [0, 1], or of
         `(x, attributes)` batches. Attributes attached: `dataset.attribute_names` (with
-        `attributes=True`) and `dataset.name`.
+        `attributes=True`) and `dataset.tfds_name`.
 
     Raises:
         ValueError: unknown `name` (close matches suggested), no `image` feature, no
@@ -84,7 +84,7 @@ def tfds_stream(
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    ds.name = name
+    ds.tfds_name = name
     if attributes:
         ds.attribute_names = info["attribute_names"]
     return ds
