@@ -9,9 +9,10 @@
   rendered from any factor values.
 """
 
+from vae_keras.datasets._files import IMAGE_EXTENSIONS
 from vae_keras.datasets._idx import ENV_VAR, load_idx
 from vae_keras.datasets.core import KNOWN_DATASETS, PROCEDURAL_DATASETS, load
-from vae_keras.datasets.folder import IMAGE_EXTENSIONS, image_folder
+from vae_keras.datasets.folder import image_folder
 from vae_keras.datasets.patches import TEST_PHOTOS, TRAIN_PHOTOS, load_patches
 from vae_keras.datasets.shapes import (
     COLOR_NAMES,
