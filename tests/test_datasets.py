@@ -343,3 +343,70 @@ def test_tfds_dataset_without_image_feature(tfds):
 
 def test_known_datasets():
     assert datasets.KNOWN_DATASETS == ("mnist", "fashion_mnist", "digits")
+
+
+# --- tfds_stream: streaming TFDS (mocked) ------------------------------------------------
+
+
+def test_tfds_stream_celeba_crop_and_attributes(tfds):
+    import tensorflow as tf
+
+    with tfds.testing.mock_data(num_examples=5):
+        ds = datasets.tfds_stream(
+            "celeb_a", "test", batch_size=3, preprocessing="celeba", attributes=True
+        )
+        batches = [(x.numpy(), a.numpy()) for x, a in ds]
+        raw = list(tfds.as_numpy(tfds.load("celeb_a", split="test")))
+    assert [b[0].shape for b in batches] == [(3, 64, 64, 3), (2, 64, 64, 3)]
+    x = np.concatenate([b[0] for b in batches])
+    attrs = np.concatenate([b[1] for b in batches])
+    assert x.dtype == np.float32 and attrs.dtype == np.float32 and attrs.shape == (5, 40)
+    assert len(ds.attribute_names) == 40 and ds.attribute_names[31] == "Smiling"
+    assert ds.tfds_name == "celeb_a"
+    expected_attrs = [[float(e["attributes"][k]) for k in ds.attribute_names] for e in raw]
+    np.testing.assert_array_equal(attrs, expected_attrs)
+    # NVAE's box: rows 40..187, columns 15..162 of the 218x178 face, then 64x64.
+    assert datasets.CELEBA_CROP_BOX == (40, 15, 148, 148)
+    crops = np.stack([e["image"][40:188, 15:163] for e in raw]).astype(np.float32) / 255
+    expected = tf.image.resize(crops, (64, 64), antialias=True).numpy().clip(0, 1)
+    np.testing.assert_allclose(x, expected, atol=1e-5)
+
+
+def test_tfds_stream_matches_load_and_streams(tfds):
+    with tfds.testing.mock_data(num_examples=7):
+        ds = datasets.tfds_stream("cifar10", "train", batch_size=4, image_size=16)
+        assert ds.element_spec.shape.as_list() == [None, 16, 16, 3]
+        streamed = np.concatenate([b.numpy() for b in ds])
+        x, _ = datasets.load("cifar10", image_size=(16, 16))
+        shuffled = datasets.tfds_stream("cifar10", batch_size=7, shuffle=True, seed=1)
+        one_epoch = next(iter(shuffled)).numpy()
+        with pytest.raises(ValueError, match="no 'attributes' feature.*attributes=False"):
+            datasets.tfds_stream("cifar10", attributes=True)
+    np.testing.assert_array_equal(streamed, x)
+    assert one_epoch.shape == (7, 32, 32, 3)
+    with pytest.raises(ValueError, match="preprocessing.*Received: preprocessing='ffhq'"):
+        datasets.tfds_stream("celeb_a", preprocessing="ffhq")
+    with pytest.raises(ValueError, match="batch_size"):
+        datasets.tfds_stream("celeb_a", batch_size=0)
+
+
+@pytest.mark.backend
+def test_fit_vae_on_tfds_stream(tfds):
+    from vae_keras import VAE, networks
+
+    with tfds.testing.mock_data(num_examples=8):
+        ds = datasets.tfds_stream("celeb_a", image_size=8, batch_size=4, preprocessing="celeba")
+        vae = VAE(networks.dense_encoder((8, 8, 3), 2), networks.dense_decoder(2, (8, 8, 3)))
+        vae.compile(optimizer="adam")
+        history = vae.fit(ds, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][-1])
+
+
+def test_load_procedural_datasets(tfds):  # tfds: unknown names are looked up there
+    x, y = datasets.load("shapes", split="test", num_examples=4)
+    assert x.shape == (4, 32, 32, 3) and y.shape == (4,)
+    pytest.importorskip("skimage")
+    x, y = datasets.load("patches", split="test", image_size=(8, 12), limit=3)
+    assert x.shape == (3, 8, 12, 3) and y is None
+    with pytest.raises(ValueError, match="Did you mean 'shapes'"):
+        datasets.load("shape")
