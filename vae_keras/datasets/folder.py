@@ -31,7 +31,8 @@ def image_folder(
     (a gray PNG in an RGB set gets 3 equal channels; an alpha channel is dropped), then,
     with `center_crop`, cropped to the largest centred box of the target aspect ratio (a
     square for a square `image_size`), then resized to `image_size` (bilinear with
-    antialiasing). Without `center_crop` the whole image is resized, so a non-square
+    antialiasing, then rounded back to the 8-bit grid k/255 of the files, so 8-bit
+    likelihoods apply). Without `center_crop` the whole image is resized, so a non-square
     photo is squashed.
 
     Args:
@@ -176,6 +177,8 @@ def _build(
             image = _crop_to_aspect(image, height / width)
         image = tf.image.resize(image, size, method="bilinear", antialias=True)
         image = tf.clip_by_value(image, 0.0, 1.0)
+        # Back on the 8-bit grid of the files, so 8-bit likelihoods apply.
+        image = tf.round(image * 255.0) / 255.0
         image = tf.ensure_shape(image, (height, width, channels))
         return ((image, target),) if labelled else image
 

@@ -23,10 +23,19 @@ from vae_keras.datasets._checks import check_choice, check_positive_int, image_s
 SHAPE_NAMES = ("square", "ellipse", "triangle", "heart")
 COLOR_NAMES = ("red", "green", "blue", "yellow", "magenta", "cyan", "orange", "white")
 PALETTE = np.array(
-    [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0], [1, 0, 1], [0, 1, 1], [1, 0.5, 0], [1, 1, 1]],
+    [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 1, 0],
+        [1, 0, 1],
+        [0, 1, 1],
+        [1, 128 / 255, 0],
+        [1, 1, 1],
+    ],
     np.float32,
 )
-"""RGB in [0, 1] of each colour in `COLOR_NAMES`."""
+"""RGB in [0, 1] of each colour in `COLOR_NAMES`, on the 8-bit grid k/255."""
 FACTOR_NAMES = ("shape", "color", "scale", "rotation", "x", "y")
 FACTOR_DTYPE = np.dtype(
     [
@@ -101,7 +110,8 @@ def render_shapes(factors, image_size: int | tuple[int, int] = 32) -> np.ndarray
         image_size: `N` or `(height, width)`.
 
     Returns:
-        float32 images of shape `(len(factors), height, width, 3)` in [0, 1].
+        float32 images of shape `(len(factors), height, width, 3)` in [0, 1], on the
+        8-bit grid `k / 255` (anti-aliased edges are rounded to it).
 
     Example:
 
@@ -123,7 +133,8 @@ def render_shapes(factors, image_size: int | tuple[int, int] = 32) -> np.ndarray
             if idx.size:
                 coverage[idx] = _coverage(part[idx], shape, height, width)
         out[start : start + chunk] = coverage[..., None] * PALETTE[part["color"]][:, None, None]
-    return out
+    # 8-bit like any image file, so 8-bit likelihoods (discretized logistic) apply.
+    return np.round(out * 255, out=out) / np.float32(255)
 
 
 def load_shapes(

@@ -37,7 +37,7 @@ def tfds_stream(
         name: a TFDS image dataset, e.g. `"celeb_a"`, `"cifar10"`.
         split: any TFDS split string, e.g. `"train"`, `"test"`, `"train[:10%]"`.
         image_size: `N` or `(height, width)`: images are resized to it (bilinear with
-            antialiasing, clipped to [0, 1]). Needed for datasets of varying image size.
+            antialiasing, clipped to [0, 1], rounded to the 8-bit grid k/255). Needed for datasets of varying image size.
             With `preprocessing="celeba"` the default is 64.
         batch_size: examples per batch (the last batch may be smaller).
         preprocessing: `None`, or `"celeba"`: crop the aligned faces to
@@ -152,6 +152,8 @@ def _source(name, split, data_dir, limit, image_size, crop=None, attributes=Fals
         if image_size is not None:
             image = tf.image.resize(image, image_size, method="bilinear", antialias=True)
             image = tf.clip_by_value(image, 0.0, 1.0)
+            # Back on the 8-bit grid of the files, so 8-bit likelihoods apply.
+            image = tf.round(image * 255.0) / 255.0
         label = tf.cast(example["label"], tf.int64) if has_label else tf.zeros((), tf.int64)
         attrs = (
             tf.stack([tf.cast(example["attributes"][k], tf.float32) for k in attribute_names])
