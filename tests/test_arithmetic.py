@@ -133,3 +133,34 @@ def test_adding_the_red_vector_turns_blue_squares_red():
     assert (np.diff(mean_r) > 0).all() and (np.diff(mean_b) < 0).all(), (mean_r, mean_b)
     # Step 0 reconstructs blue squares; two steps turn them clearly red.
     assert mean_b[0] > 0.5 > mean_r[0] and mean_r[-1] > 0.5 > mean_b[-1]
+
+
+def test_red_vector_on_shapes_turns_decoded_shapes_red():
+    # The check on the package's own factor dataset: the "red" vector (mean code of
+    # red shapes minus that of the others) added to green, blue and cyan shapes must raise
+    # the red share of their pixels at every step, measured, not looked at.
+    import keras
+
+    from vae_keras import VAE, datasets, networks
+
+    keras.utils.set_random_seed(0)
+    x, _ = datasets.load("shapes", "train", image_size=16, num_examples=1500)
+    colour = datasets.shapes_factors("train", 1500)["color"]
+    red = colour == datasets.COLOR_NAMES.index("red")
+    vae = VAE(
+        networks.dense_encoder(x.shape[1:], 8, hidden_units=(256,)),
+        networks.dense_decoder(8, x.shape[1:], hidden_units=(256,)),
+        seed=0,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    vae.fit(x, epochs=15, batch_size=32, verbose=0)
+
+    vector = plotting.attribute_vector(vae, x, red)
+    no_red = np.isin(colour, [datasets.COLOR_NAMES.index(c) for c in ("green", "blue", "cyan")])
+    steps = (0.0, 0.5, 1.0, 1.5, 2.0)
+    out = plotting.apply_attribute(vae, x[no_red][:24], vector, steps)
+    pixels = foreground(out, 12)  # the shape, not the black background
+    share = pixels[..., 0].sum(-1) / pixels.sum(axis=(-1, -2))  # red share: (24 images, 5 steps)
+    mean_share = share.mean(axis=0)
+    assert (np.diff(mean_share) > 0).all(), mean_share
+    assert mean_share[0] < 0.15 and mean_share[-1] > 0.5, mean_share
