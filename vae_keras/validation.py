@@ -23,7 +23,9 @@ def as_float_array(x, name: str) -> np.ndarray:
     return array.astype("float32", copy=False)
 
 
-def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) -> np.ndarray:
+def check_data(
+    x, expected_shape, name: str = "x", unit_interval: bool = False, pixels: bool = False
+) -> np.ndarray:
     """Validates a batch of examples against a model's per-example shape.
 
     Args:
@@ -32,6 +34,7 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
             entries match any size.
         name: How the data is called in error messages.
         unit_interval: Require values in [0, 1] (Bernoulli likelihood).
+        pixels: `x` are images: refuse integers above 1 (unscaled 8-bit pixels).
 
     Returns:
         `x` as a float32 NumPy array.
@@ -71,17 +74,6 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
             f"`{name}` contains NaN or inf ({int((~finite).sum())} values; first at index "
             f"{tuple(int(i) for i in bad)}: {array[tuple(bad)]}). Clean or impute the data first."
         )
-    dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
-    high = float(array.max())
-    if 1 < high <= 255 and (
-        np.issubdtype(dtype, np.integer) or bool((array == np.round(array)).all())
-    ):
-        # 8-bit pixels: the Gaussian likelihood would train to NaN on them without a word.
-        raise ValueError(
-            f"`{name}` holds integers in [{array.min():g}, {high:g}] (dtype "
-            f"{dtype}), which look like 8-bit pixels. Scale them to [0, 1] "
-            f"first: `{name}.astype('float32') / 255`."
-        )
     if unit_interval:
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
@@ -90,6 +82,19 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
                 "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`) or use "
                 '`likelihood="gaussian"`.'
             )
+    dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
+    high = float(array.max()) if pixels else 0.0
+    if (
+        not unit_interval
+        and 1 < high <= 255
+        and (np.issubdtype(dtype, np.integer) or bool((array == np.round(array)).all()))
+    ):
+        # 8-bit pixels: a Gaussian likelihood would train to NaN on them without a word.
+        raise ValueError(
+            f"`{name}` holds integers in [{array.min():g}, {high:g}] (dtype "
+            f"{dtype}), which look like 8-bit pixels. Scale them to [0, 1] "
+            f"first: `{name}.astype('float32') / 255`."
+        )
     return array
 
 

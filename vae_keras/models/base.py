@@ -56,6 +56,22 @@ def check_pair(encoder, decoder, extra_decoder_inputs: int = 0, same_shape: bool
     return input_shape, latent_dim
 
 
+def _portable_optimizer(compile_config):
+    """Names a backend's own optimizer class (e.g. torch's Adam, saved by its
+    module `keras.src.backend.torch.optimizers...`) by its public name, so a
+    model saved on one backend resumes training on another (Keras restores
+    the saving backend's class, which cannot apply gradients elsewhere)."""
+    optimizer = compile_config.get("optimizer") if isinstance(compile_config, dict) else None
+    if isinstance(optimizer, dict) and str(optimizer.get("module", "")).startswith(
+        "keras.src.backend."
+    ):
+        compile_config = {
+            **compile_config,
+            "optimizer": {**optimizer, "module": "keras.optimizers"},
+        }
+    return compile_config
+
+
 def _is_tf_dataset(x):
     return type(x).__module__.startswith("tensorflow") and hasattr(x, "take")
 
@@ -92,7 +108,7 @@ class LatentModel(keras.Model):
     def compile_from_config(self, config):
         # Keras skips overridden `compile` methods when loading; ours only
         # forbids `loss`, so restoring the saved optimizer is safe.
-        config = keras.saving.deserialize_keras_object(config)
+        config = keras.saving.deserialize_keras_object(_portable_optimizer(config))
         self.compile(**{k: v for k, v in config.items() if v is not None})
         if self.built:
             self.optimizer.build(self.trainable_variables)
@@ -257,13 +273,35 @@ class LatentModel(keras.Model):
 
     def check_inputs(self, x, name="x"):
         """Validates model inputs; returns them as float32 NumPy."""
-        return check_data(x, self.input_shape_, name, unit_interval=self._needs_unit_interval)
+        return check_data(
+            x, self.input_shape_, name, unit_interval=self._needs_unit_interval, pixels=True
+        )
 
     def check_targets(self, y, name="y"):
         """Validates reconstruction targets (denoising); subclasses may differ."""
-        return check_data(y, self.input_shape_, name, unit_interval=self._needs_unit_interval)
+        return check_data(
+            y, self.input_shape_, name, unit_interval=self._needs_unit_interval, pixels=True
+        )
 
     _needs_unit_interval = False
+
+    # === Export ===
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kw):
+        """`keras.Model.export`, working right after construction.
+
+        Keras infers a subclassed model's input signature from its first call;
+        this model knows its input shape, so it is passed for the user. For
+        endpoints `encode`, `decode`, `sample` use `vae_keras.export.export_saved_model`.
+        """
+        if input_signature is None:
+            input_signature = self._export_signature()
+        return super().export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kw
+        )
+
+    def _export_signature(self):
+        return [keras.InputSpec(shape=(None, *self.input_shape_), dtype="float32")]
 
     # === Inference (NumPy in, NumPy out, batched) ===
 

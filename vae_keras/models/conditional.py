@@ -164,6 +164,14 @@ class ConditionalVAE(VAE):
         x = self.check_inputs(x, name)
         return x, self.one_hot(labels, len(x), "labels")
 
+    def _export_signature(self):  # `model.export`: the pair (x, one-hot labels)
+        return [
+            (
+                keras.InputSpec(shape=(None, *self.input_shape_), dtype="float32"),
+                keras.InputSpec(shape=(None, self.num_classes), dtype="float32"),
+            )
+        ]
+
     # === Hooks: the label joins both networks ===
 
     def _split_inputs(self, x):
