@@ -110,7 +110,9 @@ def test_a_run_killed_at_every_stage_finishes_on_rerun(tmp_path):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        assert tuple(tf.saved_model.load(str(out / "saved_model")).sample(2).shape) == (2, 8, 8, 1)
+        loaded = tf.saved_model.load(str(out / "saved_model"))
+        assert tuple(loaded.sample(2).shape) == (2, 8, 8, 1)
+        assert (out / "saved_model").stat().st_mode & 0o777 == runs.DIR_MODE  # follows umask
     assert 'src="figures/latent_manifold.png"' in (out / "report.html").read_text()
 
     # A finished run is kept; --overwrite starts it over and drops stale results.

@@ -12,8 +12,35 @@ from vae_keras.models import _steps
 from vae_keras.validation import check_data, check_positive_int
 
 
+def split_concatenated_encoder(encoder):
+    """An encoder with one output `[z_mean | z_log_var]` (TensorFlow's CVAE
+    tutorial design), as a functional model with the two halves as outputs.
+
+    The first half is `z_mean`, the second `z_log_var`; other encoders are
+    returned unchanged. The result saves and loads in safe mode.
+    """
+    outputs = getattr(encoder, "outputs", None)
+    if not (isinstance(outputs, (list, tuple)) and len(outputs) == 1):
+        return encoder
+    shape = tuple(outputs[0].shape)
+    if len(shape) != 2 or not shape[-1] or shape[-1] % 2:
+        return encoder
+    k = shape[-1] // 2
+    inputs = encoder.inputs if len(encoder.inputs) > 1 else encoder.inputs[0]
+    return keras.Model(inputs, [outputs[0][:, :k], outputs[0][:, k:]], name=f"{encoder.name}_split")
+
+
 def _encoder_outputs(encoder):
     outputs = getattr(encoder, "outputs", None)
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 1 and len(outputs[0].shape) == 2:
+        width = outputs[0].shape[-1]
+        raise ValueError(
+            f"The encoder has one output of shape {tuple(outputs[0].shape)}; it must output "
+            "[z_mean, z_log_var]. For a concatenated `[z_mean | z_log_var]` output (as in "
+            "TensorFlow's CVAE tutorial) split it: `encoder = keras.Model(encoder.inputs, "
+            "[encoder.output[:, :k], encoder.output[:, k:]])` with k = latent_dim (VAE "
+            f"does this itself when the width is even; received width {width})."
+        )
     if not isinstance(outputs, (list, tuple)) or len(outputs) not in (2, 3):
         raise ValueError(
             "The encoder must be a functional keras.Model with outputs "
