@@ -130,3 +130,29 @@ def test_evaluate_out_that_is_a_folder_gets_the_default_name(model_file, tmp_pat
     argv = ["evaluate", "--model", str(model_file), "--num-samples", "1", "--limit", "8"]
     assert main([*argv, "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "evaluation.json").read_text())["num_examples"] == 8
+
+
+TRAIN = ["train", "--dataset", "digits", "--architecture", "dense", "--latent-dim", "2"]
+TRAIN += ["--epochs", "1", "--batch-size", "16", "--limit", "32"]
+
+
+def test_train_on_corrupt_run_files_says_overwrite_and_overwrite_recovers(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.keras").write_bytes(b"PK\x03\x04 cut short")
+    assert main([*TRAIN, "--output", str(out)]) == 2
+    err = _error(capsys)
+    assert "checkpoint.keras" in err and "--overwrite" in err
+    (out / "state.json").write_text("{")
+    assert main([*TRAIN, "--output", str(out)]) == 2
+    assert "state.json' is not valid JSON" in _error(capsys)
+    assert main([*TRAIN, "--output", str(out), "--overwrite"]) == 0
+    assert runs.read_state(out)["stage"] == "done"
+
+
+def test_train_output_that_is_a_file(tmp_path, capsys):
+    out = tmp_path / "file"
+    out.write_text("")
+    assert main([*TRAIN, "--output", str(out)]) == 2
+    err = _error(capsys)
+    assert str(out) in err and "pass a folder path" in err

@@ -173,16 +173,18 @@ def _output_folder(args) -> Path:
     return Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
 
 
-def _run_folder(args, out, shape, backend):
+def _run_folder(args, out, shape, backend, chief=True):
     """Reopens or starts the run folder (owned by this process); returns
-    (resumable model, first epoch, history, state)."""
+    (resumable model, first epoch, history, state). Only the chief writes."""
     from vae_keras import runs
 
     config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
     config.update(backend=backend, input_shape=list(shape))
-    removed = runs.clean_leftovers(out)
+    removed = runs.clean_leftovers(out) if chief else []
     if removed:
         print(f"Removed {len(removed)} temporary file(s) left in {out} by a killed run")
+    if args.overwrite and chief:
+        runs.clear_run(out)  # also a stale evaluation.json: it would describe the old model
     previous = runs.read_json(out / "config.json") if (out / "config.json").is_file() else None
     state = runs.read_state(out)
     finished = (out / "metrics.json").is_file() and (not state or runs.reached(state, "done"))
@@ -192,7 +194,6 @@ def _run_folder(args, out, shape, backend):
             "or --overwrite to replace it."
         )
     if args.overwrite:
-        runs.clear_run(out)  # also stale evaluation.json: it would describe the old model
         previous, state = None, {}
     model, initial_epoch, history = runs.resume_state(out)
     if model is not None:
@@ -218,8 +219,9 @@ def _run_folder(args, out, shape, backend):
             "resumed_from_epoch": initial_epoch,
             "train_seconds": 0.0,
         }
-    out.mkdir(parents=True, exist_ok=True)
-    runs.write_json(out / "config.json", config)
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_json(out / "config.json", config)
     return model, initial_epoch, history, state
 
 
@@ -283,7 +285,7 @@ def train(args) -> Path:
             if chief:  # one process owns the folder from here on
                 owner.enter_context(runs.RunLock(out))
             resumed, initial_epoch, history, state = _run_folder(
-                args, out, shape, keras.backend.backend()
+                args, out, shape, keras.backend.backend(), chief
             )
             if resumed is not None:
                 model = resumed
@@ -562,6 +564,7 @@ _OS_FIXES = {
     errno.ENOTDIR: "a part of that path is a file, not a folder: pass another path",
     errno.ENOENT: "no such file or folder: check the path",
     errno.ENAMETOOLONG: "the name is too long: pass a shorter path",
+    errno.EEXIST: "a file is in the way: pass a folder path, or remove the file",
 }
 
 

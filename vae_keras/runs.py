@@ -405,10 +405,22 @@ def resume_state(directory):
     record (epoch count and per-epoch logs) in one atomically written file.
     After training, `model.keras` and `state.json` take its place.
     """
-    directory = Path(directory)
+    try:
+        return _resume_state(Path(directory))
+    except ValueError as error:
+        raise ValueError(
+            f"{error} The run in {directory} cannot be resumed: rerun with --overwrite to "
+            "start it over, or pass another --output."
+        ) from None
+
+
+def _resume_state(directory):
     checkpoint, state = directory / CHECKPOINT, read_state(directory)
     if checkpoint.is_file():
-        record = read_record(checkpoint)
+        try:
+            record = read_record(checkpoint)
+        except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{str(checkpoint)!r} is corrupt ({error}).") from None
         if record is None and (directory / HISTORY).is_file():  # folders of older versions
             record = read_json(directory / HISTORY)
         if record is not None:
