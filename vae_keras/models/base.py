@@ -8,6 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from vae_keras.layers import bound_log_var
 from vae_keras.models import _steps
 from vae_keras.validation import check_data, check_positive_int
 
@@ -272,6 +273,7 @@ class LatentModel(keras.Model):
         """`x` wrapped to check each batch, or None when `x` is not a stream."""
         check = lambda batch: self._check_stream_batch(batch, name)  # noqa: E731
         if _is_tf_dataset(x):
+            check(next(iter(x.take(1))))  # now, not after the train step is traced
             return _checked_tf_dataset(x, check)
         if isinstance(x, keras.utils.PyDataset):
             if getattr(x, "use_multiprocessing", False):  # the check would not pickle
@@ -342,10 +344,15 @@ class LatentModel(keras.Model):
 
     def _encode_tensors(self, x, training=False):
         z_mean, z_log_var = self.encoder(x, training=training)[:2]
-        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
+        # The one place the model reads its encoder: every use of q(z|x) (sampler,
+        # KL, likelihood evaluation, `encode`, exports) sees the same bounded variance.
+        return ops.cast(z_mean, "float32"), bound_log_var(ops.cast(z_log_var, "float32"))
 
     def encode(self, x, batch_size: int = 256):
-        """Deterministic encoding: returns `(z_mean, z_log_var)` as NumPy arrays."""
+        """Deterministic encoding: returns `(z_mean, z_log_var)` as NumPy arrays.
+
+        `z_log_var` is the encoder's, clipped to [-30, 20] as everywhere the model uses it.
+        """
         x = self.check_inputs(x)
 
         def step(xb):
