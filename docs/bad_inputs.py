@@ -289,7 +289,7 @@ def _stable(text):
     import re
 
     text = text.replace(str(TMP), "/tmp/bad_inputs")
-    return re.sub(r"pid \d+ on \S+, since [\d-]+ [\d:]+", "pid N on HOST, since TIME", text)
+    return re.sub(r"pid \d+ on \S+, since [\d-]+ \d\d:\d\d:\d\d", "pid N on HOST, since TIME", text)
 
 
 def _model_folder():
@@ -427,6 +427,13 @@ def main():
         )
         last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ""
         print(f"| {name} | exit {proc.returncode} | `{last.replace('|', '/')}` |")
+    print(
+        "\nKills and concurrent commands are tried by `tests/test_run_faults.py`: a training run "
+        "killed (SIGKILL, through the `VAE_KERAS_FAULT` hook) mid-epoch, between the checkpoint "
+        "and `history.json`, while writing the model, during the final evaluation, the figures "
+        "and the SavedModel export finishes when the same command is rerun (every epoch once, "
+        "optimizer steps = epochs x steps), and a second `train` on a busy run folder is refused."
+    )
 
 
 if __name__ == "__main__":

@@ -67,6 +67,11 @@ def test_a_config_declaring_a_huge_layer_is_refused_before_loading(tmp_path, cap
         archive.writestr("config.json", json.dumps(config))
     assert main(["sample", "--model", str(path)]) == 2
     assert "units=1000000000000" in _error(capsys)
+    with zipfile.ZipFile(path, "w") as archive:
+        config = {"registered_name": "vae_keras>VAE", "batch_shape": [None, 10**5, 10**5, 3]}
+        archive.writestr("config.json", json.dumps(config))
+    assert main(["sample", "--model", str(path)]) == 2
+    assert "declares a tensor of shape [None, 100000, 100000, 3]" in _error(capsys)
 
 
 def test_corrupt_json_beside_the_model(model_file, capsys):

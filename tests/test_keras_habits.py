@@ -67,7 +67,7 @@ def test_a_model_saved_on_another_backend_resumes_training(tmp_path):
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=300)
     model = keras.models.load_model(path, safe_mode=True)
-    assert type(model.optimizer).__module__.startswith("keras.src.optimizers")
+    assert type(model.optimizer) is type(keras.optimizers.Adam())  # this backend's class
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2
     history = model.fit(X, epochs=1, batch_size=8, verbose=0).history
     assert np.isfinite(history["loss"]).all()

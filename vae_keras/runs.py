@@ -238,6 +238,14 @@ def _check_sizes(config, path):
                     f"{MAX_LAYER_SIZE} (its weights would exhaust memory on load). This is not "
                     "a model written by vae_keras; pass the `model.keras` of a training run."
                 )
+            if key in ("batch_shape", "target_shape") and isinstance(value, list):
+                dims = [d for d in value if isinstance(d, int) and not isinstance(d, bool)]
+                if math.prod(dims) > MAX_LAYER_SIZE * 64:
+                    raise ValueError(
+                        f"{str(path)!r} declares a tensor of shape {value}, more than "
+                        f"{MAX_LAYER_SIZE * 64} values per example. This is not a model written "
+                        "by vae_keras; pass the `model.keras` of a training run."
+                    )
             _check_sizes(value, path)
     elif isinstance(config, list):
         for value in config:
