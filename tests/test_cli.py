@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -203,7 +204,9 @@ def test_train_on_real_mnist_files_with_dynamic_binarization(tmp_path, shared_mn
     ],
 )
 def test_errors_print_one_line_without_traceback(argv, message, tmp_path):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # This checkout's package, not an installed copy (the command runs in tmp_path).
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": root}
     proc = subprocess.run(
         [sys.executable, "-m", "vae_keras", *argv],
         capture_output=True,
