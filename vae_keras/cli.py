@@ -10,6 +10,7 @@ Errors in what the user passed print one line and exit with status 2.
 """
 
 import argparse
+import errno
 import os
 import sys
 import time
@@ -134,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
+    for command in (train, evaluate, plot, export, sample):
+        command.add_argument(
+            "--debug", action="store_true", help="show the traceback of an internal error"
+        )
     return parser
 
 
@@ -164,25 +169,33 @@ _RUN_SETTINGS = (
 )
 
 
-def _run_folder(args, shape, backend):
-    """Creates or reopens the run folder; returns (path, resumable model, first epoch, history)."""
+def _output_folder(args) -> Path:
+    return Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
+
+
+def _run_folder(args, out, shape, backend, chief=True):
+    """Reopens or starts the run folder (owned by this process); returns
+    (resumable model, first epoch, history, state). Only the chief writes."""
     from vae_keras import runs
 
-    out = Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
-    config = {k: v for k, v in vars(args).items() if k != "func"}
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
     config.update(backend=backend, input_shape=list(shape))
+    removed = runs.clean_leftovers(out) if chief else []
+    if removed:
+        print(f"Removed {len(removed)} temporary file(s) left in {out} by a killed run")
+    if args.overwrite and chief:
+        runs.clear_run(out)  # also a stale evaluation.json: it would describe the old model
     previous = runs.read_json(out / "config.json") if (out / "config.json").is_file() else None
-    model, initial_epoch, history = runs.resume_state(out)
-    if (
-        previous is not None
-        and model is None
-        and (out / "metrics.json").is_file()
-        and not args.overwrite
-    ):
+    state = runs.read_state(out)
+    finished = (out / "metrics.json").is_file() and (not state or runs.reached(state, "done"))
+    if finished and not args.overwrite:
         raise ValueError(
             f"Run folder {out} already holds a finished run. Pass a new --output, "
             "or --overwrite to replace it."
         )
+    if args.overwrite:
+        previous, state = None, {}
+    model, initial_epoch, history = runs.resume_state(out)
     if model is not None:
         changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
         if changed:
@@ -191,14 +204,25 @@ def _run_folder(args, shape, backend):
                 f"({', '.join(f'{k}: {previous.get(k)!r} -> {config.get(k)!r}' for k in changed)}). "
                 "Rerun with the same settings to resume, or pass a new --output."
             )
-        if initial_epoch >= args.epochs:
+        if initial_epoch > args.epochs:
             raise ValueError(
-                f"Run folder {out} already completed {initial_epoch} epochs; "
-                f"--epochs {args.epochs} leaves nothing to train. Pass more --epochs."
+                f"Run folder {out} already completed {initial_epoch} epochs; --epochs "
+                f"{args.epochs} is fewer. Rerun with --epochs {initial_epoch} to finish it, "
+                "or pass --overwrite to start over."
             )
-    out.mkdir(parents=True, exist_ok=True)
-    runs.write_json(out / "config.json", config)
-    return out, model, initial_epoch, history
+    if initial_epoch < args.epochs:
+        state = {}  # (more) training to do: every later stage is redone
+    elif not runs.reached(state, "model"):  # trained, killed before model.keras was written
+        state = {
+            "completed_epochs": initial_epoch,
+            "history": history,
+            "resumed_from_epoch": initial_epoch,
+            "train_seconds": 0.0,
+        }
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_json(out / "config.json", config)
+    return model, initial_epoch, history, state
 
 
 def _new_model(args, shape):
@@ -235,6 +259,8 @@ def _new_model(args, shape):
 
 
 def train(args) -> Path:
+    import contextlib
+
     import keras
 
     from vae_keras import datasets, distribute, runs
@@ -249,95 +275,136 @@ def train(args) -> Path:
     x_train, _ = datasets.load(args.dataset, "train", args.data_dir, limit=args.limit)
     x_test, y_test = datasets.load(args.dataset, "test", args.data_dir)
     shape = x_train.shape[1:]
-    with distribute.strategy_scope(args.distribute) as strategy:
-        x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
-        y_test = None if y_test is None else y_test[: len(x_test)]
-        model = _new_model(args, shape)  # validates the settings before touching the run folder
-        out, resumed, initial_epoch, history = _run_folder(args, shape, keras.backend.backend())
-        if resumed is not None:
-            model = resumed
-            model.optimizer.learning_rate = args.learning_rate
-            print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
-        print(
-            f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
-            f"{args.dataset} images {shape}, {args.epochs} epochs, backend {keras.backend.backend()}; "
-            f"run folder {out}"
-        )
-
-        train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
-        if args.binarize:
-            from vae_keras.binarization import DynamicBinarization, binarize
-
-            train_data, fit_kwargs = (
-                DynamicBinarization(x_train, args.batch_size, seed=args.seed),
-                {},
+    out = _output_folder(args)
+    with contextlib.ExitStack() as owner:
+        with distribute.strategy_scope(args.distribute) as strategy:
+            chief = distribute.is_chief(strategy)
+            x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
+            y_test = None if y_test is None else y_test[: len(x_test)]
+            model = _new_model(args, shape)  # validates the settings before touching the folder
+            if chief:  # one process owns the folder from here on
+                owner.enter_context(runs.RunLock(out))
+            resumed, initial_epoch, history, state = _run_folder(
+                args, out, shape, keras.backend.backend(), chief
             )
-            train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
-            x_test = binarize(x_test, seed=args.seed)
-        checkpoint = runs.RunCheckpoint(out, history)
-        start = time.time()
-        try:
-            model.fit(
-                train_data,
-                epochs=args.epochs,
-                initial_epoch=initial_epoch,
-                validation_data=(x_test,),
-                callbacks=[NaNGuard()] + ([checkpoint] if distribute.is_chief(strategy) else []),
-                verbose=1 if sys.stdout.isatty() else 2,
-                **fit_kwargs,
+            if resumed is not None:
+                model = resumed
+                model.optimizer.learning_rate = args.learning_rate
+                print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
+            print(
+                f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
+                f"{args.dataset} images {shape}, {args.epochs} epochs, backend "
+                f"{keras.backend.backend()}; run folder {out}"
             )
-        except NonFiniteLossError as error:
-            kept = out / runs.CHECKPOINT
-            raise NonFiniteLossError(
-                f"{error} The last good checkpoint is {kept}: rerun with a lower --learning-rate "
-                "to resume from it."
-                if kept.is_file()
-                else str(error)
-            ) from None
-        wall = time.time() - start
-        # Every worker takes part in evaluation; the global batch divides evenly.
-        test = model.evaluate(x_test, batch_size=args.batch_size, verbose=0, return_dict=True)
-    if distribute.is_chief(strategy):
-        _write_results(
-            args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test
-        )
+
+            train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
+            if args.binarize:
+                from vae_keras.binarization import DynamicBinarization, binarize
+
+                train_data, fit_kwargs = (
+                    DynamicBinarization(x_train, args.batch_size, seed=args.seed),
+                    {},
+                )
+                train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
+                x_test = binarize(x_test, seed=args.seed)
+            checkpoint = runs.RunCheckpoint(out, history)
+            if initial_epoch < args.epochs:
+                start = time.time()
+                try:
+                    model.fit(
+                        train_data,
+                        epochs=args.epochs,
+                        initial_epoch=initial_epoch,
+                        validation_data=(x_test,),
+                        callbacks=[NaNGuard()] + ([checkpoint] if chief else []),
+                        verbose=1 if sys.stdout.isatty() else 2,
+                        **fit_kwargs,
+                    )
+                except NonFiniteLossError as error:
+                    kept = out / runs.CHECKPOINT
+                    raise NonFiniteLossError(
+                        f"{error} The last good checkpoint is {kept}: rerun with a lower "
+                        "--learning-rate to resume from it."
+                        if kept.is_file()
+                        else str(error)
+                    ) from None
+                state = {
+                    "completed_epochs": args.epochs,
+                    "history": checkpoint.history,
+                    "resumed_from_epoch": initial_epoch,
+                    "train_seconds": round(time.time() - start, 2),
+                }
+            if chief and not runs.reached(state, "model"):
+                # model.keras (with its optimizer) replaces the checkpoint.
+                runs.save_model(model, out / "model.keras")
+                runs.write_json(
+                    out / runs.HISTORY,
+                    {"completed_epochs": state["completed_epochs"], "history": state["history"]},
+                )
+                runs.write_state(out, state, "model")
+                checkpoint.finish()
+            if not runs.reached(state, "evaluated"):
+                # Every worker takes part in evaluation; the global batch divides evenly.
+                hooks = [runs.FaultHook("evaluate")] if os.environ.get("VAE_KERAS_FAULT") else []
+                test = model.evaluate(
+                    x_test, batch_size=args.batch_size, verbose=0, return_dict=True, callbacks=hooks
+                )
+                state["test"] = {k: float(v) for k, v in test.items()}
+                if chief:
+                    runs.write_state(out, state, "evaluated")
+        if chief:
+            _write_results(args, model, out, state, x_train, x_test, y_test)
     return out
 
 
-def _write_results(
-    args, model, out, checkpoint, test, wall, initial_epoch, x_train, x_test, y_test
-):
+def _write_results(args, model, out, state, x_train, x_test, y_test):
+    """The stages after evaluation; each is skipped when `state` records it."""
     import keras
 
     from vae_keras import plotting, report, runs
 
-    runs.save_model(model, out / "model.keras")
-    if keras.backend.backend() in ("tensorflow", "jax") and not hasattr(model, "pixelcnn"):
-        from vae_keras.export import export_saved_model
+    if not runs.reached(state, "figures"):
+        plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
+        runs.fault_point("figures")
+        pairs = [
+            img
+            for pair in zip(x_test[:32], model.reconstruct(x_test[:32]), strict=True)
+            for img in pair
+        ]
+        plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
+        figures = report.write_run_figures(
+            model,
+            x_test,
+            y_test,
+            state["history"],
+            out / "figures",
+            max_points=3000,
+            seed=args.seed,
+        )
+        # Relative to the run folder, which may move between attempts.
+        state["figures"] = {k: str(Path(p).relative_to(out)) for k, p in figures.items()}
+        runs.write_state(out, state, "figures")
+    if not runs.reached(state, "exported"):
+        if keras.backend.backend() in ("tensorflow", "jax") and not hasattr(model, "pixelcnn"):
+            from vae_keras.export import export_saved_model
 
-        export_saved_model(model, out / "saved_model")
+            export_saved_model(model, out / "saved_model")
+        runs.write_state(out, state, "exported")
+    test = state["test"]
     metrics = {
-        "history": checkpoint.history,
-        "test": {k: float(v) for k, v in test.items()},
+        "history": state["history"],
+        "test": test,
         "epochs": args.epochs,
-        "resumed_from_epoch": initial_epoch,
-        "train_seconds": round(wall, 2),
+        "resumed_from_epoch": state["resumed_from_epoch"],
+        "train_seconds": state["train_seconds"],
         "num_train": len(x_train),
         "num_test": len(x_test),
     }
-    plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
-    pairs = [
-        img
-        for pair in zip(x_test[:32], model.reconstruct(x_test[:32]), strict=True)
-        for img in pair
-    ]
-    plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
-    figures = report.write_run_figures(
-        model, x_test, y_test, checkpoint.history, out / "figures", max_points=3000, seed=args.seed
-    )
+    figures = {name: out / path for name, path in state["figures"].items()}
     report.write_report(out, metrics, figures, title=f"vae_keras run: {out.name}")
-    runs.write_json(out / "metrics.json", metrics)  # last: its presence marks a finished run
-    checkpoint.finish()
+    runs.fault_point("report")
+    runs.write_json(out / "metrics.json", metrics)  # its presence marks a finished run
+    runs.write_state(out, state, "done")
     print(
         f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
         f"KL {test['kl_loss']:.2f}); wrote {out}"
@@ -359,6 +426,11 @@ def evaluate(args) -> Path:
     from vae_keras import evaluation, runs
     from vae_keras.binarization import binarize
 
+    out = (  # checked before the (long) evaluation
+        _file_in(args.out, "evaluation.json", ".json")
+        if args.out
+        else Path(args.model).with_name("evaluation.json")
+    )
     model = runs.load_model(args.model)
     config = runs.run_config(args.model)
     dataset, x = _test_data(args, config)
@@ -393,7 +465,6 @@ def evaluate(args) -> Path:
             latent_variances=[float(v) for v in variances],
         )
     result["seconds"] = round(time.time() - start, 2)
-    out = Path(args.out) if args.out else Path(args.model).with_name("evaluation.json")
     runs.write_json(out, result)
     shown = ("test_loss", "elbo", "nll", "bits_per_dim", "active_units")
     print(
@@ -407,18 +478,48 @@ def evaluate(args) -> Path:
     return out
 
 
+# The most images one `sample` call draws: a grid of 10,000 MNIST digits is
+# already ~3,000 pixels a side, and an unbounded count exhausts memory.
+MAX_SAMPLES = 10_000
+
+
+def _file_in(path, default_name, suffix):
+    """`path` as a file name: a folder gets `default_name` inside it; the suffix is checked."""
+    path = Path(path)
+    if path.is_dir():
+        return path / default_name
+    if path.suffix.lower() != suffix:
+        raise ValueError(
+            f"{str(path)!r} does not end in {suffix}, but the file is written as {suffix[1:]}. "
+            f"Pass a name ending in {suffix} (or a folder)."
+        )
+    return path
+
+
 def sample(args) -> Path:
+    import io
+
     import numpy as np
 
     from vae_keras import plotting, runs
 
+    if args.num_samples > MAX_SAMPLES:
+        raise ValueError(
+            f"--num-samples {args.num_samples} is more than {MAX_SAMPLES}, the most one call "
+            "draws. Run `vae-keras sample` several times with different --seed values."
+        )
+    name = f"samples_seed{args.seed}"
+    out = _file_in(args.out, f"{name}.png", ".png") if args.out else None
+    npy = _file_in(args.npy, f"{name}.npy", ".npy") if args.npy else None
     model = runs.load_model(args.model)
     images = model.sample(args.num_samples, seed=args.seed)
-    out = Path(args.out) if args.out else Path(args.model).with_name(f"samples_seed{args.seed}.png")
+    out = out or Path(args.model).with_name(f"{name}.png")
     plotting.save_image_grid(images, out)
-    if args.npy:
-        np.save(args.npy, images)
-    print(f"wrote {out}")
+    if npy:
+        buffer = io.BytesIO()
+        np.save(buffer, images)
+        runs.atomic_write_bytes(npy, buffer.getvalue())
+    print(f"wrote {out}" + (f" and {npy}" if npy else ""))
     return out
 
 
@@ -452,18 +553,64 @@ def export(args) -> Path:
 
 COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "plot": plot, "export": export}
 
+# What to do about an operating-system error, by errno.
+_OS_FIXES = {
+    errno.EROFS: "the file system is read-only: pass a path on a writable one",
+    errno.EACCES: "no permission: pass a path you may write (or read)",
+    errno.EPERM: "no permission: pass a path you may write (or read)",
+    errno.ENOSPC: "the disk is full: free space or pass a path on another disk",
+    errno.EDQUOT: "the disk quota is exceeded: free space or pass a path on another disk",
+    errno.EISDIR: "that is a folder: pass a file path",
+    errno.ENOTDIR: "a part of that path is a file, not a folder: pass another path",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.ENAMETOOLONG: "the name is too long: pass a shorter path",
+    errno.EEXIST: "a file is in the way: pass a folder path, or remove the file",
+}
+
+
+def _describe(error) -> tuple[int, str] | None:
+    """(exit status, one-line message) for errors users can fix, else None."""
+    from vae_keras.runs import RunInUseError
+
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return 2, (
+            "out of memory. Lower --batch-size (or --num-samples), or use a machine with "
+            "more memory."
+        )
+    if isinstance(error, OSError) and error.errno in _OS_FIXES:
+        where = f" {error.filename!r}" if error.filename else ""
+        return 2, f"cannot use{where} ({error.strerror}): {_OS_FIXES[error.errno]}."
+    if isinstance(
+        error,
+        (ValueError, FileNotFoundError, FileExistsError, ImportError, RunInUseError, RuntimeError),
+    ):
+        return 2, " ".join(str(error).split())  # one line
+    return None
+
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError, RuntimeError) as error:
-        print(f"vae-keras {args.command}: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"vae-keras {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001  one line for users; --debug shows the traceback
+        if getattr(args, "debug", False):
+            raise
+        described = _describe(error)
+        if described is None:
+            print(
+                f"vae-keras {args.command}: internal error: {type(error).__name__}: "
+                f"{' '.join(str(error).split())[:500]} (rerun with --debug for the traceback, "
+                "and please report it)",
+                file=sys.stderr,
+            )
+            return 1
+        status, message = described
+        print(f"vae-keras {args.command}: error: {message}", file=sys.stderr)
+        return status
     return 0
 
 

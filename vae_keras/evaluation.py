@@ -16,6 +16,8 @@ import numpy as np
 from keras import ops
 
 from vae_keras import losses
+from vae_keras.layers import bound_log_var
+from vae_keras.validation import check_positive_int
 
 
 def _check_model(model):
@@ -62,10 +64,8 @@ def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
     """Runs `fn(x_batch, z_mean, z_log_var, chunk, seed_generator) -> (chunk, batch)` over x."""
     _check_model(model)
     x = model.check_inputs(x)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(
-            f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
-        )
+    num_samples = check_positive_int(num_samples, "num_samples")
+    batch_size = check_positive_int(batch_size, "batch_size")
     seed_generator = keras.random.SeedGenerator(seed)
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
@@ -73,6 +73,7 @@ def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
     for start in range(0, len(x), batch_size):
         xb = ops.convert_to_tensor(x[start : start + batch_size])
         z_mean, z_log_var = model._encode_tensors(xb)
+        z_log_var = bound_log_var(z_log_var)  # as the sampler and the KL bound it
         parts, done = [], 0
         while done < num_samples:
             k = min(chunk, num_samples - done)

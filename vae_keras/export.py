@@ -55,6 +55,8 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from vae_keras.runs import DIR_MODE, FILE_MODE, fault_point, temporary_prefix
+
 ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "sample")
 _BACKENDS = ("tensorflow", "jax")
 
@@ -98,9 +100,11 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
         )
     archive = _build_archive(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp"))
     try:
         archive.write_out(str(tmp), verbose=verbose)
+        _follow_umask(tmp)  # mkdtemp makes 0700: a serving account could not read it
+        fault_point("export")
         _replace_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -274,12 +278,22 @@ def _build_archive(model):
 # === Atomic replace ===
 
 
+def _follow_umask(root):
+    """Gives a tree the modes of files and folders created under the user's umask."""
+    os.chmod(root, DIR_MODE)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), DIR_MODE)
+        for name in files:
+            os.chmod(os.path.join(folder, name), FILE_MODE)
+
+
 def _replace_dir(new, path):
     """Renames the folder `new` to `path`, replacing an existing `path`."""
     if not path.exists():
         os.replace(new, path)
         return
-    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".old"))
     os.replace(path, old / "export")  # same file system: a rename, not a copy
     try:
         os.replace(new, path)

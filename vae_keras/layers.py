@@ -3,10 +3,24 @@
 import keras
 from keras import ops
 
+# Bounds on the log-variance wherever it is exponentiated (sampler, KL,
+# evaluation), as Stable Diffusion's and keras-hub's Gaussian samplers clamp
+# it: exp(20) is ~5e8 and exp(-30) ~1e-13, so a diverging encoder gives a large
+# but finite KL instead of inf/NaN (the clamp passes no gradient beyond them).
+LOG_VAR_MIN, LOG_VAR_MAX = -30.0, 20.0
+
+
+def bound_log_var(z_log_var):
+    """`z_log_var` clipped to [LOG_VAR_MIN, LOG_VAR_MAX]."""
+    return ops.clip(z_log_var, LOG_VAR_MIN, LOG_VAR_MAX)
+
 
 @keras.saving.register_keras_serializable(package="vae_keras")
 class Sampling(keras.layers.Layer):
     """Draws `z = z_mean + exp(0.5 * z_log_var) * epsilon`, `epsilon ~ N(0, I)`.
+
+    `z_log_var` is clipped to [-30, 20] first (`LOG_VAR_MIN`, `LOG_VAR_MAX`),
+    so a diverging encoder cannot overflow the scale to inf.
 
     This is the reparameterization trick of Kingma & Welling (2014): the
     randomness lives in `epsilon`, so gradients flow through `z_mean` and
@@ -58,7 +72,7 @@ class Sampling(keras.layers.Layer):
         epsilon = keras.random.normal(
             ops.shape(z_mean), dtype=self.compute_dtype, seed=self.seed_generator
         )
-        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+        return z_mean + ops.exp(0.5 * bound_log_var(z_log_var)) * epsilon
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -8,6 +8,8 @@ import math
 
 from keras import ops
 
+from vae_keras.layers import bound_log_var
+
 # Probabilities are clipped to [EPSILON, 1 - EPSILON] when a decoder emits
 # probabilities instead of logits (a sigmoid output layer).
 EPSILON = 1e-7
@@ -23,7 +25,9 @@ def _sum_over_example(values):
 def kl_divergence(z_mean, z_log_var):
     """KL(N(z_mean, exp(z_log_var)) || N(0, I)) per example, in nats.
 
-    `-0.5 * sum(1 + log_var - mean^2 - exp(log_var))` over the latent axis.
+    `-0.5 * sum(1 + log_var - mean^2 - exp(log_var))` over the latent axis,
+    with `log_var` clipped to [-30, 20] (`layers.bound_log_var`) so that a
+    diverging encoder gives a large finite KL, not inf or NaN.
 
     Example:
 
@@ -32,7 +36,7 @@ def kl_divergence(z_mean, z_log_var):
     1.5
     """
     z_mean = ops.convert_to_tensor(z_mean)
-    z_log_var = ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype)
+    z_log_var = bound_log_var(ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype))
     terms = 1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var)
     return -0.5 * _sum_over_example(terms)
 
@@ -51,7 +55,7 @@ def kl_divergence_per_dimension(z_mean, z_log_var):
     2.0
     """
     z_mean = ops.convert_to_tensor(z_mean)
-    z_log_var = ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype)
+    z_log_var = bound_log_var(ops.convert_to_tensor(z_log_var, dtype=z_mean.dtype))
     return -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
 
 

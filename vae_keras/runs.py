@@ -1,9 +1,35 @@
-"""Run folders: atomic writes of JSON and model files, and reading them back."""
+"""Run folders: atomic writes, one owner at a time, and resumable stages.
 
+A `vae-keras train` run folder is a small state machine. `state.json`
+records the last finished stage (`STAGES`); every file is written to a
+unique temporary name and renamed into place, so a run killed at any point
+leaves a folder the next identical command understands and finishes:
+
+- while training, `checkpoint.keras` holds the model, the optimizer *and*
+  the per-epoch history in one file (one rename), so the epoch count and
+  the weights cannot disagree; `history.json` is a readable copy;
+- after training, `model.keras` is the model; then the test losses,
+  figures, SavedModel and report follow, and `metrics.json` comes last.
+
+`RunLock` makes one process the owner of a folder. Setting the environment
+variable `VAE_KERAS_FAULT=name[:n]` kills the process (SIGKILL) the n-th
+time it reaches the fault point `name` (a testing hook; see `fault_point`).
+"""
+
+import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
+import re
+import shutil
+import signal
+import socket
+import sys
 import tempfile
+import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -16,24 +42,109 @@ def _current_umask():
 
 
 _UMASK = _current_umask()
+FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
+
+# === Fault injection (testing hook) ===
+
+_FAULT_COUNTS = {}
 
 
-def atomic_write_text(path, text: str):
-    """Writes `text` to `path` via a temporary file and `os.replace` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def fault_point(name: str):
+    """Kills this process with SIGKILL at the `n`-th call with `name` when
+    `VAE_KERAS_FAULT=name[:n]` is set (n defaults to 1). Tests use it to
+    check that every stage of a run resumes; it does nothing otherwise."""
+    spec = os.environ.get("VAE_KERAS_FAULT")
+    if not spec:
+        return
+    target, _, count = spec.partition(":")
+    if target != name:
+        return
+    _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
+    if _FAULT_COUNTS[name] >= int(count or 1):
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class FaultHook(keras.callbacks.Callback):
+    """Calls `fault_point(name)` after every batch of `fit` or `evaluate`."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def on_train_batch_end(self, batch, logs=None):
+        fault_point(self.name)
+
+    def on_test_batch_end(self, batch, logs=None):
+        fault_point(self.name)
+
+
+# === Atomic writes with unique temporary names ===
+
+# Temporary names carry the writer's pid (".NAME.PID.RANDOM.tmp"), so leftovers
+# of a killed process can be told from the files of a live one.
+_TEMPORARY = re.compile(r"^\..+?\.(\d+)\.[^/]*\.(tmp|old)(\.keras)?$")
+_OLD_TEMPORARY = re.compile(r"^\.[^.]+\.tmp\.keras$")  # fixed names of earlier versions
+
+
+def temporary_prefix(path) -> str:
+    return f".{Path(path).name}.{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_leftovers(directory) -> list:
+    """Removes temporary files and folders left in `directory` by killed processes."""
+    removed = []
+    directory = Path(directory)
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        match = _TEMPORARY.match(path.name)
+        if match is None and not _OLD_TEMPORARY.match(path.name):
+            continue
+        if match is not None and _pid_alive(int(match.group(1))):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
+def atomic_write_bytes(path, data: bytes):
+    """Writes `data` to `path` via a temporary file and `os.replace` (never half-written)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; use the usual file mode
+        os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600; use the usual file mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_text(path, text: str):
+    """Writes `text` to `path` via a temporary file and `os.replace` (never half-written)."""
+    return atomic_write_bytes(path, text.encode())
 
 
 def write_json(path, data: dict):
@@ -50,17 +161,48 @@ def _jsonable(value):
 
 
 def read_json(path) -> dict:
-    with open(path) as f:
-        return json.load(f)
-
-
-def save_model(model, path):
-    """`model.save` to a temporary `.keras` file, then rename into place."""
+    """Reads a JSON file; a corrupt or truncated one raises a ValueError naming it."""
     path = Path(path)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{str(path)!r} is not valid JSON (corrupt or truncated: {error}). Delete or "
+            "restore it; for a run folder, rerun `vae-keras train` with --overwrite."
+        ) from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{str(path)!r} holds a JSON {type(data).__name__}, not an object. Delete or "
+            "restore it; for a run folder, rerun `vae-keras train` with --overwrite."
+        )
+    return data
+
+
+# === Model files ===
+
+RUN_RECORD = "vae_keras_run.json"  # the run's epoch count and history inside a checkpoint
+
+
+def save_model(model, path, record: dict | None = None, fault: str = "model_write"):
+    """`model.save` to a unique temporary `.keras` file, then rename into place.
+
+    `record` (JSON) is stored inside the same file, so a checkpoint and its
+    epoch count are written by one rename."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp.keras")
+    os.close(fd)
+    tmp = Path(tmp)
     try:
         model.save(tmp)
+        if record is not None:
+            with zipfile.ZipFile(tmp, "a") as archive:
+                archive.writestr(RUN_RECORD, json.dumps(record, default=_jsonable))
+        os.chmod(tmp, FILE_MODE)
+        fault_point(fault)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -68,16 +210,87 @@ def save_model(model, path):
     return path
 
 
+def read_record(path) -> dict | None:
+    """The run record stored in a checkpoint by `save_model(record=...)`, or None."""
+    with zipfile.ZipFile(path) as archive:
+        if RUN_RECORD not in archive.namelist():
+            return None
+        return json.loads(archive.read(RUN_RECORD))
+
+
+# Keys whose values size a layer's weights; a config asking for more than this
+# in one of them is refused before Keras allocates it.
+_SIZE_KEYS = {"units", "filters", "input_dim", "output_dim", "num_embeddings", "embedding_dim"}
+MAX_LAYER_SIZE = 1 << 20
+
+
+def _check_sizes(config, path):
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if (
+                key in _SIZE_KEYS
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                and value > MAX_LAYER_SIZE
+            ):
+                raise ValueError(
+                    f"{str(path)!r} declares a layer with {key}={value}, more than "
+                    f"{MAX_LAYER_SIZE} (its weights would exhaust memory on load). This is not "
+                    "a model written by vae_keras; pass the `model.keras` of a training run."
+                )
+            if key in ("batch_shape", "target_shape") and isinstance(value, list):
+                dims = [d for d in value if isinstance(d, int) and not isinstance(d, bool)]
+                if math.prod(dims) > MAX_LAYER_SIZE * 64:
+                    raise ValueError(
+                        f"{str(path)!r} declares a tensor of shape {value}, more than "
+                        f"{MAX_LAYER_SIZE * 64} values per example. This is not a model written "
+                        "by vae_keras; pass the `model.keras` of a training run."
+                    )
+            _check_sizes(value, path)
+    elif isinstance(config, list):
+        for value in config:
+            _check_sizes(value, path)
+
+
+def _inspect_model_file(path):
+    """Checks that `path` is a readable `.keras` archive of a vae_keras model."""
+    fix = "Pass the `model.keras` written by `vae-keras train` (or retrain)."
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not a model file. {fix}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"{str(path)!r} is not a readable .keras model file (corrupt or truncated: "
+            f"{error}). {fix}"
+        ) from None
+    name = str(config.get("registered_name") or config.get("class_name"))
+    if not name.startswith("vae_keras>"):
+        raise ValueError(
+            f"{str(path)!r} holds a {config.get('class_name')!r}, not a vae_keras model. {fix}"
+        )
+    _check_sizes(config, path)
+
+
 def load_model(path):
     """Loads a `.keras` model saved by this package (safe mode: no pickled code)."""
     import vae_keras  # noqa: F401  registers the package's serializable classes
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(
             f"No model file at {str(path)!r}. Pass the `model.keras` written by `vae-keras train`."
         )
-    return keras.models.load_model(path, safe_mode=True)
+    _inspect_model_file(path)
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        raise ValueError(
+            f"{str(path)!r} could not be loaded as a vae_keras model "
+            f"({type(error).__name__}: {str(error)[:300]}). Pass the `model.keras` written by "
+            "`vae-keras train` (or retrain)."
+        ) from None
 
 
 def run_config(model_path) -> dict:
@@ -86,23 +299,147 @@ def run_config(model_path) -> dict:
     return read_json(config) if config.is_file() else {}
 
 
+# === One owner per run folder ===
+
+
+class RunInUseError(RuntimeError):
+    """Another live process owns the run folder."""
+
+
+class RunLock:
+    """An exclusive `fcntl.flock` on `DIRECTORY/run.lock`, holding pid, host and command.
+
+    The kernel releases the lock when its process dies, so a lock left by a
+    killed run is taken over (with a note); a live owner is refused with a
+    message naming it.
+    """
+
+    NAME = "run.lock"
+
+    def __init__(self, directory, command=None):
+        self.path = Path(directory) / self.NAME
+        self.command = " ".join(command if command is not None else sys.argv)
+        self._fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+            os.close(fd)
+            raise RunInUseError(
+                f"Run folder {self.path.parent} is in use by another process ({owner}). Wait "
+                "for it to finish, or pass another --output."
+            ) from None
+        previous = os.read(fd, 4096).decode(errors="replace").strip()
+        if previous:
+            print(f"Taking over {self.path} left by a process that no longer runs ({previous})")
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        os.write(
+            fd,
+            f"pid {os.getpid()} on {socket.gethostname()}, since {started}: {self.command}\n".encode(),
+        )
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self._fd)  # releases the lock
+            self._fd = None
+        return False
+
+
+# === Stages of a training run ===
+
 CHECKPOINT = "checkpoint.keras"
 HISTORY = "history.json"
+STATE = "state.json"
+STAGES = ("training", "model", "evaluated", "figures", "exported", "done")
+# What a run writes; `--overwrite` removes all of it (and `evaluate`'s results).
+PRODUCTS = (
+    CHECKPOINT,
+    HISTORY,
+    STATE,
+    "model.keras",
+    "metrics.json",
+    "evaluation.json",
+    "report.html",
+    "samples.png",
+    "reconstructions.png",
+    "figures",
+    "saved_model",
+)
+
+
+def read_state(directory) -> dict:
+    path = Path(directory) / STATE
+    return read_json(path) if path.is_file() else {}
+
+
+def reached(state: dict, stage: str) -> bool:
+    """True when `state` records `stage` (or a later one) as finished."""
+    current = state.get("stage")
+    return current in STAGES and STAGES.index(current) >= STAGES.index(stage)
+
+
+def write_state(directory, state: dict, stage: str):
+    state["stage"] = stage
+    write_json(Path(directory) / STATE, state)
+
+
+def clear_run(directory):
+    """Removes everything a run (and `vae-keras evaluate`) wrote in `directory`."""
+    directory = Path(directory)
+    for name in PRODUCTS:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    for path in directory.glob("evaluation*.json"):
+        path.unlink()
 
 
 def resume_state(directory):
     """`(model, initial_epoch, history)` from an interrupted run, or `(None, 0, {})`.
 
-    A run folder holds `checkpoint.keras` (model and optimizer state after the
-    last completed epoch) and `history.json` (that epoch's index and the
-    per-epoch logs), both written atomically by `RunCheckpoint`.
+    While training, `checkpoint.keras` holds model, optimizer and the run
+    record (epoch count and per-epoch logs) in one atomically written file.
+    After training, `model.keras` and `state.json` take its place.
     """
-    directory = Path(directory)
-    checkpoint, history = directory / CHECKPOINT, directory / HISTORY
-    if not (checkpoint.is_file() and history.is_file()):
-        return None, 0, {}
-    state = read_json(history)
-    return load_model(checkpoint), int(state["completed_epochs"]), state["history"]
+    try:
+        return _resume_state(Path(directory))
+    except ValueError as error:
+        raise ValueError(
+            f"{error} The run in {directory} cannot be resumed: rerun with --overwrite to "
+            "start it over, or pass another --output."
+        ) from None
+
+
+def _resume_state(directory):
+    checkpoint, state = directory / CHECKPOINT, read_state(directory)
+    if checkpoint.is_file():
+        try:
+            record = read_record(checkpoint)
+        except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{str(checkpoint)!r} is corrupt ({error}).") from None
+        if record is None and (directory / HISTORY).is_file():  # folders of older versions
+            record = read_json(directory / HISTORY)
+        if record is not None:
+            return load_model(checkpoint), int(record["completed_epochs"]), record["history"]
+    if reached(state, "model") and (directory / "model.keras").is_file():
+        return (
+            load_model(directory / "model.keras"),
+            int(state["completed_epochs"]),
+            state["history"],
+        )
+    return None, 0, {}
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -122,6 +459,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.directory = Path(directory)
         self.history = {k: list(v) for k, v in (history or {}).items()}
 
+    def on_train_batch_end(self, batch, logs=None):
+        fault_point("train_batch")
+
     def on_epoch_end(self, epoch, logs=None):
         if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
             return  # never checkpoint a diverged model over the last good one
@@ -129,10 +469,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             values = self.history.setdefault(key, [])
             del values[epoch:]  # after a resume, an epoch is logged once
             values.append(float(value))
-        save_model(self.model, self.directory / CHECKPOINT)
-        write_json(
-            self.directory / HISTORY, {"completed_epochs": epoch + 1, "history": self.history}
-        )
+        record = {"completed_epochs": epoch + 1, "history": self.history}
+        # One file, one rename: the weights, optimizer and epoch count agree.
+        save_model(self.model, self.directory / CHECKPOINT, record=record, fault="checkpoint_write")
+        fault_point("after_checkpoint")
+        write_json(self.directory / HISTORY, record)  # a readable copy
 
     def finish(self):
         """Removes the checkpoint once the final model is safely written."""

@@ -4,6 +4,8 @@ Backends fail deep inside a traced function when shapes or values are off;
 these checks run on NumPy data before any training or inference starts.
 """
 
+import numbers
+
 import numpy as np
 
 
@@ -21,7 +23,9 @@ def as_float_array(x, name: str) -> np.ndarray:
     return array.astype("float32", copy=False)
 
 
-def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) -> np.ndarray:
+def check_data(
+    x, expected_shape, name: str = "x", unit_interval: bool = False, pixels: bool = False
+) -> np.ndarray:
     """Validates a batch of examples against a model's per-example shape.
 
     Args:
@@ -30,6 +34,7 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
             entries match any size.
         name: How the data is called in error messages.
         unit_interval: Require values in [0, 1] (Bernoulli likelihood).
+        pixels: `x` are images: refuse integers above 1 (unscaled 8-bit pixels).
 
     Returns:
         `x` as a float32 NumPy array.
@@ -48,7 +53,13 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
         e is not None and e != d for e, d in zip(expected_shape, per_example, strict=True)
     ):
         hint = ""
-        if per_example + (1,) == expected_shape:
+        if (
+            len(per_example) == 3 == len(expected_shape)
+            and per_example == (expected_shape[2],) + tuple(expected_shape[:2])
+            and expected_shape[2] != expected_shape[0]
+        ):  # channels first: a reshape would scramble the pixels
+            hint = f" It looks channels-first: transpose it, `np.transpose({name}, (0, 2, 3, 1))`."
+        elif per_example + (1,) == expected_shape:
             hint = f" Add a channel axis: `{name}[..., None]`."
         elif int(np.prod(per_example)) == int(np.prod([d or 0 for d in expected_shape])):
             hint = f" Reshape it: `{name}.reshape(-1, {', '.join(map(str, expected_shape))})`."
@@ -71,6 +82,19 @@ def check_data(x, expected_shape, name: str = "x", unit_interval: bool = False) 
                 "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`) or use "
                 '`likelihood="gaussian"`.'
             )
+    dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
+    high = float(array.max()) if pixels else 0.0
+    if (
+        not unit_interval
+        and 1 < high <= 255
+        and (np.issubdtype(dtype, np.integer) or bool((array == np.round(array)).all()))
+    ):
+        # 8-bit pixels: a Gaussian likelihood would train to NaN on them without a word.
+        raise ValueError(
+            f"`{name}` holds integers in [{array.min():g}, {high:g}] (dtype "
+            f"{dtype}), which look like 8-bit pixels. Scale them to [0, 1] "
+            f"first: `{name}.astype('float32') / 255`."
+        )
     return array
 
 
@@ -82,3 +106,12 @@ def check_non_negative(value, name: str) -> float:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
     return value
+
+
+def check_positive_int(value, name: str) -> int:
+    """`value` as an int when it is a positive integer (NumPy integers too), else raises."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    if int(value) < 1:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)

@@ -107,7 +107,8 @@ def load(
     if key == "digits":
         x, y, scale = *_load_digits(split, seed), 16.0
     elif key in KNOWN_DATASETS:
-        x, y, scale = *_load_local_idx(key, split, data_dir), 255.0
+        x, y = _load_local_idx(key, split, data_dir)
+        scale = 1.0 if x is not None and x.dtype.kind == "f" else 255.0  # float IDX: in [0, 1]
     else:
         x, y = _load_tfds(name, split, data_dir, limit, image_size)
     if key in KNOWN_DATASETS and x is not None:

@@ -37,7 +37,10 @@ def decoder_emits_probabilities(decoder) -> bool:
         if isinstance(layer, keras.Model):  # a nested network, e.g. conditional_decoder's body
             return decoder_emits_probabilities(layer)
         activation = getattr(layer, "activation", None)
-        return activation is keras.activations.sigmoid
+        # `Activation("sigmoid")` holds keras.activations.sigmoid; `Activation(ops.sigmoid)` does not.
+        return activation in (keras.activations.sigmoid, keras.ops.sigmoid) or (
+            getattr(activation, "__name__", None) == "sigmoid"
+        )
     return False
 
 

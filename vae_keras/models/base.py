@@ -1,16 +1,47 @@
 """What every latent-variable model here shares: its own train/test steps,
 loss trackers, input checks, and batched NumPy-in/NumPy-out inference."""
 
+import contextlib
+import types
+
 import keras
 import numpy as np
 from keras import ops
 
+from vae_keras.layers import bound_log_var
 from vae_keras.models import _steps
-from vae_keras.validation import check_data
+from vae_keras.validation import check_data, check_positive_int
+
+
+def split_concatenated_encoder(encoder):
+    """An encoder with one output `[z_mean | z_log_var]` (TensorFlow's CVAE
+    tutorial design), as a functional model with the two halves as outputs.
+
+    The first half is `z_mean`, the second `z_log_var`; other encoders are
+    returned unchanged. The result saves and loads in safe mode.
+    """
+    outputs = getattr(encoder, "outputs", None)
+    if not (isinstance(outputs, (list, tuple)) and len(outputs) == 1):
+        return encoder
+    shape = tuple(outputs[0].shape)
+    if len(shape) != 2 or not shape[-1] or shape[-1] % 2:
+        return encoder
+    k = shape[-1] // 2
+    inputs = encoder.inputs if len(encoder.inputs) > 1 else encoder.inputs[0]
+    return keras.Model(inputs, [outputs[0][:, :k], outputs[0][:, k:]], name=f"{encoder.name}_split")
 
 
 def _encoder_outputs(encoder):
     outputs = getattr(encoder, "outputs", None)
+    if isinstance(outputs, (list, tuple)) and len(outputs) == 1 and len(outputs[0].shape) == 2:
+        width = outputs[0].shape[-1]
+        raise ValueError(
+            f"The encoder has one output of shape {tuple(outputs[0].shape)}; it must output "
+            "[z_mean, z_log_var]. For a concatenated `[z_mean | z_log_var]` output (as in "
+            "TensorFlow's CVAE tutorial) split it: `encoder = keras.Model(encoder.inputs, "
+            "[encoder.output[:, :k], encoder.output[:, k:]])` with k = latent_dim (VAE "
+            f"does this itself when the width is even; received width {width})."
+        )
     if not isinstance(outputs, (list, tuple)) or len(outputs) not in (2, 3):
         raise ValueError(
             "The encoder must be a functional keras.Model with outputs "
@@ -69,6 +100,22 @@ def check_pair(
     return input_shape, latent_dim
 
 
+def _portable_optimizer(compile_config):
+    """Names a backend's own optimizer class (e.g. torch's Adam, saved by its
+    module `keras.src.backend.torch.optimizers...`) by its public name, so a
+    model saved on one backend resumes training on another (Keras restores
+    the saving backend's class, which cannot apply gradients elsewhere)."""
+    optimizer = compile_config.get("optimizer") if isinstance(compile_config, dict) else None
+    if isinstance(optimizer, dict) and str(optimizer.get("module", "")).startswith(
+        "keras.src.backend."
+    ):
+        compile_config = {
+            **compile_config,
+            "optimizer": {**optimizer, "module": "keras.optimizers"},
+        }
+    return compile_config
+
+
 def _is_tf_dataset(x):
     return type(x).__module__.startswith("tensorflow") and hasattr(x, "take")
 
@@ -105,7 +152,7 @@ class LatentModel(keras.Model):
     def compile_from_config(self, config):
         # Keras skips overridden `compile` methods when loading; ours only
         # forbids `loss`, so restoring the saved optimizer is safe.
-        config = keras.saving.deserialize_keras_object(config)
+        config = keras.saving.deserialize_keras_object(_portable_optimizer(config))
         self.compile(**{k: v for k, v in config.items() if v is not None})
         if self.built:
             self.optimizer.build(self.trainable_variables)
@@ -134,36 +181,132 @@ class LatentModel(keras.Model):
         def test_step(self, data):
             return _steps.eager_test_step(self, data)
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+    def fit(self, x=None, y=None, *args, validation_data=None, nan_guard=True, **kwargs):
         """`keras.Model.fit`, with the data checked first (shape, NaN, range).
 
         `fit(x)` reconstructs `x`; `fit(x_noisy, x_clean)` trains a denoising
         model that reconstructs the clean target from the noisy input.
+        NumPy data is checked whole; every batch of a generator, a
+        `keras.utils.PyDataset` or a `tf.data.Dataset` is checked as it is
+        drawn. Every example weighs the same: `sample_weight` and
+        `class_weight` are refused.
+
+        With `nan_guard=True` (the default) a `callbacks.NaNGuard` stops
+        training at the first NaN or inf loss, restores the weights of the
+        last finite epoch and raises `NonFiniteLossError`; pass
+        `nan_guard=False` (or your own `NaNGuard`) to opt out.
         """
+        self._check_fit_arguments(kwargs)
+        if x is None:
+            raise ValueError(
+                "`fit` needs training data. Received: x=None. Pass images shaped "
+                f"(N, {', '.join(map(str, self.input_shape_))}), a generator, a "
+                "keras.utils.PyDataset or a tf.data.Dataset."
+            )
         x, y = self._check_fit_data(x, y, "x", "y")
         if validation_data is not None:
             if isinstance(validation_data, (tuple, list)):
                 vx, vy = (list(validation_data) + [None])[:2]
+                if len(validation_data) > 2:
+                    self._refuse_sample_weight(validation_data[2], "validation_data[2]")
                 vx, vy = self._check_fit_data(vx, vy, "validation_data[0]", "validation_data[1]")
                 validation_data = (vx,) if vy is None else (vx, vy)
             else:
-                self._check_fit_data(validation_data, None, "validation_data", None)
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+                validation_data, _ = self._check_fit_data(
+                    validation_data, None, "validation_data", None
+                )
+        if nan_guard:
+            from vae_keras.callbacks import NaNGuard
+
+            callbacks = list(kwargs.pop("callbacks", None) or [])
+            if not any(isinstance(c, NaNGuard) for c in callbacks):
+                callbacks.insert(0, NaNGuard())
+            kwargs["callbacks"] = callbacks
+        with self._stream_errors():
+            return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.evaluate`, with the data checked first."""
+        self._check_fit_arguments(kwargs)
+        if x is None:
+            raise ValueError("`evaluate` needs data. Received: x=None.")
         x, y = self._check_fit_data(x, y, "x", "y")
-        return super().evaluate(x, y, *args, **kwargs)
+        with self._stream_errors():
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def _check_fit_arguments(self, kwargs):
+        for name in ("batch_size", "steps_per_epoch", "validation_batch_size", "steps"):
+            if kwargs.get(name) is not None:
+                kwargs[name] = check_positive_int(kwargs[name], name)
+        self._refuse_sample_weight(kwargs.get("sample_weight"), "sample_weight")
+        if kwargs.get("class_weight") is not None:
+            raise ValueError(
+                f"{type(self).__name__} weighs every example equally; `class_weight` is not "
+                f"supported. Received: class_weight={kwargs['class_weight']!r}. To weight "
+                "classes, resample the data (repeat examples of rare classes)."
+            )
+
+    def _refuse_sample_weight(self, sample_weight, name):
+        # Keras would pass the weights to a train_step that has no per-example
+        # loss to weigh: refusing beats silently ignoring them.
+        if sample_weight is not None:
+            raise ValueError(
+                f"{type(self).__name__} weighs every example equally; `{name}` is not "
+                f"supported. Received: {name} of shape {np.shape(sample_weight)}. To weight "
+                "examples, repeat them in the data (e.g. `np.repeat(x, counts, axis=0)`)."
+            )
+
+    # --- Checks of streamed data: every batch, as it is drawn ---
+
+    def _check_stream_batch(self, batch, name):
+        """Checks one batch drawn from a generator, PyDataset or tf.data pipeline."""
+        try:
+            bx, by, sw = keras.utils.unpack_x_y_sample_weight(batch)
+            self._refuse_sample_weight(sw, f"the sample weights yielded by `{name}`")
+            to_numpy = lambda t: keras.tree.map_structure(np.asarray, t)  # noqa: E731
+            self._check_one_batch(to_numpy(bx), None if by is None else to_numpy(by), name)
+        except ValueError as error:
+            self._stream_error = error  # raised as is by `fit`, not wrapped by tf.data
+            raise
+
+    @contextlib.contextmanager
+    def _stream_errors(self):
+        """Re-raises a failed batch check as its own ValueError: TensorFlow runs
+        generators and PyDatasets inside tf.data and wraps errors raised there."""
+        self._stream_error = None
+        try:
+            yield
+        except Exception:
+            error, self._stream_error = self._stream_error, None
+            if error is not None:
+                raise error from None
+            raise
+
+    def _check_one_batch(self, bx, by, name):
+        self._check_batch(bx, by, f"{name} (a batch drawn from it)")
+
+    def _checked_stream(self, x, name):
+        """`x` wrapped to check each batch, or None when `x` is not a stream."""
+        check = lambda batch: self._check_stream_batch(batch, name)  # noqa: E731
+        if _is_tf_dataset(x):
+            check(next(iter(x.take(1))))  # now, not after the train step is traced
+            return _checked_tf_dataset(x, check)
+        if isinstance(x, keras.utils.PyDataset):
+            if getattr(x, "use_multiprocessing", False):  # the check would not pickle
+                check(x[0])
+                return x
+            return _CheckedPyDataset(x, check)
+        if isinstance(x, types.GeneratorType):
+            return _checked_generator(x, check)
+        return None
 
     def _check_fit_data(self, x, y, x_name, y_name):
-        if _is_tf_dataset(x):  # peek at one batch; the rest is the user's pipeline
-            batch = next(iter(x.take(1)))
-            bx, by, _ = keras.utils.unpack_x_y_sample_weight(batch)
-            self._check_batch(np.asarray(bx), None if by is None else np.asarray(by), x_name)
-            return x, y
+        stream = self._checked_stream(x, x_name)
+        if stream is not None:
+            return stream, y
         if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)) and not _is_nested(x):
             return self._check_batch(x, y, x_name, y_name)
-        return x, y  # generators, PyDatasets: checked by Keras itself
+        return x, y
 
     def _check_batch(self, x, y, x_name, y_name="y"):
         x = self.check_inputs(x, x_name)
@@ -175,17 +318,40 @@ class LatentModel(keras.Model):
 
     def check_inputs(self, x, name="x"):
         """Validates model inputs; returns them as float32 NumPy."""
-        return check_data(x, self.input_shape_, name, unit_interval=self._needs_unit_interval)
+        return check_data(
+            x, self.input_shape_, name, unit_interval=self._needs_unit_interval, pixels=True
+        )
 
     def check_targets(self, y, name="y"):
         """Validates reconstruction targets (denoising); subclasses may differ."""
-        return check_data(y, self.input_shape_, name, unit_interval=self._needs_unit_interval)
+        return check_data(
+            y, self.input_shape_, name, unit_interval=self._needs_unit_interval, pixels=True
+        )
 
     _needs_unit_interval = False
+
+    # === Export ===
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kw):
+        """`keras.Model.export`, working right after construction.
+
+        Keras infers a subclassed model's input signature from its first call;
+        this model knows its input shape, so it is passed for the user. For
+        endpoints `encode`, `decode`, `sample` use `vae_keras.export.export_saved_model`.
+        """
+        if input_signature is None:
+            input_signature = self._export_signature()
+        return super().export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kw
+        )
+
+    def _export_signature(self):
+        return [keras.InputSpec(shape=(None, *self.input_shape_), dtype="float32")]
 
     # === Inference (NumPy in, NumPy out, batched) ===
 
     def _batched(self, fn, arrays, batch_size):
+        batch_size = check_positive_int(batch_size, "batch_size")
         n = len(arrays[0])
         outputs = [fn(*(a[i : i + batch_size] for a in arrays)) for i in range(0, n, batch_size)]
         if isinstance(outputs[0], (tuple, list)):
@@ -194,10 +360,15 @@ class LatentModel(keras.Model):
 
     def _encode_tensors(self, x, training=False):
         z_mean, z_log_var = self.encoder(x, training=training)[:2]
-        return ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
+        # The one place the model reads its encoder: every use of q(z|x) (sampler,
+        # KL, likelihood evaluation, `encode`, exports) sees the same bounded variance.
+        return ops.cast(z_mean, "float32"), bound_log_var(ops.cast(z_log_var, "float32"))
 
     def encode(self, x, batch_size: int = 256):
-        """Deterministic encoding: returns `(z_mean, z_log_var)` as NumPy arrays."""
+        """Deterministic encoding: returns `(z_mean, z_log_var)` as NumPy arrays.
+
+        `z_log_var` is the encoder's, clipped to [-30, 20] as everywhere the model uses it.
+        """
         x = self.check_inputs(x)
 
         def step(xb):
@@ -209,3 +380,59 @@ class LatentModel(keras.Model):
 
 def _is_nested(x):
     return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (tuple, dict))
+
+
+def _checked_generator(generator, check):
+    for batch in generator:
+        check(batch)
+        yield batch
+
+
+class _CheckedPyDataset(keras.utils.PyDataset):
+    """A `PyDataset` whose batches are checked as they are drawn."""
+
+    def __init__(self, inner, check):
+        super().__init__(
+            workers=inner.workers,
+            use_multiprocessing=inner.use_multiprocessing,
+            max_queue_size=inner.max_queue_size,
+        )
+        self.inner, self.check = inner, check
+
+    def __getitem__(self, index):
+        batch = self.inner[index]
+        self.check(batch)
+        return batch
+
+    def __len__(self):
+        return self.inner.num_batches
+
+    @property
+    def num_batches(self):
+        return self.inner.num_batches
+
+    def on_epoch_begin(self):
+        self.inner.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self.inner.on_epoch_end()
+
+
+def _checked_tf_dataset(dataset, check):
+    """`dataset` with every batch checked in NumPy (a failed check ends `fit`
+    with the check's message inside TensorFlow's error)."""
+    import tensorflow as tf
+
+    spec = dataset.element_spec
+
+    def check_flat(*flat):
+        check(keras.tree.pack_sequence_as(spec, [np.asarray(t) for t in flat]))
+        return np.bool_(True)
+
+    def checked(*batch):
+        element = batch[0] if len(batch) == 1 and not isinstance(spec, tuple) else batch
+        ok = tf.numpy_function(check_flat, tf.nest.flatten(element), tf.bool, stateful=True)
+        with tf.control_dependencies([ok]):
+            return tf.nest.map_structure(tf.identity, element)
+
+    return dataset.map(checked)

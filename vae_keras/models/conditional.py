@@ -4,7 +4,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras.models.base import _is_tf_dataset
 from vae_keras.models.vae import VAE
 from vae_keras.validation import as_float_array, check_data
 
@@ -165,6 +164,14 @@ class ConditionalVAE(VAE):
         x = self.check_inputs(x, name)
         return x, self.one_hot(labels, len(x), "labels")
 
+    def _export_signature(self):  # `model.export`: the pair (x, one-hot labels)
+        return [
+            (
+                keras.InputSpec(shape=(None, *self.input_shape_), dtype="float32"),
+                keras.InputSpec(shape=(None, self.num_classes), dtype="float32"),
+            )
+        ]
+
     # === Hooks: the label joins both networks ===
 
     def _split_inputs(self, x):
@@ -187,19 +194,20 @@ class ConditionalVAE(VAE):
 
     # === Data checks ===
 
+    def _check_one_batch(self, bx, by, name):
+        if not (isinstance(bx, (tuple, list)) and len(bx) == 2):
+            raise ValueError(
+                f"`{name}` (a stream for ConditionalVAE) must yield `((x, labels),)` or "
+                "`((x, labels), x_clean)` batches."
+            )
+        self._pair(tuple(bx), None, f"{name} (a batch drawn from it)")
+        if by is not None:
+            self.check_targets(by, f"{name} (a batch drawn from it)")
+
     def _check_fit_data(self, x, y, x_name, y_name):
-        if _is_tf_dataset(x):  # peek at one batch; the rest is the user's pipeline
-            batch = next(iter(x.take(1)))
-            bx, by, _ = keras.utils.unpack_x_y_sample_weight(batch)
-            if not (isinstance(bx, (tuple, list)) and len(bx) == 2):
-                raise ValueError(
-                    "A dataset for ConditionalVAE must yield `((x, labels),)` or "
-                    "`((x, labels), x_clean)` batches."
-                )
-            self._pair(tuple(np.asarray(t) for t in bx), None, x_name)
-            if by is not None:
-                self.check_targets(np.asarray(by), y_name)
-            return x, y
+        stream = self._checked_stream(x, x_name)  # every batch checked as it is drawn
+        if stream is not None:
+            return stream, y
         if y is not None and np.ndim(y) == 1:
             raise ValueError(
                 f"`{y_name}` looks like labels (shape {np.shape(y)}). Labels go inside the "

@@ -7,6 +7,7 @@ from keras import ops
 
 from vae_keras import losses
 from vae_keras.models.vae import VAE
+from vae_keras.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
@@ -59,10 +60,7 @@ class IWAE(VAE):
     """
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, num_samples: int = 5, **kwargs):
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(
-                f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
-            )
+        num_samples = check_positive_int(num_samples, "num_samples")
         if kwargs.get("free_bits"):
             raise ValueError(
                 "Free bits clamp the ELBO's KL term, which the IWAE bound does not have. "

@@ -14,7 +14,7 @@ from vae_keras.models._reconstruction import (  # noqa: F401  (re-exported names
     decoder_emits_probabilities,
     output_channels_of,
 )
-from vae_keras.models.base import check_pair
+from vae_keras.models.base import check_pair, split_concatenated_encoder
 from vae_keras.validation import check_non_negative
 
 
@@ -73,7 +73,9 @@ class VAE(ReconstructionModel):
 
     Args:
         encoder: A `keras.Model` mapping `x` to `[z_mean, z_log_var]` (a
-            third output `z` is ignored), e.g. `networks.conv_encoder`.
+            third output `z` is ignored), e.g. `networks.conv_encoder`. One
+            output of even width `2k` (TensorFlow's CVAE tutorial design) is
+            split: the first `k` columns are `z_mean`, the last `k` `z_log_var`.
         decoder: A `keras.Model` mapping `z` to `x`-shaped outputs: logits or
             probabilities (Bernoulli) or means (Gaussian).
         beta: Weight of the KL term (beta-VAE; 1.0 is the ELBO).
@@ -129,6 +131,7 @@ class VAE(ReconstructionModel):
         reconstruction_weight = check_non_negative(reconstruction_weight, "reconstruction_weight")
         free_bits = check_non_negative(free_bits, "free_bits")
         corruption_level = check_corruption(corruption, corruption_level)
+        encoder = split_concatenated_encoder(encoder)  # one `[z_mean | z_log_var]` output
         input_shape, latent_dim = self._check_networks(
             encoder, decoder, output_channels=output_channels_of(likelihood)
         )

@@ -1,0 +1,163 @@
+"""Every command-line failure is one line naming the file or value and the fix
+(exit 2), or an internal error (exit 1, traceback behind --debug)."""
+
+import errno
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from vae_keras import VAE, cli, networks, runs
+from vae_keras.cli import main
+
+SHAPE = (8, 8, 1)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    model = VAE(
+        networks.dense_encoder(SHAPE, 2, hidden_units=(8,)),
+        networks.dense_decoder(2, SHAPE, hidden_units=(8,)),
+    )
+    model.compile()
+    runs.write_json(folder / "config.json", {"dataset": "digits"})
+    return runs.save_model(model, folder / "model.keras")
+
+
+def _error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_sample_outputs(model_file, tmp_path, capsys):
+    assert main(["sample", "--model", str(model_file), "--out", str(tmp_path / "x.jpg")]) == 2
+    assert "does not end in .png" in _error(capsys)
+    assert main(["sample", "--model", str(model_file), "--num-samples", "100000000"]) == 2
+    assert "more than 10000" in _error(capsys)
+    # A folder gets the default name inside it; --npy keeps its folder too.
+    args = ["sample", "--model", str(model_file), "--num-samples", "3"]
+    assert main([*args, "--out", str(tmp_path), "--npy", str(tmp_path)]) == 0
+    assert (tmp_path / "samples_seed0.png").read_bytes()[:4] == b"\x89PNG"
+    assert np.load(tmp_path / "samples_seed0.npy").shape == (3, *SHAPE)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"PK\x03\x04 truncated", "not a readable .keras model file (corrupt or truncated"),
+        (b"", "not a readable .keras model file"),
+    ],
+)
+def test_corrupt_model_files(tmp_path, capsys, content, message):
+    path = tmp_path / "model.keras"
+    path.write_bytes(content)
+    assert main(["export", "--model", str(path)]) == 2
+    err = _error(capsys)
+    assert message in err and str(path) in err
+
+
+def test_a_config_declaring_a_huge_layer_is_refused_before_loading(tmp_path, capsys):
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        config = {"registered_name": "vae_keras>VAE", "config": {"units": 10**12}}
+        archive.writestr("config.json", json.dumps(config))
+    assert main(["sample", "--model", str(path)]) == 2
+    assert "units=1000000000000" in _error(capsys)
+    with zipfile.ZipFile(path, "w") as archive:
+        config = {"registered_name": "vae_keras>VAE", "batch_shape": [None, 10**5, 10**5, 3]}
+        archive.writestr("config.json", json.dumps(config))
+    assert main(["sample", "--model", str(path)]) == 2
+    assert "declares a tensor of shape [None, 100000, 100000, 3]" in _error(capsys)
+
+
+def test_corrupt_json_beside_the_model(model_file, capsys):
+    config = model_file.with_name("config.json")
+    saved = config.read_text()
+    config.write_text('{"dataset": ')
+    try:
+        assert main(["evaluate", "--model", str(model_file), "--num-samples", "1"]) == 2
+        err = _error(capsys)
+        assert "is not valid JSON (corrupt or truncated" in err and "config.json" in err
+    finally:
+        config.write_text(saved)
+
+
+@pytest.mark.parametrize(
+    "code, fix",
+    [
+        (errno.ENOSPC, "the disk is full"),
+        (errno.EROFS, "read-only"),
+        (errno.EACCES, "no permission"),
+    ],
+)
+def test_disk_faults(model_file, tmp_path, capsys, monkeypatch, code, fix):
+    def fail(path, data):
+        raise OSError(code, "simulated", str(path))
+
+    monkeypatch.setattr(runs, "atomic_write_bytes", fail)
+    out = tmp_path / "s.npy"
+    args = ["sample", "--model", str(model_file), "--num-samples", "2", "--npy", str(out)]
+    assert main([*args, "--out", str(tmp_path / "s.png")]) == 2
+    err = _error(capsys)
+    assert fix in err and str(out) in err
+
+
+def test_out_of_memory_and_internal_errors(model_file, capsys, monkeypatch):
+    def oom(args):
+        raise MemoryError()
+
+    monkeypatch.setitem(cli.COMMANDS, "export", oom)
+    assert main(["export", "--model", str(model_file)]) == 2
+    assert "out of memory" in _error(capsys)
+
+    def bug(args):
+        raise KeyError("something internal")
+
+    monkeypatch.setitem(cli.COMMANDS, "export", bug)
+    assert main(["export", "--model", str(model_file)]) == 1
+    assert "internal error: KeyError" in _error(capsys)
+    with pytest.raises(KeyError):
+        main(["export", "--model", str(model_file), "--debug"])
+
+
+def test_export_out_that_is_a_file(model_file, tmp_path, capsys):
+    out = tmp_path / "file"
+    out.write_text("")
+    assert main(["export", "--model", str(model_file), "--out", str(out)]) == 2
+    assert "is a file; pass a folder path" in _error(capsys)
+
+
+def test_evaluate_out_that_is_a_folder_gets_the_default_name(model_file, tmp_path):
+    argv = ["evaluate", "--model", str(model_file), "--num-samples", "1", "--limit", "8"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "evaluation.json").read_text())["num_examples"] == 8
+
+
+TRAIN = ["train", "--dataset", "digits", "--architecture", "dense", "--latent-dim", "2"]
+TRAIN += ["--epochs", "1", "--batch-size", "16", "--limit", "32"]
+
+
+def test_train_on_corrupt_run_files_says_overwrite_and_overwrite_recovers(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.keras").write_bytes(b"PK\x03\x04 cut short")
+    assert main([*TRAIN, "--output", str(out)]) == 2
+    err = _error(capsys)
+    assert "checkpoint.keras" in err and "--overwrite" in err
+    (out / "state.json").write_text("{")
+    assert main([*TRAIN, "--output", str(out)]) == 2
+    assert "state.json' is not valid JSON" in _error(capsys)
+    assert main([*TRAIN, "--output", str(out), "--overwrite"]) == 0
+    assert runs.read_state(out)["stage"] == "done"
+
+
+def test_train_output_that_is_a_file(tmp_path, capsys):
+    out = tmp_path / "file"
+    out.write_text("")
+    assert main([*TRAIN, "--output", str(out)]) == 2
+    err = _error(capsys)
+    assert str(out) in err and "pass a folder path" in err
