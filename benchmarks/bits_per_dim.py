@@ -128,6 +128,12 @@ def main(argv=None):
     parser.add_argument("--num-samples", type=int, default=20, help="IWAE codes per test image")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-dir", help="keep each trained model here (.keras)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue training the models saved in --save-dir (optimizer state included) "
+        "for another --minutes; the row reports the total",
+    )
     parser.add_argument("--json", help="append one JSON row per model here")
     args = parser.parse_args(argv)
 
@@ -148,12 +154,21 @@ def main(argv=None):
     rows = []
     for name in args.models.split(","):
         keras.utils.set_random_seed(args.seed)
-        model = build(name, x_train.shape[1:], args.latent_dim, args.seed)
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        saved = os.path.join(args.save_dir or "", f"{args.dataset}-{name}.keras")
+        before = {"train_seconds": 0.0, "train_steps": 0}
+        if args.resume:
+            model = keras.models.load_model(saved, safe_mode=True)
+            model.optimizer.learning_rate = args.learning_rate
+            with open(saved + ".json") as f:
+                before = json.load(f)
+        else:
+            model = build(name, x_train.shape[1:], args.latent_dim, args.seed)
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
         budget = TimeBudget(60 * args.minutes)
         start = time.time()
         model.fit(x_train, epochs=1000, batch_size=args.batch_size, callbacks=[budget], verbose=2)
-        train_seconds = time.time() - start
+        train_seconds = time.time() - start + before["train_seconds"]
+        steps = budget.steps + before["train_steps"]
         start = time.time()
         bpd = evaluation.bits_per_dim_8bit(
             model, x_test, num_samples=args.num_samples, batch_size=50, verbose=False
@@ -164,8 +179,9 @@ def main(argv=None):
             "model": name,
             "params": int(model.count_params()),
             "train_seconds": round(train_seconds, 1),
-            "train_steps": budget.steps,
-            "epochs": round(budget.steps * args.batch_size / len(x_train), 2),
+            "train_steps": steps,
+            "epochs": round(steps * args.batch_size / len(x_train), 2),
+            "resumed": bool(args.resume),
             "bits_per_dim": float(bpd.mean()),
             "standard_error": float(bpd.std(ddof=1) / math.sqrt(len(bpd))),
             "png": float(png.mean()),
@@ -182,7 +198,9 @@ def main(argv=None):
                 f.write(json.dumps(row) + "\n")
         if args.save_dir:
             os.makedirs(args.save_dir, exist_ok=True)
-            model.save(os.path.join(args.save_dir, f"{args.dataset}-{name}.keras"))
+            model.save(saved)
+            with open(saved + ".json", "w") as f:
+                json.dump({"train_seconds": train_seconds, "train_steps": steps}, f)
 
     print("\n| model | params | train (min, epochs) | bits/dim | / PNG | / WebP |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

@@ -16,12 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-# --architecture pixelcnn: decoder features per pixel, and free bits (nats per
-# latent dimension) that keep the latent in use beside the PixelCNN.
-PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
+from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES
+
 DEFAULTS = {
     "dataset": "mnist",
-    "architecture": "conv",
+    "architecture": "auto",
     "latent_dim": 16,
     "epochs": 20,
     "batch_size": 128,
@@ -50,18 +49,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--dataset",
         default=DEFAULTS["dataset"],
-        help="mnist, fashion_mnist, digits or a TFDS image dataset",
+        help="mnist, fashion_mnist, digits, folder (your images in --data-dir), shapes, "
+        "patches, or a TFDS image dataset",
     )
     train.add_argument(
         "--data-dir",
-        help="folder with the dataset files (default: $VAE_KERAS_DATA_DIR, else download)",
+        help="folder with the dataset files, or your images for --dataset folder "
+        "(default: $VAE_KERAS_DATA_DIR, else download)",
+    )
+    train.add_argument(
+        "--image-size",
+        type=_positive_int,
+        help="resize images to N x N (default: the dataset's own; folder 64, shapes and "
+        "patches 32)",
     )
     train.add_argument(
         "--architecture",
-        choices=("conv", "dense", "pixelcnn"),
+        choices=ARCHITECTURES,
         default=DEFAULTS["architecture"],
-        help="pixelcnn: conv encoder + autoregressive PixelCNN decoder (PixelVAE; binary "
-        "data, use with --binarize; sampling is sequential and slower)",
+        help="auto: conv for MNIST-sized gray images, residual for colour or >= 32 px; "
+        "pixelcnn: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
+        "--binarize, or 8-bit colour with the discretized logistic; sequential sampling)",
     )
     train.add_argument("--latent-dim", type=_positive_int, default=DEFAULTS["latent_dim"])
     train.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
@@ -70,7 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--beta", type=_non_negative_float, default=1.0, help="weight of the KL term"
     )
-    train.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    train.add_argument(
+        "--likelihood",
+        choices=LIKELIHOOD_CHOICES,
+        default="auto",
+        help="auto: bernoulli for mnist, fashion_mnist and digits; discretized_logistic "
+        "(8-bit pixels, reports bits/dim on the 0-255 scale) for other images",
+    )
     train.add_argument(
         "--binarize",
         action="store_true",
@@ -148,6 +162,7 @@ def _model_and_data_args(parser):
     parser.add_argument("--data-dir", help="default: the run's data dir, else $VAE_KERAS_DATA_DIR")
     parser.add_argument("--batch-size", type=_positive_int, default=256)
     parser.add_argument("--limit", type=_positive_int, help="use only the first N test images")
+    parser.add_argument("--image-size", type=_positive_int, help="default: the run's")
 
 
 # Settings that define a run: a rerun with the same ones resumes it.
@@ -156,6 +171,7 @@ def _model_and_data_args(parser):
 _RUN_SETTINGS = (
     "dataset",
     "data_dir",
+    "image_size",
     "architecture",
     "latent_dim",
     "batch_size",
@@ -226,36 +242,27 @@ def _run_folder(args, out, shape, backend, chief=True):
 
 
 def _new_model(args, shape):
-    import keras
+    from vae_keras import recipes
 
-    from vae_keras import VAE, networks
+    return recipes.build_model(
+        architecture=args.architecture,
+        likelihood=args.likelihood,
+        shape=shape,
+        latent_dim=args.latent_dim,
+        beta=args.beta,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        binarize=args.binarize,
+    )
 
-    if args.binarize and args.likelihood != "bernoulli":
-        raise ValueError("--binarize needs --likelihood bernoulli (binary pixels).")
-    arch = args.architecture
-    if arch == "pixelcnn":
-        from vae_keras.models import PixelVAE
 
-        if args.likelihood != "bernoulli" or len(shape) != 3:
-            raise ValueError(
-                "--architecture pixelcnn models binary images (height, width, channels) "
-                "with --likelihood bernoulli; add --binarize for gray-level data."
-            )
-        model = PixelVAE(
-            networks.conv_encoder(shape, args.latent_dim),
-            networks.dense_decoder(args.latent_dim, shape[:-1] + (PIXEL_FEATURES,)),
-            networks.PixelCNN(shape, PIXEL_FEATURES),
-            beta=args.beta,
-            free_bits=PIXEL_FREE_BITS,
-            seed=args.seed,
-        )
-        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-        return model
-    encoder = getattr(networks, f"{arch}_encoder")(shape, args.latent_dim)
-    decoder = getattr(networks, f"{arch}_decoder")(args.latent_dim, shape)
-    model = VAE(encoder, decoder, beta=args.beta, likelihood=args.likelihood, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-    return model
+def _resolve_recipe(args, shape):
+    """`auto` architecture and likelihood -> what the data call for (stored in config.json)."""
+    from vae_keras import recipes
+
+    if args.likelihood == "auto":
+        args.likelihood = recipes.default_likelihood(args.dataset)
+    args.architecture = recipes.resolve_architecture(args.architecture, shape)
 
 
 def train(args) -> Path:
@@ -263,7 +270,7 @@ def train(args) -> Path:
 
     import keras
 
-    from vae_keras import datasets, distribute, runs
+    from vae_keras import distribute, run_data, runs
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
 
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
@@ -272,14 +279,27 @@ def train(args) -> Path:
 
         configure_mixed_precision(True)
     keras.utils.set_random_seed(args.seed)
-    x_train, _ = datasets.load(args.dataset, "train", args.data_dir, limit=args.limit)
-    x_test, y_test = datasets.load(args.dataset, "test", args.data_dir)
-    shape = x_train.shape[1:]
+    if args.dataset == run_data.FOLDER and (args.distribute or args.binarize):
+        raise ValueError(
+            "--dataset folder streams images from disk; --distribute and --binarize need the "
+            "in-memory datasets (mnist, fashion_mnist, digits, shapes, patches, TFDS)."
+        )
+    data = run_data.load_train_and_test(
+        args.dataset,
+        args.data_dir,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        seed=args.seed,
+    )
+    x_train, x_test, y_test, shape = data.train, data.x_test, data.y_test, data.shape
+    _resolve_recipe(args, shape)
     out = _output_folder(args)
     with contextlib.ExitStack() as owner:
         with distribute.strategy_scope(args.distribute) as strategy:
             chief = distribute.is_chief(strategy)
-            x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
+            if not data.streamed:
+                x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
             y_test = None if y_test is None else y_test[: len(x_test)]
             model = _new_model(args, shape)  # validates the settings before touching the folder
             if chief:  # one process owns the folder from here on
@@ -292,12 +312,14 @@ def train(args) -> Path:
                 model.optimizer.learning_rate = args.learning_rate
                 print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
             print(
-                f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
-                f"{args.dataset} images {shape}, {args.epochs} epochs, backend "
+                f"Training a {args.architecture} VAE ({args.likelihood}, latent {args.latent_dim}) "
+                f"on {data.num_train if data.streamed else len(x_train)} {args.dataset} images "
+                f"{shape}{' (streamed)' if data.streamed else ''}, {args.epochs} epochs, backend "
                 f"{keras.backend.backend()}; run folder {out}"
             )
 
-            train_data, fit_kwargs = x_train, {"batch_size": args.batch_size}
+            train_data = x_train
+            fit_kwargs = {} if data.streamed else {"batch_size": args.batch_size}
             if args.binarize:
                 from vae_keras.binarization import DynamicBinarization, binarize
 
@@ -350,14 +372,33 @@ def train(args) -> Path:
                     x_test, batch_size=args.batch_size, verbose=0, return_dict=True, callbacks=hooks
                 )
                 state["test"] = {k: float(v) for k, v in test.items()}
+                state["test"].update(_test_bits_per_dim(model, x_test, args.seed))
                 if chief:
                     runs.write_state(out, state, "evaluated")
         if chief:
-            _write_results(args, model, out, state, x_train, x_test, y_test)
+            num_train = data.num_train if data.streamed else len(x_train)
+            _write_results(args, model, out, state, num_train, x_test, y_test)
     return out
 
 
-def _write_results(args, model, out, state, x_train, x_test, y_test):
+# The run's own bits/dim estimate (0-255 scale): importance samples per image and images.
+RUN_BPD_SAMPLES, RUN_BPD_IMAGES = 10, 1000
+
+
+def _test_bits_per_dim(model, x_test, seed):
+    """`{"bits_per_dim_8bit": ...}` for 8-bit data and a likelihood it applies to, else {}."""
+    from vae_keras import evaluation, run_data
+
+    likelihood = getattr(model, "likelihood_object", None)
+    if likelihood is None or likelihood.name == "bernoulli" or not run_data.on_8bit_grid(x_test):
+        return {}
+    bpd = evaluation.bits_per_dim_8bit(
+        model, x_test[:RUN_BPD_IMAGES], num_samples=RUN_BPD_SAMPLES, seed=seed, verbose=False
+    )
+    return {"bits_per_dim_8bit": float(bpd.mean())}
+
+
+def _write_results(args, model, out, state, num_train, x_test, y_test):
     """The stages after evaluation; each is skipped when `state` records it."""
     import keras
 
@@ -397,7 +438,7 @@ def _write_results(args, model, out, state, x_train, x_test, y_test):
         "epochs": args.epochs,
         "resumed_from_epoch": state["resumed_from_epoch"],
         "train_seconds": state["train_seconds"],
-        "num_train": len(x_train),
+        "num_train": num_train,
         "num_test": len(x_test),
     }
     figures = {name: out / path for name, path in state["figures"].items()}
@@ -407,23 +448,36 @@ def _write_results(args, model, out, state, x_train, x_test, y_test):
     runs.write_state(out, state, "done")
     print(
         f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
-        f"KL {test['kl_loss']:.2f}); wrote {out}"
+        f"KL {test['kl_loss']:.2f})"
+        + (
+            f", {test['bits_per_dim_8bit']:.3f} bits/dim (0-255 scale)"
+            if "bits_per_dim_8bit" in test
+            else ""
+        )
+        + f"; wrote {out}"
     )
 
 
 def _test_data(args, config, labels=False):
-    from vae_keras import datasets
+    from vae_keras import run_data
 
     dataset = args.dataset or config.get("dataset", DEFAULTS["dataset"])
     data_dir = args.data_dir or config.get("data_dir")
-    x, y = datasets.load(dataset, "test", data_dir, limit=args.limit)
+    x, y = run_data.load_test(
+        dataset,
+        data_dir,
+        image_size=args.image_size or config.get("image_size"),
+        limit=args.limit,
+        seed=config.get("seed", 0),
+        labels=True,
+    )
     return (dataset, x, y) if labels else (dataset, x)
 
 
 def evaluate(args) -> Path:
     import math
 
-    from vae_keras import evaluation, runs
+    from vae_keras import evaluation, run_data, runs
     from vae_keras.binarization import binarize
 
     out = (  # checked before the (long) evaluation
@@ -449,17 +503,33 @@ def evaluate(args) -> Path:
     }
     if hasattr(model, "reconstruction_nll"):  # likelihood models (VAE family)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
+        scored, extra_bits = x, 0.0
+        likelihood = model.likelihood_object.name
+        if likelihood == "gaussian" and run_data.on_8bit_grid(x):
+            # A density on [0, 1]: scored on dequantised data, + 8 bits/dim for the 0-255 bins.
+            scored = evaluation.dequantize(x, seed=args.seed)
+            extra_bits = evaluation.DEQUANTIZATION_BITS
         log_px = evaluation.log_likelihood(
-            model, x, num_samples=args.num_samples, seed=args.seed, verbose=sys.stdout.isatty()
+            model,
+            scored,
+            num_samples=args.num_samples,
+            seed=args.seed,
+            verbose=sys.stdout.isatty(),
         )
         dims = math.prod(x.shape[1:])
+        if likelihood != "bernoulli":
+            result["bits_per_dim_scale"] = (
+                "0-255 (discrete likelihood)"
+                if likelihood == "discretized_logistic"
+                else ("0-255 (uniform dequantisation, +8)" if extra_bits else "density on [0, 1]")
+            )
         active, variances = evaluation.active_units(model, x)
         result.update(
             elbo=float(elbo.mean()),
             nll=float(-log_px.mean()),
             nll_num_samples=args.num_samples,
             nll_standard_error=float(log_px.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0,
-            bits_per_dim=evaluation.bits_per_dim(-log_px.mean(), dims),
+            bits_per_dim=evaluation.bits_per_dim(-log_px.mean(), dims) + extra_bits,
             active_units=active,
             latent_dim=int(len(variances)),
             latent_variances=[float(v) for v in variances],

@@ -15,6 +15,21 @@ SMALL_GRAY_SIDE = 28
 MIN_RESIDUAL_SIDE = 8
 
 
+def default_family(input_shape: Sequence[int] | int) -> str:
+    """`"dense"`, `"conv"` or `"residual"`: the factories `default_networks` uses.
+
+    >>> default_family((28, 28, 1)), default_family((32, 32, 3)), default_family(10)
+    ('conv', 'residual', 'dense')
+    """
+    input_shape = check_shape(input_shape, "input_shape")
+    if len(input_shape) != 3:
+        return "dense"
+    height, width, channels = input_shape
+    small = min(height, width) < MIN_RESIDUAL_SIDE
+    small_gray = channels == 1 and max(height, width) <= SMALL_GRAY_SIDE
+    return "conv" if small or small_gray else "residual"
+
+
 def default_networks(
     input_shape: Sequence[int] | int,
     latent_dim: int,
@@ -47,15 +62,13 @@ def default_networks(
     """
     input_shape = check_shape(input_shape, "input_shape")
     check_positive_int(latent_dim, "latent_dim")
-    if len(input_shape) != 3:
+    family = default_family(input_shape)
+    if family == "dense":
         return (
             dense_encoder(input_shape, latent_dim),
             dense_decoder(latent_dim, input_shape, output_channels=output_channels),
         )
-    height, width, channels = input_shape
-    small = min(height, width) < MIN_RESIDUAL_SIDE
-    small_gray = channels == 1 and max(height, width) <= SMALL_GRAY_SIDE
-    if small or small_gray:
+    if family == "conv":
         return (
             conv_encoder(input_shape, latent_dim),
             conv_decoder(latent_dim, input_shape, output_channels=output_channels),

@@ -1,0 +1,124 @@
+"""The data of a `vae-keras` run: training input for `fit`, and test images as arrays.
+
+In-memory datasets (`mnist`, `digits`, `shapes`, `patches`, TFDS sets through
+`datasets.load`) give arrays. `--dataset folder` streams the training images from disk
+(`datasets.image_folder`, constant memory) and holds out a fixed-seed 10% of the files:
+the first `MAX_FOLDER_TEST` of those, gathered into an array, are the test images that
+evaluation, figures and the report use.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+FOLDER = "folder"
+FOLDER_VALIDATION_SPLIT = 0.1
+MAX_FOLDER_TEST = 2000
+DEFAULT_FOLDER_SIZE = 64
+PROCEDURAL_SIZE = 32  # shapes and patches without --image-size
+
+
+@dataclass
+class RunData:
+    """`train` is an array or a `tf.data.Dataset` of batches; the rest are arrays."""
+
+    train: object
+    num_train: int
+    x_test: np.ndarray
+    y_test: np.ndarray | None
+    shape: tuple
+
+    @property
+    def streamed(self) -> bool:
+        return not isinstance(self.train, np.ndarray)
+
+
+def _image_size(dataset, image_size):
+    if image_size is not None:
+        return (image_size, image_size)
+    if dataset == FOLDER:
+        return (DEFAULT_FOLDER_SIZE,) * 2
+    if dataset in ("shapes", "patches"):
+        return (PROCEDURAL_SIZE,) * 2
+    return None
+
+
+def _check_folder_args(data_dir):
+    if not data_dir:
+        raise ValueError(
+            "--dataset folder reads your images from --data-dir. Pass the folder: "
+            "vae-keras train --dataset folder --data-dir PHOTOS --image-size 64"
+        )
+
+
+def _folder(data_dir, image_size, batch_size, seed, subset):
+    """The training files (reshuffled every epoch) or the held-out ones (in file order)."""
+    from vae_keras import datasets
+
+    return datasets.image_folder(
+        data_dir,
+        image_size=image_size,
+        batch_size=batch_size,
+        validation_split=FOLDER_VALIDATION_SPLIT,
+        subset=subset,
+        seed=seed,
+        shuffle=subset == "training",
+    )
+
+
+def _gather(dataset, limit):
+    parts, n = [], 0
+    for batch in dataset:
+        parts.append(np.asarray(batch))
+        n += len(parts[-1])
+        if n >= limit:
+            break
+    if not parts:
+        raise ValueError(
+            "The held-out part of the folder (10% of the files, fixed seed) yielded no "
+            "readable image. Add more images to the folder."
+        )
+    return np.concatenate(parts)[:limit]
+
+
+def load_train_and_test(dataset, data_dir, *, image_size, batch_size, limit, seed) -> RunData:
+    """Training input and test arrays for `vae-keras train`."""
+    from vae_keras import datasets
+
+    size = _image_size(dataset, image_size)
+    if dataset == FOLDER:
+        _check_folder_args(data_dir)
+        train = _folder(data_dir, size, batch_size, seed, "training")
+        held_out = _folder(data_dir, size, batch_size, seed, "validation")
+        num_train = len(train.file_paths)
+        if limit is not None:
+            train = train.take(math.ceil(limit / batch_size))
+            num_train = min(num_train, limit)
+        x_test = _gather(held_out, MAX_FOLDER_TEST)
+        return RunData(train, num_train, x_test, None, tuple(x_test.shape[1:]))
+    x_train, _ = datasets.load(dataset, "train", data_dir, limit=limit, image_size=size)
+    x_test, y_test = datasets.load(dataset, "test", data_dir, image_size=size)
+    return RunData(x_train, len(x_train), x_test, y_test, tuple(x_train.shape[1:]))
+
+
+def load_test(dataset, data_dir, *, image_size, limit, seed=0, labels=False):
+    """Test images (and labels) for `evaluate` and `plot`, as the run saw them."""
+    from vae_keras import datasets
+
+    size = _image_size(dataset, image_size)
+    if dataset == FOLDER:
+        _check_folder_args(data_dir)
+        x = _gather(_folder(data_dir, size, 64, seed, "validation"), limit or MAX_FOLDER_TEST)
+        return (x, None) if labels else x
+    x, y = datasets.load(dataset, "test", data_dir, limit=limit, image_size=size)
+    return (x, y) if labels else x
+
+
+def on_8bit_grid(x, tolerance: float = 1e-3) -> bool:
+    """Whether every value is `k / 255` in [0, 1] (data a 0-255 bits/dim applies to)."""
+    x = np.asarray(x)
+    if x.size == 0 or x.min() < 0 or x.max() > 1:
+        return False
+    steps = x * 255.0
+    return bool(np.abs(steps - np.round(steps)).max() <= tolerance)
