@@ -161,3 +161,35 @@ def test_train_output_that_is_a_file(tmp_path, capsys):
     assert main([*TRAIN, "--output", str(out)]) == 2
     err = _error(capsys)
     assert str(out) in err and "pass a folder path" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sample", "--model", "m.keras", "--seed", "99999999999999999999"],
+        ["sample", "--model", "m.keras", "--seed", "-1"],
+        ["train", "--learning-rate", "inf"],
+        ["train", "--beta", "nan"],
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be" in capsys.readouterr().err
+
+
+def test_other_io_errors_and_accelerator_out_of_memory(model_file, capsys, monkeypatch):
+    def io_error(args):
+        raise OSError("Unable to synchronously create file (file write failed)")
+
+    monkeypatch.setitem(cli.COMMANDS, "export", io_error)
+    assert main(["export", "--model", str(model_file)]) == 2
+    assert "input/output error" in _error(capsys)
+
+    def xla_oom(args):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate")
+
+    monkeypatch.setitem(cli.COMMANDS, "export", xla_oom)
+    assert main(["export", "--model", str(model_file)]) == 2
+    assert "out of memory" in _error(capsys)

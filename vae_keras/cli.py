@@ -37,8 +37,15 @@ def _positive_int(text):
 
 def _non_negative_float(text):
     value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**31:  # what every backend's random generators accept
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {2**31 - 1}], got {text}")
     return value
 
 
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(validation on a fixed-seed binarized test set)",
     )
     train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument(
         "--output",
         help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
@@ -113,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="score a fixed-seed binarized test set (auto: as the run was trained)",
     )
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=_seed, default=0)
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
 
     plot = commands.add_parser(
@@ -121,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_and_data_args(plot)
     plot.add_argument("--out", help="folder for the figures (default: figures/ beside the model)")
-    plot.add_argument("--seed", type=int, default=0)
+    plot.add_argument("--seed", type=_seed, default=0)
 
     export = commands.add_parser(
         "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)"
@@ -132,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="decode prior samples to a PNG grid")
     sample.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
     sample.add_argument("--num-samples", type=_positive_int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=_seed, default=0)
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
     for command in (train, evaluate, plot, export, sample):
@@ -572,7 +579,10 @@ def _describe(error) -> tuple[int, str] | None:
     """(exit status, one-line message) for errors users can fix, else None."""
     from vae_keras.runs import RunInUseError
 
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+    out_of_memory = type(error).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") or (
+        "RESOURCE_EXHAUSTED" in str(error)  # JAX/XLA
+    )
+    if isinstance(error, MemoryError) or out_of_memory:
         return 2, (
             "out of memory. Lower --batch-size (or --num-samples), or use a machine with "
             "more memory."
@@ -580,6 +590,12 @@ def _describe(error) -> tuple[int, str] | None:
     if isinstance(error, OSError) and error.errno in _OS_FIXES:
         where = f" {error.filename!r}" if error.filename else ""
         return 2, f"cannot use{where} ({error.strerror}): {_OS_FIXES[error.errno]}."
+    if isinstance(error, OSError):  # other I/O failures (e.g. from h5py): still the environment
+        where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
+        return 2, (
+            f"input/output error{where}: {' '.join(str(error).split())}. Check the path, the "
+            "free disk space and the permissions."
+        )
     if isinstance(
         error,
         (ValueError, FileNotFoundError, FileExistsError, ImportError, RunInUseError, RuntimeError),
