@@ -281,6 +281,8 @@ CLI_CASES = [
     ("CLI: missing data folder", ["train", "--data-dir", "/no/such/folder"]),
     ("CLI: missing model file", ["evaluate", "--model", "/no/such/model.keras"]),
     ("CLI: non-positive epochs", ["train", "--epochs", "0"]),
+    ("CLI: seed beyond 2^31", ["sample", "--model", "m.keras", "--seed", "99999999999999999999"]),
+    ("CLI: infinite learning rate", ["train", "--learning-rate", "inf"]),
 ]
 
 

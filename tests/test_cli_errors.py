@@ -33,11 +33,15 @@ def _error(capsys):
     return err
 
 
-def test_sample_outputs(model_file, tmp_path, capsys):
+def test_sample_outputs(model_file, tmp_path, capsys, monkeypatch):
     assert main(["sample", "--model", str(model_file), "--out", str(tmp_path / "x.jpg")]) == 2
     assert "does not end in .png" in _error(capsys)
     assert main(["sample", "--model", str(model_file), "--num-samples", "100000000"]) == 2
     assert "more than 10000" in _error(capsys)
+    monkeypatch.setattr(cli, "MAX_SAMPLE_BYTES", 3 * 4 * 64)  # room for 3 images of 8x8x1
+    assert main(["sample", "--model", str(model_file), "--num-samples", "4"]) == 2
+    assert "at most 3 of them" in _error(capsys)
+    monkeypatch.undo()
     # A folder gets the default name inside it; --npy keeps its folder too.
     args = ["sample", "--model", str(model_file), "--num-samples", "3"]
     assert main([*args, "--out", str(tmp_path), "--npy", str(tmp_path)]) == 0

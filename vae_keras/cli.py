@@ -297,7 +297,11 @@ def train(args) -> Path:
             if resumed is not None:
                 model = resumed
                 model.optimizer.learning_rate = args.learning_rate
-                print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
+                print(
+                    f"Resuming {out} after epoch {initial_epoch} of {args.epochs}"
+                    if initial_epoch < args.epochs
+                    else f"Finishing {out}: trained; done so far: {state.get('stage', 'training')}"
+                )
             print(
                 f"Training a {args.architecture} VAE (latent {args.latent_dim}) on {len(x_train)} "
                 f"{args.dataset} images {shape}, {args.epochs} epochs, backend "
@@ -488,6 +492,7 @@ def evaluate(args) -> Path:
 # The most images one `sample` call draws: a grid of 10,000 MNIST digits is
 # already ~3,000 pixels a side, and an unbounded count exhausts memory.
 MAX_SAMPLES = 10_000
+MAX_SAMPLE_BYTES = 2**30
 
 
 def _file_in(path, default_name, suffix):
@@ -505,6 +510,7 @@ def _file_in(path, default_name, suffix):
 
 def sample(args) -> Path:
     import io
+    import math
 
     import numpy as np
 
@@ -519,6 +525,14 @@ def sample(args) -> Path:
     out = _file_in(args.out, f"{name}.png", ".png") if args.out else None
     npy = _file_in(args.npy, f"{name}.npy", ".npy") if args.npy else None
     model = runs.load_model(args.model)
+    size = 4 * math.prod(model.input_shape_)  # float32 bytes per image
+    if args.num_samples * size > MAX_SAMPLE_BYTES:
+        raise ValueError(
+            f"--num-samples {args.num_samples} images of shape {model.input_shape_} take "
+            f"{args.num_samples * size / 2**30:.1f} GiB; one call draws at most "
+            f"{MAX_SAMPLE_BYTES // size} of them. Run `vae-keras sample` several times with "
+            "different --seed values."
+        )
     images = model.sample(args.num_samples, seed=args.seed)
     out = out or Path(args.model).with_name(f"{name}.png")
     plotting.save_image_grid(images, out)
