@@ -225,10 +225,11 @@ CASES += [
     ("encode(batch_size=-1)", lambda: trained_vae().encode(X, batch_size=-1)),
     ("elbo(batch_size=0)", lambda: evaluation.elbo(trained_vae(), X, batch_size=0)),
     (
-        "np.int64 batch size",
+        "NumPy integers as counts",
         lambda: (
             f"accepted: encode(batch_size=np.int64(5)) -> "
-            f"{trained_vae().encode(X, batch_size=np.int64(5))[0].shape}"
+            f"{trained_vae().encode(X, batch_size=np.int64(5))[0].shape}, "
+            f"sample(np.int64(5)) -> {trained_vae().sample(np.int64(5)).shape}"
         ),
     ),
     ("sample_weight", lambda: trained_vae().fit(X, sample_weight=np.ones(8), verbose=0)),
