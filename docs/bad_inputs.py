@@ -225,10 +225,11 @@ CASES += [
     ("encode(batch_size=-1)", lambda: trained_vae().encode(X, batch_size=-1)),
     ("elbo(batch_size=0)", lambda: evaluation.elbo(trained_vae(), X, batch_size=0)),
     (
-        "np.int64 batch size",
+        "NumPy integers as counts",
         lambda: (
             f"accepted: encode(batch_size=np.int64(5)) -> "
-            f"{trained_vae().encode(X, batch_size=np.int64(5))[0].shape}"
+            f"{trained_vae().encode(X, batch_size=np.int64(5))[0].shape}, "
+            f"sample(np.int64(5)) -> {trained_vae().sample(np.int64(5)).shape}"
         ),
     ),
     ("sample_weight", lambda: trained_vae().fit(X, sample_weight=np.ones(8), verbose=0)),
@@ -281,6 +282,8 @@ CLI_CASES = [
     ("CLI: missing data folder", ["train", "--data-dir", "/no/such/folder"]),
     ("CLI: missing model file", ["evaluate", "--model", "/no/such/model.keras"]),
     ("CLI: non-positive epochs", ["train", "--epochs", "0"]),
+    ("CLI: seed beyond 2^31", ["sample", "--model", "m.keras", "--seed", "99999999999999999999"]),
+    ("CLI: infinite learning rate", ["train", "--learning-rate", "inf"]),
 ]
 
 

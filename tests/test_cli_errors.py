@@ -33,11 +33,15 @@ def _error(capsys):
     return err
 
 
-def test_sample_outputs(model_file, tmp_path, capsys):
+def test_sample_outputs(model_file, tmp_path, capsys, monkeypatch):
     assert main(["sample", "--model", str(model_file), "--out", str(tmp_path / "x.jpg")]) == 2
     assert "does not end in .png" in _error(capsys)
     assert main(["sample", "--model", str(model_file), "--num-samples", "100000000"]) == 2
     assert "more than 10000" in _error(capsys)
+    monkeypatch.setattr(cli, "MAX_SAMPLE_BYTES", 3 * 4 * 64)  # room for 3 images of 8x8x1
+    assert main(["sample", "--model", str(model_file), "--num-samples", "4"]) == 2
+    assert "at most 3 of them" in _error(capsys)
+    monkeypatch.undo()
     # A folder gets the default name inside it; --npy keeps its folder too.
     args = ["sample", "--model", str(model_file), "--num-samples", "3"]
     assert main([*args, "--out", str(tmp_path), "--npy", str(tmp_path)]) == 0
@@ -161,3 +165,35 @@ def test_train_output_that_is_a_file(tmp_path, capsys):
     assert main([*TRAIN, "--output", str(out)]) == 2
     err = _error(capsys)
     assert str(out) in err and "pass a folder path" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sample", "--model", "m.keras", "--seed", "99999999999999999999"],
+        ["sample", "--model", "m.keras", "--seed", "-1"],
+        ["train", "--learning-rate", "inf"],
+        ["train", "--beta", "nan"],
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be" in capsys.readouterr().err
+
+
+def test_other_io_errors_and_accelerator_out_of_memory(model_file, capsys, monkeypatch):
+    def io_error(args):
+        raise OSError("Unable to synchronously create file (file write failed)")
+
+    monkeypatch.setitem(cli.COMMANDS, "export", io_error)
+    assert main(["export", "--model", str(model_file)]) == 2
+    assert "input/output error" in _error(capsys)
+
+    def xla_oom(args):
+        raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate")
+
+    monkeypatch.setitem(cli.COMMANDS, "export", xla_oom)
+    assert main(["export", "--model", str(model_file)]) == 2
+    assert "out of memory" in _error(capsys)

@@ -53,6 +53,10 @@ def test_numpy_integers_are_positive_integers():
     model = small_vae()
     assert model.encode(X, batch_size=np.int64(5))[0].shape == (16, 2)
     assert evaluation.log_likelihood(model, X[:2], num_samples=np.int64(3)).shape == (2,)
+    assert model.sample(np.int64(5), seed=np.int64(1)).shape == (5, *SHAPE)
+    assert Sampling(seed=np.int64(3)).get_config()["seed"] == 3
+    with pytest.raises(ValueError, match=r"num_samples=True"):
+        model.sample(True)
 
 
 def _bad_later(batches=3):

@@ -12,7 +12,7 @@ import math
 import keras
 import numpy as np
 
-from vae_keras.validation import check_data
+from vae_keras.validation import check_data, check_positive_int
 
 
 def binarize(x, seed: int = 0) -> np.ndarray:
@@ -50,10 +50,7 @@ class DynamicBinarization(keras.utils.PyDataset):
     def __init__(self, x, batch_size: int = 128, seed: int = 0, shuffle: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.x = check_data(x, np.shape(x)[1:], "x", unit_interval=True)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(
-                f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
-            )
+        batch_size = check_positive_int(batch_size, "batch_size")
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.epoch = 0
         self._order = self._permutation()

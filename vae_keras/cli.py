@@ -6,7 +6,11 @@
     vae-keras plot --model runs/RUN/model.keras
     vae-keras export --model runs/RUN/model.keras --out DIR
 
-Errors in what the user passed print one line and exit with status 2.
+Errors in what the user passed (or in the files, disk or memory it needs) print
+one line naming the file or value and the fix, and exit with status 2; an
+internal error exits with status 1, its traceback shown with --debug. A run
+folder is owned by one `train` at a time (run.lock) and every stage of a run
+resumes when the same command is rerun (see `vae_keras.runs`).
 """
 
 import argparse
@@ -36,8 +40,15 @@ def _positive_int(text):
 
 def _non_negative_float(text):
     value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**31:  # what every backend's random generators accept
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {2**31 - 1}], got {text}")
     return value
 
 
@@ -92,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(validation on a fixed-seed binarized test set)",
     )
     train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument(
         "--output",
         help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
@@ -127,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="score a fixed-seed binarized test set (auto: as the run was trained)",
     )
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=_seed, default=0)
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
 
     plot = commands.add_parser(
@@ -135,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_and_data_args(plot)
     plot.add_argument("--out", help="folder for the figures (default: figures/ beside the model)")
-    plot.add_argument("--seed", type=int, default=0)
+    plot.add_argument("--seed", type=_seed, default=0)
 
     export = commands.add_parser(
         "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)"
@@ -146,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="decode prior samples to a PNG grid")
     sample.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
     sample.add_argument("--num-samples", type=_positive_int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=_seed, default=0)
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
     for command in (train, evaluate, plot, export, sample):
@@ -310,7 +321,11 @@ def train(args) -> Path:
             if resumed is not None:
                 model = resumed
                 model.optimizer.learning_rate = args.learning_rate
-                print(f"Resuming {out} after epoch {initial_epoch} of {args.epochs}")
+                print(
+                    f"Resuming {out} after epoch {initial_epoch} of {args.epochs}"
+                    if initial_epoch < args.epochs
+                    else f"Finishing {out}: trained; done so far: {state.get('stage', 'training')}"
+                )
             print(
                 f"Training a {args.architecture} VAE ({args.likelihood}, latent {args.latent_dim}) "
                 f"on {data.num_train if data.streamed else len(x_train)} {args.dataset} images "
@@ -551,6 +566,7 @@ def evaluate(args) -> Path:
 # The most images one `sample` call draws: a grid of 10,000 MNIST digits is
 # already ~3,000 pixels a side, and an unbounded count exhausts memory.
 MAX_SAMPLES = 10_000
+MAX_SAMPLE_BYTES = 2**30
 
 
 def _file_in(path, default_name, suffix):
@@ -568,6 +584,7 @@ def _file_in(path, default_name, suffix):
 
 def sample(args) -> Path:
     import io
+    import math
 
     import numpy as np
 
@@ -582,6 +599,14 @@ def sample(args) -> Path:
     out = _file_in(args.out, f"{name}.png", ".png") if args.out else None
     npy = _file_in(args.npy, f"{name}.npy", ".npy") if args.npy else None
     model = runs.load_model(args.model)
+    size = 4 * math.prod(model.input_shape_)  # float32 bytes per image
+    if args.num_samples * size > MAX_SAMPLE_BYTES:
+        raise ValueError(
+            f"--num-samples {args.num_samples} images of shape {model.input_shape_} take "
+            f"{args.num_samples * size / 2**30:.1f} GiB; one call draws at most "
+            f"{MAX_SAMPLE_BYTES // size} of them. Run `vae-keras sample` several times with "
+            "different --seed values."
+        )
     images = model.sample(args.num_samples, seed=args.seed)
     out = out or Path(args.model).with_name(f"{name}.png")
     plotting.save_image_grid(images, out)
@@ -642,7 +667,10 @@ def _describe(error) -> tuple[int, str] | None:
     """(exit status, one-line message) for errors users can fix, else None."""
     from vae_keras.runs import RunInUseError
 
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+    out_of_memory = type(error).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") or (
+        "RESOURCE_EXHAUSTED" in str(error)  # JAX/XLA
+    )
+    if isinstance(error, MemoryError) or out_of_memory:
         return 2, (
             "out of memory. Lower --batch-size (or --num-samples), or use a machine with "
             "more memory."
@@ -650,6 +678,12 @@ def _describe(error) -> tuple[int, str] | None:
     if isinstance(error, OSError) and error.errno in _OS_FIXES:
         where = f" {error.filename!r}" if error.filename else ""
         return 2, f"cannot use{where} ({error.strerror}): {_OS_FIXES[error.errno]}."
+    if isinstance(error, OSError):  # other I/O failures (e.g. from h5py): still the environment
+        where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
+        return 2, (
+            f"input/output error{where}: {' '.join(str(error).split())}. Check the path, the "
+            "free disk space and the permissions."
+        )
     if isinstance(
         error,
         (ValueError, FileNotFoundError, FileExistsError, ImportError, RunInUseError, RuntimeError),

@@ -1,6 +1,9 @@
 """The reparameterization trick as a Keras layer."""
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
 # Bounds on the log-variance wherever it is exponentiated (sampler, KL,
@@ -48,8 +51,11 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        if seed is not None and (
+            isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral)
+        ):
             raise ValueError(f"Argument `seed` must be an integer or None. Received: seed={seed!r}")
+        seed = None if seed is None else int(seed)  # np.int64 too
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self._build_at_init()

@@ -361,13 +361,14 @@ CHECKPOINT = "checkpoint.keras"
 HISTORY = "history.json"
 STATE = "state.json"
 STAGES = ("training", "model", "evaluated", "figures", "exported", "done")
-# What a run writes; `--overwrite` removes all of it (and `evaluate`'s results).
+# What a run writes; `--overwrite` removes all of it (and `evaluate`'s results),
+# the marks of a finished run first, so a half-cleared folder never looks finished.
 PRODUCTS = (
+    "metrics.json",
+    STATE,
     CHECKPOINT,
     HISTORY,
-    STATE,
     "model.keras",
-    "metrics.json",
     "evaluation.json",
     "report.html",
     "samples.png",

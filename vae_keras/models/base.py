@@ -274,9 +274,11 @@ class LatentModel(keras.Model):
         """Re-raises a failed batch check as its own ValueError: TensorFlow runs
         generators and PyDatasets inside tf.data and wraps errors raised there."""
         self._stream_error = None
+        saved = _jax_values(self)
         try:
             yield
         except Exception:
+            _restore_purged_jax_values(self, saved)
             error, self._stream_error = self._stream_error, None
             if error is not None:
                 raise error from None
@@ -380,6 +382,33 @@ class LatentModel(keras.Model):
 
 def _is_nested(x):
     return isinstance(x, (list, tuple)) and len(x) > 0 and isinstance(x[0], (tuple, dict))
+
+
+def _all_variables(model):
+    optimizer = getattr(model, "optimizer", None)
+    optimizer_variables = list(getattr(optimizer, "variables", []) or [])
+    return list(model.variables) + optimizer_variables + list(model.metrics_variables)
+
+
+def _jax_values(model):
+    """References to the JAX variables' current (immutable) values, or None."""
+    if keras.backend.backend() != "jax":
+        return None
+    return {id(v): v._value for v in _all_variables(model)}
+
+
+def _restore_purged_jax_values(model, saved):
+    """Keras' JAX `fit` detaches the variables' values while a step runs and
+    reattaches them after it; an error raised by the data iterator in between
+    (a failed batch check) left them `None`, so the model could not even be
+    read. Reattach the values from before `fit` (fresh zeros for variables
+    created during it: optimizer slots and counters)."""
+    if saved is None:
+        return
+    for v in _all_variables(model):
+        if getattr(v, "_value", True) is None:
+            value = saved.get(id(v))
+            v._value = value if value is not None else keras.ops.zeros(v.shape, v.dtype)
 
 
 def _checked_generator(generator, check):

@@ -1,5 +1,7 @@
 """The variational autoencoder of Kingma & Welling (2014), as the slides build it."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -15,7 +17,7 @@ from vae_keras.models._reconstruction import (  # noqa: F401  (re-exported names
     output_channels_of,
 )
 from vae_keras.models.base import check_pair, split_concatenated_encoder
-from vae_keras.validation import check_non_negative
+from vae_keras.validation import check_non_negative, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
@@ -198,6 +200,12 @@ class VAE(ReconstructionModel):
         if keras.backend.backend() == "jax" and hasattr(self, "jax_state_sync"):
             self.jax_state_sync()
         variable.assign(value)
+
+    def _prior_draws(self, num_samples, seed):
+        # NumPy integers are integers too: `sample(np.int64(5), seed=np.int64(1))`.
+        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+            seed = int(seed)
+        return super()._prior_draws(check_positive_int(num_samples, "num_samples"), seed)
 
     # === Loss math (shared by every backend's train_step and test_step) ===
 
