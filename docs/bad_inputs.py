@@ -277,6 +277,99 @@ CASES += [
 ]
 
 
+# === Natural images: folders, 8-bit likelihoods, colour networks ===
+
+
+def image_dir(name, files):
+    """A folder under TMP holding `files` (name -> bytes)."""
+    folder = TMP / name
+    folder.mkdir(exist_ok=True)
+    for file, content in files.items():
+        (folder / file).write_bytes(content)
+    return folder
+
+
+def png_bytes(size=8, mode="RGB"):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, (size, size), 128).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def folder_with_corrupt_file():
+    files = {f"{i}.png": png_bytes() for i in range(3)}
+    files["broken.png"] = png_bytes()[:40]
+    ds = datasets.image_folder(image_dir("corrupt", files), 8, on_error="raise")
+    return ds
+
+
+def logistic_vae(shape=(8, 8, 3), channels=6):
+    return VAE(
+        networks.dense_encoder(shape, 2, hidden_units=(8,)),
+        networks.dense_decoder(2, shape[:-1] + (channels,), hidden_units=(8,)),
+        likelihood="discretized_logistic",
+    )
+
+
+def logistic_fit(x):
+    model = logistic_vae()
+    model.compile()
+    model.fit(x, epochs=1, verbose=0)
+
+
+GRID = (np.arange(4 * 8 * 8 * 3).reshape(4, 8, 8, 3) % 256 / 255).astype("float32")
+CASES += [
+    ("image folder that does not exist", lambda: datasets.image_folder("/no/such/photos", 32)),
+    ("empty image folder", lambda: datasets.image_folder(image_dir("empty", {}), 32)),
+    (
+        "folder of non-images",
+        lambda: datasets.image_folder(image_dir("text", {"a.txt": b"hello"}), 32),
+    ),
+    ("corrupt image file (on_error='raise')", folder_with_corrupt_file),
+    (
+        "corrupt image file (default on_error='skip')",
+        lambda: "skipped and counted: "
+        + str(
+            len(
+                datasets.image_folder(
+                    image_dir("skip", {"a.png": png_bytes(), "b.png": png_bytes()[:40]}), 8
+                ).skipped_files
+            )
+        )
+        + " file",
+    ),
+    (
+        "mixed sizes and channel counts in one folder",
+        lambda: "accepted: "
+        + str(
+            next(
+                iter(
+                    datasets.image_folder(
+                        image_dir(
+                            "mixed",
+                            {"g.png": png_bytes(12, "L"), "a.png": png_bytes(8, "RGBA")},
+                        ),
+                        8,
+                        shuffle=False,
+                    )
+                )
+            ).shape
+        )
+        + " (each image converted to RGB and resized)",
+    ),
+    ("image size 0", lambda: datasets.image_folder(image_dir("one", {"a.png": png_bytes()}), 0)),
+    ("image too small for residual networks", lambda: networks.residual_encoder((2, 2, 3), 4)),
+    ("discretized logistic on data off the 1/255 grid", lambda: logistic_fit(GRID * 0.999)),
+    ("discretized logistic on 0-255 data", lambda: logistic_fit(GRID * 255)),
+    ("discretized logistic with a 3-channel decoder", lambda: logistic_vae(channels=3)),
+    (
+        "bits/dim on the 0-255 scale of a Bernoulli model",
+        lambda: evaluation.bits_per_dim_8bit(vae(), np.zeros((2, 8, 8, 1)), num_samples=2),
+    ),
+]
+
+
 CLI_CASES = [
     ("CLI: unknown dataset", ["train", "--dataset", "mnsit"]),
     ("CLI: missing data folder", ["train", "--data-dir", "/no/such/folder"]),
@@ -284,6 +377,11 @@ CLI_CASES = [
     ("CLI: non-positive epochs", ["train", "--epochs", "0"]),
     ("CLI: seed beyond 2^31", ["sample", "--model", "m.keras", "--seed", "99999999999999999999"]),
     ("CLI: infinite learning rate", ["train", "--learning-rate", "inf"]),
+    ("CLI: --dataset folder without --data-dir", ["train", "--dataset", "folder"]),
+    (
+        "CLI: 8-bit likelihood on digits (0-16 levels)",
+        ["train", "--dataset", "digits", "--likelihood", "discretized_logistic", "--limit", "32"],
+    ),
 ]
 
 

@@ -313,6 +313,7 @@ def train(args) -> Path:
                 x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
             y_test = None if y_test is None else y_test[: len(x_test)]
             model = _new_model(args, shape)  # validates the settings before touching the folder
+            model.check_inputs(x_test if data.streamed else x_train)  # e.g. the 8-bit grid
             if chief:  # one process owns the folder from here on
                 owner.enter_context(runs.RunLock(out))
             resumed, initial_epoch, history, state = _run_folder(
