@@ -329,34 +329,38 @@ CASES += [
     ("corrupt image file (on_error='raise')", folder_with_corrupt_file),
     (
         "corrupt image file (default on_error='skip')",
-        lambda: "skipped and counted: "
-        + str(
-            len(
-                datasets.image_folder(
-                    image_dir("skip", {"a.png": png_bytes(), "b.png": png_bytes()[:40]}), 8
-                ).skipped_files
+        lambda: (
+            "skipped and counted: "
+            + str(
+                len(
+                    datasets.image_folder(
+                        image_dir("skip", {"a.png": png_bytes(), "b.png": png_bytes()[:40]}), 8
+                    ).skipped_files
+                )
             )
-        )
-        + " file",
+            + " file"
+        ),
     ),
     (
         "mixed sizes and channel counts in one folder",
-        lambda: "accepted: "
-        + str(
-            next(
-                iter(
-                    datasets.image_folder(
-                        image_dir(
-                            "mixed",
-                            {"g.png": png_bytes(12, "L"), "a.png": png_bytes(8, "RGBA")},
-                        ),
-                        8,
-                        shuffle=False,
+        lambda: (
+            "accepted: "
+            + str(
+                next(
+                    iter(
+                        datasets.image_folder(
+                            image_dir(
+                                "mixed",
+                                {"g.png": png_bytes(12, "L"), "a.png": png_bytes(8, "RGBA")},
+                            ),
+                            8,
+                            shuffle=False,
+                        )
                     )
-                )
-            ).shape
-        )
-        + " (each image converted to RGB and resized)",
+                ).shape
+            )
+            + " (each image converted to RGB and resized)"
+        ),
     ),
     ("image size 0", lambda: datasets.image_folder(image_dir("one", {"a.png": png_bytes()}), 0)),
     ("image too small for residual networks", lambda: networks.residual_encoder((2, 2, 3), 4)),

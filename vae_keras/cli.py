@@ -679,10 +679,14 @@ def _describe(error) -> tuple[int, str] | None:
     if isinstance(error, OSError) and error.errno in _OS_FIXES:
         where = f" {error.filename!r}" if error.filename else ""
         return 2, f"cannot use{where} ({error.strerror}): {_OS_FIXES[error.errno]}."
-    if isinstance(error, OSError):  # other I/O failures (e.g. from h5py): still the environment
+    # Other I/O failures (e.g. from h5py): still the environment. (Our own FileNotFoundError
+    # messages carry no errno and say the fix themselves.)
+    ours = isinstance(error, FileNotFoundError) and error.errno is None
+    if isinstance(error, OSError) and not ours:
         where = f" {error.filename!r}" if getattr(error, "filename", None) else ""
         return 2, (
-            f"input/output error{where}: {' '.join(str(error).split())}. Check the path, the "
+            f"input/output error{where}: {' '.join(str(error).split()).rstrip('.')}. Check the "
+            "path, the "
             "free disk space and the permissions."
         )
     if isinstance(

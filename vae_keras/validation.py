@@ -24,7 +24,12 @@ def as_float_array(x, name: str) -> np.ndarray:
 
 
 def check_data(
-    x, expected_shape, name: str = "x", unit_interval: bool = False, pixels: bool = False
+    x,
+    expected_shape,
+    name: str = "x",
+    unit_interval: bool = False,
+    pixels: bool = False,
+    likelihood: str = "bernoulli",
 ) -> np.ndarray:
     """Validates a batch of examples against a model's per-example shape.
 
@@ -35,6 +40,7 @@ def check_data(
         name: How the data is called in error messages.
         unit_interval: Require values in [0, 1] (Bernoulli likelihood).
         pixels: `x` are images: refuse integers above 1 (unscaled 8-bit pixels).
+        likelihood: The likelihood that needs [0, 1], named in the message.
 
     Returns:
         `x` as a float32 NumPy array.
@@ -78,9 +84,9 @@ def check_data(
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(
-                f"`{name}` has values in [{low:g}, {high:g}], but the Bernoulli likelihood "
-                "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`) or use "
-                '`likelihood="gaussian"`.'
+                f"`{name}` has values in [{low:g}, {high:g}], but the {likelihood!r} likelihood "
+                "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`)"
+                + (' or use `likelihood="gaussian"`.' if likelihood == "bernoulli" else ".")
             )
     dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
     high = float(array.max()) if pixels else 0.0

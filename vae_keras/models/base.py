@@ -318,16 +318,30 @@ class LatentModel(keras.Model):
                 raise ValueError(f"`{x_name}` has {len(x)} examples but `{y_name}` has {len(y)}.")
         return x, y
 
+    @property
+    def _likelihood_name(self):
+        return getattr(getattr(self, "_likelihood", None), "name", "bernoulli")
+
     def check_inputs(self, x, name="x"):
         """Validates model inputs; returns them as float32 NumPy."""
         return check_data(
-            x, self.input_shape_, name, unit_interval=self._needs_unit_interval, pixels=True
+            x,
+            self.input_shape_,
+            name,
+            unit_interval=self._needs_unit_interval,
+            pixels=True,
+            likelihood=self._likelihood_name,
         )
 
     def check_targets(self, y, name="y"):
         """Validates reconstruction targets (denoising); subclasses may differ."""
         return check_data(
-            y, self.input_shape_, name, unit_interval=self._needs_unit_interval, pixels=True
+            y,
+            self.input_shape_,
+            name,
+            unit_interval=self._needs_unit_interval,
+            pixels=True,
+            likelihood=self._likelihood_name,
         )
 
     _needs_unit_interval = False
