@@ -37,8 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 
-from vae_keras import VAE, datasets, evaluation, likelihoods, networks
-from vae_keras.models import PixelVAE
+from vae_keras import VAE, datasets, evaluation, likelihoods, networks, recipes
 
 MODELS = ("gaussian", "gaussian_learned", "logistic", "logistic_mixture", "pixelvae")
 
@@ -76,25 +75,12 @@ def codec_bits_per_dim(x, fmt, **options):
 
 def build(name, shape, latent_dim, seed):
     channels = shape[-1]
-    if name == "pixelvae":
-        likelihood = likelihoods.DiscretizedLogistic(num_mixtures=5)
-        features = 16
-        # Light latent networks: the PixelCNN does the local work, z the global.
-        widths = (16, 32, 64)
-        return PixelVAE(
-            networks.residual_encoder(shape, latent_dim, widths=widths),
-            networks.residual_decoder(latent_dim, shape, widths=widths, output_channels=features),
-            networks.PixelCNN(
-                shape,
-                feature_channels=features,
-                filters=64,
-                num_layers=4,
-                first_kernel_size=5,
-                head_units=64,
-                output_channels=likelihood.output_channels(channels),
-            ),
-            likelihood=likelihood,
-            free_bits=0.1,
+    if name == "pixelvae":  # the command line's colour recipe (vae_keras/recipes.py)
+        return recipes.build_model(
+            architecture="pixelcnn",
+            likelihood="discretized_logistic",
+            shape=shape,
+            latent_dim=latent_dim,
             seed=seed,
         )
     kwargs = {
