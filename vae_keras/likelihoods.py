@@ -241,17 +241,18 @@ class DiscretizedLogistic(Likelihood):
         k = self.num_mixtures
         lead = tuple(ops.shape(outputs)[:-1])
         logits = outputs[..., :k]
-        params = ops.reshape(outputs[..., k:], lead + (-1, k))
+        # Explicit sizes, not -1: a traced batch of unknown size must keep them static.
+        per_component = 2 * channels + channels * (channels - 1) // 2
+        params = ops.reshape(outputs[..., k:], lead + (per_component, k))
         loc = params[..., :channels, :]
         log_scale = ops.clip(params[..., channels : 2 * channels, :], MIN_LOG_SCALE, MAX_LOG_SCALE)
         coeffs = ops.tanh(params[..., 2 * channels :, :])
         return logits, loc, log_scale, coeffs
 
     @staticmethod
-    def _coupled_locations(loc, coeffs, x_prev):
+    def _coupled_locations(loc, coeffs, x_prev, channels):
         """Each channel's location plus the coefficient-weighted earlier channels of `x_prev`
         (shape (..., C, 1) or (..., C, K)); PixelCNN++'s ordering of the coefficients."""
-        channels = loc.shape[-2]
         rows, c = [loc[..., 0, :]], 0
         for i in range(1, channels):
             shift = 0.0
@@ -284,7 +285,7 @@ class DiscretizedLogistic(Likelihood):
             return -_sum_over_example(log_logistic_bin_mass(x, loc, log_scale))
         logits, loc, log_scale, coeffs = self._split(outputs, channels)
         x = ops.expand_dims(x, -1)  # (..., C, 1)
-        means = self._coupled_locations(loc, coeffs, x)
+        means = self._coupled_locations(loc, coeffs, x, channels)
         per_component = ops.sum(log_logistic_bin_mass(x, means, log_scale), axis=-2)  # (..., K)
         log_weights = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
         return -_sum_over_example(ops.logsumexp(per_component + log_weights, axis=-1))
@@ -300,7 +301,7 @@ class DiscretizedLogistic(Likelihood):
         # Within a component, E[x_i] = loc_i + sum_j c_ij E[x_j] (j < i).
         means = loc
         for _ in range(channels):
-            means = self._coupled_locations(loc, coeffs, means)
+            means = self._coupled_locations(loc, coeffs, means, channels)
         weights = ops.expand_dims(ops.softmax(logits, axis=-1), -2)
         return ops.clip((ops.sum(weights * means, axis=-1) + 1.0) * 0.5, 0.0, 1.0)
 
