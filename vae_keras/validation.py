@@ -23,6 +23,9 @@ def as_float_array(x, name: str) -> np.ndarray:
     return array.astype("float32", copy=False)
 
 
+_DISPLAY_NAMES = {"bernoulli": "Bernoulli"}
+
+
 def check_data(
     x,
     expected_shape,
@@ -84,7 +87,8 @@ def check_data(
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(
-                f"`{name}` has values in [{low:g}, {high:g}], but the {likelihood!r} likelihood "
+                f"`{name}` has values in [{low:g}, {high:g}], but the "
+                f"{_DISPLAY_NAMES.get(likelihood, likelihood.replace('_', ' '))} likelihood "
                 "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`)"
                 + (' or use `likelihood="gaussian"`.' if likelihood == "bernoulli" else ".")
             )
