@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras import losses
+from vae_keras import likelihoods, losses
 from vae_keras.layers import bound_log_var
 from vae_keras.validation import check_positive_int
 
@@ -185,7 +185,7 @@ def dequantize(x, seed: int | None = 0) -> np.ndarray:
     """
     x = np.asarray(x, dtype="float64")
     k = np.round(x * 255.0)
-    off = np.abs(x * 255.0 - k) > 1e-3
+    off = likelihoods.off_8bit_grid(x)
     if off.any() or x.min() < 0.0 or x.max() > 1.0:
         raise ValueError(
             "Bits per dimension on the 0-255 scale need 8-bit data (values k/255 in [0, 1]); "

@@ -35,6 +35,16 @@ GRID_TOLERANCE = 1e-3  # in units of one 8-bit step
 LOG_HALF = math.log(0.5)  # the Gaussian's default variance 1/2: summed squared error + const
 
 
+def off_8bit_grid(x) -> np.ndarray:
+    """Boolean mask of the values of `x` that are not `k / 255` (within `GRID_TOLERANCE` steps).
+
+    >>> off_8bit_grid(np.array([0.0, 1 / 255, 0.5])).tolist()
+    [False, False, True]
+    """
+    steps = np.asarray(x, dtype="float64") * BINS
+    return np.abs(steps - np.round(steps)) > GRID_TOLERANCE
+
+
 def _sum_over_example(values):
     return (
         ops.sum(values, axis=tuple(range(1, len(values.shape))))
@@ -345,8 +355,7 @@ class DiscretizedLogistic(Likelihood):
 
     def check_data(self, x, name="x"):
         x = np.asarray(x)
-        steps = x * BINS
-        off = np.abs(steps - np.round(steps)) > GRID_TOLERANCE
+        off = off_8bit_grid(x)
         if off.any():
             value = float(x[off].flat[0])
             raise ValueError(
