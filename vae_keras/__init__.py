@@ -8,7 +8,10 @@ Example:
 
 __version__ = "0.1.0"
 
+# `_quiet` first: inside the `vae-keras` command it imports the backend with its start-up
+# log hidden (see vae_keras/_quiet.py).
 from vae_keras import (
+    _quiet,  # noqa: F401  # isort: split
     binarization,
     callbacks,
     datasets,
@@ -19,6 +22,7 @@ from vae_keras import (
     networks,
     plotting,
     precision,
+    presets,
     report,
 )
 from vae_keras.layers import Sampling
@@ -52,5 +56,6 @@ __all__ = [
     "networks",
     "plotting",
     "precision",
+    "presets",
     "report",
 ]
