@@ -103,3 +103,19 @@ def test_cli_samples_and_lists_presets(tmp_path, capsys):
     assert "test loss" in listed and "NLL" in listed
     assert main(["sample", "--preset", "nope"]) == 2
     assert "Unknown preset 'nope'" in capsys.readouterr().err
+
+
+def test_cli_evaluates_a_preset_file(tmp_path, shared_mnist_dir):
+    import json
+
+    from vae_keras.cli import main
+
+    out = tmp_path / "evaluation.json"
+    args = ["evaluate", "--model", str(presets.path("mnist_conv_z2")), "--dataset", "mnist"]
+    args += ["--data-dir", str(shared_mnist_dir), "--limit", "200", "--num-samples", "5"]
+    assert main([*args, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["num_examples"] == 200 and result["nll_num_images"] == 200
+    assert result["nll"] == pytest.approx(
+        presets.info("mnist_conv_z2")["metrics"]["test_nll"], rel=0.1
+    )

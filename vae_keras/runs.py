@@ -284,13 +284,16 @@ def load_model(path):
         )
     _inspect_model_file(path)
     try:
-        return keras.models.load_model(path, safe_mode=True)
+        model = keras.models.load_model(path, safe_mode=True)
     except (ValueError, TypeError, KeyError, OSError) as error:
         raise ValueError(
             f"{str(path)!r} could not be loaded as a vae_keras model "
             f"({type(error).__name__}: {str(error)[:300]}). Pass the `model.keras` written by "
             "`vae-keras train` (or retrain)."
         ) from None
+    if not model.compiled:  # saved without a compile config (e.g. a preset): evaluate/fit work
+        model.compile()
+    return model
 
 
 def run_config(model_path) -> dict:
