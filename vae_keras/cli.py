@@ -5,6 +5,7 @@
     vae-keras sample --model runs/RUN/model.keras --num-samples 64
     vae-keras plot --model runs/RUN/model.keras
     vae-keras export --model runs/RUN/model.keras --out DIR
+    vae-keras explore --model runs/RUN/model.keras
 
 Errors in what the user passed (or in the files, disk or memory it needs) print
 one line naming the file or value and the fix, and exit with status 2; an
@@ -20,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from vae_keras.explorer.command import add_arguments as explore_arguments
 from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES
 
 DEFAULTS = {
@@ -160,7 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=_seed, default=0)
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
-    for command in (train, evaluate, plot, export, sample):
+    explore = commands.add_parser(
+        "explore", help="drag through the latent space in the browser (a local web page)"
+    )
+    explore_arguments(explore)
+    for command in (train, evaluate, plot, export, sample, explore):
         command.add_argument(
             "--debug", action="store_true", help="show the traceback of an internal error"
         )
@@ -647,7 +653,14 @@ def export(args) -> Path:
     return out
 
 
+def explore(args):
+    from vae_keras.explorer import command
+
+    command.run(args)
+
+
 COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "plot": plot, "export": export}
+COMMANDS["explore"] = explore
 
 # What to do about an operating-system error, by errno.
 _OS_FIXES = {
