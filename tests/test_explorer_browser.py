@@ -114,8 +114,9 @@ def test_slider_drag_updates_the_image(browser):
         pad = browser.find_element("id", "pad")
         updates = browser.execute_script("return window.explorer.updates")
         width = pad.size["width"]
-        ActionChains(browser).move_to_element_with_offset(pad, width // 4, -width // 4).click(
-        ).perform()
+        ActionChains(browser).move_to_element_with_offset(
+            pad, width // 4, -width // 4
+        ).click().perform()
         wait_idle(browser, updates + 1)
         z, _, pixels = shown(browser)
         wanted = norm.ppf(0.05 + 0.75 * 0.9)  # a few pad pixels of tolerance: ~0.01 each

@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser):
         "--dataset", help="test images to encode (default: the one the model was trained on)"
     )
     parser.add_argument(
-        "--data-dir", help="folder with the dataset files (default: the run's, else "
-        "$VAE_KERAS_DATA_DIR)"
+        "--data-dir",
+        help="folder with the dataset files (default: the run's, else $VAE_KERAS_DATA_DIR)",
     )
     parser.add_argument(
         "--num-images", type=_positive_int, default=16, help="test images offered on the page"
@@ -52,7 +52,7 @@ def _load(args):
 
     if args.model:
         return runs.load_model(args.model), runs.run_config(args.model)
-    from vae_keras import presets  # noqa: I001  (arrives with the presets work)
+    from vae_keras import presets
 
     model = presets.load(args.preset)
     card = presets.info(args.preset) if hasattr(presets, "info") else {}
