@@ -129,6 +129,7 @@ def _json(status, data):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection for a whole drag
+    disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
 
     def do_GET(self):
         self._answer("GET", b"")
