@@ -15,6 +15,11 @@ import numpy as np
 
 # The most codes one request may decode (a 32 x 32 pad background is 1024).
 MAX_BATCH = 1024
+# Batch sizes the page asks for: one code (a slider move), the interpolation strip,
+# the pad's background grid. Each is compiled and warmed before the page loads.
+STRIP = 9
+PAD_GRID = 12
+PAGE_BATCHES = (1, STRIP, PAD_GRID * PAD_GRID)
 
 
 def to_uint8(images) -> np.ndarray:
@@ -100,7 +105,10 @@ class LatentDecoder:
         self._compiled = None
         if _fast_path(model):
             self._compiled = _CompiledDecode(model, self.num_classes is not None)
-        self.image_shape = tuple(int(d) for d in self.decode(np.zeros((1, latent_dim))).shape[1:])
+        # Compiled: once per batch size now, not while dragging. Else one call checks decode.
+        for n in PAGE_BATCHES if self._compiled is not None else (1,):
+            images = self.decode(np.zeros((n, latent_dim)))
+        self.image_shape = tuple(int(d) for d in images.shape[1:])
 
     def _one_hot(self, labels, n):
         labels = np.broadcast_to(np.asarray(0 if labels is None else labels, "int64"), (n,))
@@ -156,6 +164,8 @@ class LatentDecoder:
             "can_encode": self.can_encode,
             "compiled": self._compiled is not None,
             "max_batch": MAX_BATCH,
+            "strip": STRIP,
+            "pad_grid": PAD_GRID,
         }
 
 
