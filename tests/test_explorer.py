@@ -196,3 +196,44 @@ def test_test_images_for_a_run(vae, tmp_path):
         cli.build_parser().parse_args(["explore", "--model", "m"]), {"dataset": "shapes"}, vae
     )
     assert images is None and "the model reads" in note
+
+
+def test_vae_keras_explore_serves_until_interrupted(vae, tmp_path):
+    """The installed command end to end: prints the URL, serves the page's routes,
+    offers the run's test images (digits, offline), stops cleanly on Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vae_keras import runs
+
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.save_model(vae, run / "model.keras")
+    runs.write_json(run / "config.json", {"dataset": "digits"})
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vae_keras", "explore", "--model", str(run / "model.keras")]
+        + ["--no-browser", "--num-images", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith("Offering 5 test images"), lines
+        url = lines[1].split(" at ")[1].split()[0]
+        with urllib.request.urlopen(url + "api/info", timeout=30) as response:
+            info = json.loads(response.read())
+        assert info["latent_dim"] == 3 and info["num_examples"] == 5
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert b"latent explorer" in response.read()  # the page ships as package data
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Latent explorer stopped." in out

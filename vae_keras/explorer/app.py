@@ -178,6 +178,11 @@ class ExplorerServer(http.server.ThreadingHTTPServer):
                     f"Port {port} on {host} is already in use (another explorer or server?). "
                     "Pass another --port, or leave it out for a free one."
                 ) from None
+            if error.errno == errno.EACCES:
+                raise PortInUseError(
+                    f"Port {port} on {host} needs administrator rights (ports below 1024). "
+                    "Pass a --port above 1023, or leave it out for a free one."
+                ) from None
             if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
                 raise ValueError(
                     f"Cannot listen on host {host!r} ({error.strerror}). Pass an address of "
