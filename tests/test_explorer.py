@@ -237,3 +237,32 @@ def test_vae_keras_explore_serves_until_interrupted(vae, tmp_path):
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "Latent explorer stopped." in out
+
+
+def test_other_models_with_decode(images):
+    """An AE takes the compiled path; any object with `decode(z)` and `latent_dim`
+    (here a fixed linear map) is served through its own `decode`."""
+    from vae_keras import AE
+
+    ae = AE(
+        networks.dense_encoder(SHAPE, 2, hidden_units=(16,)),
+        networks.dense_decoder(2, SHAPE, hidden_units=(16,)),
+    )
+    app = explorer.ExplorerApp(ae, images=images, num_images=3)
+    assert app.decoder.info()["compiled"] and app.examples["shape"] == [3, *SHAPE]
+    _, _, body = post(app, "/api/decode", {"z": [[1.0, -1.0]]})
+    wanted = expected_pixels(ae.decode(np.float32([[1, -1]]))).ravel()
+    assert np.abs(np.frombuffer(body, "uint8") - wanted).max() <= 1
+
+    class Linear:
+        latent_dim = 2
+
+        def decode(self, z):
+            return (z @ np.array([[0.25, 0.5, 0.0], [0.0, 0.25, 1.0]]))[:, None, :, None]
+
+    app = explorer.ExplorerApp(Linear())
+    info = json.loads(app.handle("GET", "/api/info")[2])
+    assert not info["compiled"] and not info["can_encode"] and info["image_shape"] == [1, 3, 1]
+    _, headers, body = post(app, "/api/decode", {"z": [[1.0, 0.5]]})
+    assert headers["X-Shape"] == "1,1,3,1"
+    assert np.frombuffer(body, "uint8").tolist() == [64, 159, 128]
