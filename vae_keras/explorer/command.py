@@ -52,8 +52,13 @@ def _load(args):
 
     if args.model:
         return runs.load_model(args.model), runs.run_config(args.model)
-    from vae_keras import presets
-
+    try:
+        from vae_keras import presets
+    except ImportError:
+        raise ValueError(
+            f"--preset {args.preset}: this vae_keras has no presets. Pass --model with a "
+            "model.keras written by `vae-keras train`."
+        ) from None
     model = presets.load(args.preset)
     card = presets.info(args.preset) if hasattr(presets, "info") else {}
     recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
