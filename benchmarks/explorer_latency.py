@@ -73,16 +73,15 @@ def http_times(url, codes):
 BROWSER_SCRIPT = """
 const [moves, done] = [arguments[0], arguments[arguments.length - 1]];
 const s = window.explorer, slider = document.getElementById('z1') || document.getElementById('z0');
+const drawn = () => new Promise((ok) => window.addEventListener('explorer-update', ok, {once: true}));
 const times = [];
-const settle = () => new Promise((ok) => { const f = () => s.busy() ? setTimeout(f, 0) : ok(); f(); });
 (async () => {
-  await settle();
+  while (s.busy()) await drawn();
   for (let k = 0; k < moves; k++) {
-    const before = s.updates, start = performance.now();
+    const shown = drawn(), start = performance.now();
     slider.value = -3 + 6 * k / Math.max(1, moves - 1);
     slider.dispatchEvent(new Event('input'));
-    await new Promise((ok) => { const f = () => s.updates > before && !s.busy()
-      ? ok() : setTimeout(f, 0); f(); });
+    await shown;
     times.push(performance.now() - start);
   }
   done(times);
