@@ -20,11 +20,11 @@ from vae_keras import cli, explorer, runs
 from vae_keras.explorer import command
 
 
-def wait_idle(driver, timeout=60):
+def wait_idle(driver, timeout=60, settle=0.5):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if driver.execute_script("const s = window.explorer; return s && s.updates && !s.busy()"):
-            time.sleep(0.5)  # the pad's background and the interpolation strip
+            time.sleep(settle)  # the pad's background and the interpolation strip
             return
         time.sleep(0.05)
     raise RuntimeError("the explorer page showed no image")
@@ -42,6 +42,7 @@ def main():
 
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.keys import Keys
 
     explore_args = cli.build_parser().parse_args(
         ["explore", "--no-browser"]
@@ -63,6 +64,11 @@ def main():
         if thumbnails:
             thumbnails[min(args.image, len(thumbnails) - 1)].click()
             wait_idle(driver)
+        slider = driver.find_elements("css selector", "#sliders input")[-1]
+        for key in [Keys.ARROW_RIGHT] * 12 + [Keys.ARROW_LEFT] * 12:  # a few moves, timed
+            slider.send_keys(key)
+            wait_idle(driver, settle=0)
+        wait_idle(driver)
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.execute_cdp_cmd(  # the whole page, at 1 CSS pixel per pixel
             "Emulation.setDeviceMetricsOverride",
