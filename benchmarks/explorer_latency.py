@@ -147,7 +147,9 @@ def main():
     print(
         f"\n{type(model).__name__} latent {model.latent_dim}, image "
         f"{'x'.join(map(str, decoder.image_shape))}; backend {keras.backend.backend()}; "
-        f"{args.moves} slider moves; {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}\n"
+        f"{args.moves} slider moves; {os.cpu_count()} CPUs, "
+        f"{platform.processor() or platform.machine()}, load average "
+        f"{os.getloadavg()[0]:.1f} at the end\n"
     )
     print("| path | median (ms) | p95 (ms) | max (ms) |")
     print("|---|---:|---:|---:|")
