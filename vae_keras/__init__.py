@@ -8,7 +8,10 @@ Example:
 
 __version__ = "0.1.0"
 
+# `_quiet` first: inside the `vae-keras` command it imports the backend with its start-up
+# log hidden (see vae_keras/_quiet.py).
 from vae_keras import (
+    _quiet,  # noqa: F401  # isort: split
     binarization,
     callbacks,
     datasets,
@@ -20,6 +23,7 @@ from vae_keras import (
     networks,
     plotting,
     precision,
+    presets,
     report,
 )
 from vae_keras.layers import Sampling
@@ -54,5 +58,6 @@ __all__ = [
     "networks",
     "plotting",
     "precision",
+    "presets",
     "report",
 ]

@@ -1,5 +1,7 @@
-"""The `vae-keras` command: train, evaluate, sample, plot and export.
+"""The `vae-keras` command: train, evaluate, sample, plot, export; presets to start from.
 
+    vae-keras presets                                   # pretrained models, no training
+    vae-keras sample --preset mnist_conv_z2
     vae-keras train --data-dir ../shared/datasets/mnist
     vae-keras evaluate --model runs/RUN/model.keras
     vae-keras sample --model runs/RUN/model.keras --num-samples 64
@@ -16,6 +18,7 @@ resumes when the same command is rerun (see `vae_keras.runs`).
 
 import argparse
 import errno
+import functools
 import os
 import sys
 import time
@@ -23,6 +26,9 @@ from pathlib import Path
 
 from vae_keras.explorer.command import add_arguments as explore_arguments
 from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES
+
+# `vae-keras evaluate`: a quick default (about a minute for the default run on 2 CPU cores).
+EVALUATE_SAMPLES, EVALUATE_NLL_IMAGES = 100, 2000
 
 DEFAULTS = {
     "dataset": "mnist",
@@ -47,6 +53,13 @@ def _non_negative_float(text):
     return value
 
 
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
 def _seed(text):
     value = int(text)
     if not 0 <= value < 2**31:  # what every backend's random generators accept
@@ -54,11 +67,41 @@ def _seed(text):
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vae-keras", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+class _HelpWithDefaults(argparse.RawDescriptionHelpFormatter):
+    """`-h` shows every option's default (except the "not set" ones: None, False)."""
 
-    train = commands.add_parser("train", help="train a VAE and write a run folder")
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _version() -> str:
+    import keras
+
+    from vae_keras import __version__
+
+    return f"vae-keras {__version__} (keras {keras.__version__}, {keras.backend.backend()} backend)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vae-keras",
+        description=__doc__.split("\n")[0],
+        epilog="Run `vae-keras COMMAND -h` for a command's options and their defaults. Quick "
+        "look without training: `vae-keras presets`, then `vae-keras sample --preset NAME`.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add = functools.partial(commands.add_parser, formatter_class=_HelpWithDefaults)
+
+    train = add("train", help="train a VAE and write a run folder")
     train.add_argument(
         "--dataset",
         default=DEFAULTS["dataset"],
@@ -84,10 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
         "pixelcnn: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
         "--binarize, or 8-bit colour with the discretized logistic; sequential sampling)",
     )
-    train.add_argument("--latent-dim", type=_positive_int, default=DEFAULTS["latent_dim"])
-    train.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"])
-    train.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"])
-    train.add_argument("--learning-rate", type=_non_negative_float, default=1e-3)
+    train.add_argument(
+        "--latent-dim",
+        type=_positive_int,
+        default=DEFAULTS["latent_dim"],
+        help="size of z (2 gives the manifold figure)",
+    )
+    train.add_argument(
+        "--epochs", type=_positive_int, default=DEFAULTS["epochs"], help="passes over the data"
+    )
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=DEFAULTS["batch_size"], help="images per step"
+    )
+    train.add_argument(
+        "--learning-rate", type=_non_negative_float, default=1e-3, help="Adam's step size"
+    )
     train.add_argument(
         "--beta", type=_non_negative_float, default=1.0, help="weight of the KL term"
     )
@@ -105,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(validation on a fixed-seed binarized test set)",
     )
     train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
-    train.add_argument("--seed", type=_seed, default=0)
+    train.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the weights, batches and samples"
+    )
     train.add_argument(
         "--output",
         help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
@@ -126,13 +182,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="16-bit layers, float32 losses: float16 on a GPU, bfloat16 on a CPU",
     )
 
-    evaluate = commands.add_parser("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
+    evaluate = add("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
     _model_and_data_args(evaluate)
     evaluate.add_argument(
         "--num-samples",
         type=_positive_int,
-        default=1000,
-        help="importance samples k per image for the NLL (papers: 5000)",
+        default=EVALUATE_SAMPLES,
+        help="importance samples k per image for the NLL (papers: 1000 or 5000)",
+    )
+    evaluate.add_argument(
+        "--nll-images",
+        type=_non_negative_int,
+        default=EVALUATE_NLL_IMAGES,
+        help="test images the NLL is estimated on (0: all); the losses, ELBO and active "
+        "units always use all. The default takes about a minute for the default run on 2 CPU "
+        "cores; `--nll-images 0 --num-samples 1000` is the papers' full-test-set figure",
     )
     evaluate.add_argument(
         "--binarize",
@@ -140,35 +204,42 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="score a fixed-seed binarized test set (auto: as the run was trained)",
     )
-    evaluate.add_argument("--seed", type=_seed, default=0)
+    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
     evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
 
-    plot = commands.add_parser(
-        "plot", help="redraw a run's figures and report.html for a saved model"
-    )
+    plot = add("plot", help="redraw a run's figures and report.html for a saved model")
     _model_and_data_args(plot)
     plot.add_argument("--out", help="folder for the figures (default: figures/ beside the model)")
-    plot.add_argument("--seed", type=_seed, default=0)
+    plot.add_argument("--seed", type=_seed, default=0, help="seed of the sampled figures")
 
-    export = commands.add_parser(
+    export = add(
         "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)"
     )
     export.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
     export.add_argument("--out", help="SavedModel folder (default: saved_model beside the model)")
 
-    sample = commands.add_parser("sample", help="decode prior samples to a PNG grid")
-    sample.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
-    sample.add_argument("--num-samples", type=_positive_int, default=64)
-    sample.add_argument("--seed", type=_seed, default=0)
+    sample = add("sample", help="decode prior samples to a PNG grid")
+    source = sample.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="a model.keras written by `vae-keras train`")
+    source.add_argument(
+        "--preset", help="a pretrained preset shipped with the package (`vae-keras presets`)"
+    )
+    sample.add_argument("--num-samples", type=_positive_int, default=64, help="images in the grid")
+    sample.add_argument("--seed", type=_seed, default=0, help="seed of the prior draws")
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
-    explore = commands.add_parser(
-        "explore", help="drag through the latent space in the browser (a local web page)"
-    )
+    add("presets", help="list the pretrained models shipped with the package")
+    explore = add("explore", help="drag through the latent space in the browser (a local web page)")
     explore_arguments(explore)
-    for command in (train, evaluate, plot, export, sample, explore):
+    for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="show the traceback of an internal error"
+        )
+        command.add_argument(
+            "--backend-logs",
+            action="store_true",
+            help="show TensorFlow/JAX start-up log lines (hidden by default; also "
+            "VAE_KERAS_BACKEND_LOGS=1)",
         )
     return parser
 
@@ -177,7 +248,9 @@ def _model_and_data_args(parser):
     parser.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
     parser.add_argument("--dataset", help="default: the dataset the run was trained on")
     parser.add_argument("--data-dir", help="default: the run's data dir, else $VAE_KERAS_DATA_DIR")
-    parser.add_argument("--batch-size", type=_positive_int, default=256)
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=256, help="images per model call"
+    )
     parser.add_argument("--limit", type=_positive_int, help="use only the first N test images")
     parser.add_argument("--image-size", type=_positive_int, help="default: the run's")
 
@@ -379,6 +452,7 @@ def train(args) -> Path:
                     "train_seconds": round(time.time() - start, 2),
                 }
             if chief and not runs.reached(state, "model"):
+                _say(chief, f"saving {out / 'model.keras'} ...")
                 # model.keras (with its optimizer) replaces the checkpoint.
                 runs.save_model(model, out / "model.keras")
                 runs.write_json(
@@ -388,6 +462,7 @@ def train(args) -> Path:
                 runs.write_state(out, state, "model")
                 checkpoint.finish()
             if not runs.reached(state, "evaluated"):
+                _say(chief, f"scoring the {len(x_test)} test images ...")
                 # Every worker takes part in evaluation; the global batch divides evenly.
                 hooks = [runs.FaultHook("evaluate")] if os.environ.get("VAE_KERAS_FAULT") else []
                 test = model.evaluate(
@@ -427,6 +502,7 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
     from vae_keras import plotting, report, runs
 
     if not runs.reached(state, "figures"):
+        _say(True, "drawing figures (samples, reconstructions, latent space, history) ...")
         plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
         runs.fault_point("figures")
         pairs = [
@@ -451,6 +527,7 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
         if keras.backend.backend() in ("tensorflow", "jax") and not hasattr(model, "pixelcnn"):
             from vae_keras.export import export_saved_model
 
+            _say(True, "exporting the TensorFlow SavedModel ...")
             export_saved_model(model, out / "saved_model")
         runs.write_state(out, state, "exported")
     test = state["test"]
@@ -478,6 +555,12 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
         )
         + f"; wrote {out}"
     )
+
+
+def _say(chief, message):
+    """A line of progress for a stage that would otherwise be quiet (flushed: pipes see it)."""
+    if chief:
+        print(message, flush=True)
 
 
 def _test_data(args, config, labels=False):
@@ -515,6 +598,11 @@ def evaluate(args) -> Path:
     )
     if binarized:
         x = binarize(x, seed=args.seed)
+    print(
+        f"evaluating {args.model} on {len(x)} {dataset} test images: losses, ELBO, active "
+        "units ...",
+        flush=True,
+    )
     start = time.time()
     losses = model.evaluate(x, batch_size=args.batch_size, verbose=0, return_dict=True)
     result = {
@@ -531,13 +619,9 @@ def evaluate(args) -> Path:
             # A density on [0, 1]: scored on dequantised data, + 8 bits/dim for the 0-255 bins.
             scored = evaluation.dequantize(x, seed=args.seed)
             extra_bits = evaluation.DEQUANTIZATION_BITS
-        log_px = evaluation.log_likelihood(
-            model,
-            scored,
-            num_samples=args.num_samples,
-            seed=args.seed,
-            verbose=sys.stdout.isatty(),
-        )
+        if args.nll_images:
+            scored = scored[: args.nll_images]
+        log_px = _log_likelihood_with_progress(model, scored, args.num_samples, args.seed)
         dims = math.prod(x.shape[1:])
         if likelihood != "bernoulli":
             result["bits_per_dim_scale"] = (
@@ -550,7 +634,10 @@ def evaluate(args) -> Path:
             elbo=float(elbo.mean()),
             nll=float(-log_px.mean()),
             nll_num_samples=args.num_samples,
-            nll_standard_error=float(log_px.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else 0.0,
+            nll_num_images=len(log_px),
+            nll_standard_error=(
+                float(log_px.std(ddof=1) / math.sqrt(len(log_px))) if len(log_px) > 1 else 0.0
+            ),
             bits_per_dim=evaluation.bits_per_dim(-log_px.mean(), dims) + extra_bits,
             active_units=active,
             latent_dim=int(len(variances)),
@@ -558,16 +645,59 @@ def evaluate(args) -> Path:
         )
     result["seconds"] = round(time.time() - start, 2)
     runs.write_json(out, result)
-    shown = ("test_loss", "elbo", "nll", "bits_per_dim", "active_units")
-    print(
-        " ".join(
-            f"{k}={result[k]:.3f}" if isinstance(result[k], float) else f"{k}={result[k]}"
-            for k in shown
-            if k in result
-        )
-        + f" ({len(x)} {dataset} test images); wrote {out}"
-    )
+    print(_evaluation_summary(result, len(x), dataset) + f"\nwrote {out}", flush=True)
     return out
+
+
+def _evaluation_summary(result, num_images, dataset) -> str:
+    lines = [f"{num_images} {dataset} test images:"]
+    if "test_loss" in result:
+        lines.append(f"  test loss        {result['test_loss']:.2f} nats per image")
+    if "elbo" in result:
+        lines.append(f"  ELBO             {result['elbo']:.2f} nats")
+    if "nll" in result:
+        lines.append(
+            f"  NLL              {result['nll']:.2f} ± {result['nll_standard_error']:.2f} nats "
+            f"(importance sampling, k={result['nll_num_samples']}, "
+            f"{result['nll_num_images']} images; ± one standard error)"
+        )
+        lines.append(f"  bits/dim         {result['bits_per_dim']:.3f}")
+        lines.append(f"  active units     {result['active_units']} of {result['latent_dim']}")
+    lines.append(f"  time             {result['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def _log_likelihood_with_progress(model, x, num_samples, seed):
+    """`evaluation.log_likelihood` in about ten pieces, with a line of progress after each
+
+    (plain lines, so a log file or a pipe sees them too) and the expected time after the first.
+    """
+    import numpy as np
+
+    from vae_keras import evaluation
+
+    n = len(x)
+    print(
+        f"NLL: importance sampling with k={num_samples} on {n} test images "
+        f"({n * num_samples:,} decoder passes) ...",
+        flush=True,
+    )
+    piece = max(100, -(-n // 10))
+    start, parts = time.time(), []
+    for begin in range(0, n, piece):
+        parts.append(
+            evaluation.log_likelihood(
+                model, x[begin : begin + piece], num_samples, seed=seed + begin, verbose=False
+            )
+        )
+        done, elapsed = begin + len(parts[-1]), time.time() - start
+        left = elapsed / done * (n - done)
+        print(
+            f"  {done}/{n} images, {elapsed:.0f} s"
+            + (f", about {left:.0f} s left" if left else ""),
+            flush=True,
+        )
+    return np.concatenate(parts)
 
 
 # The most images one `sample` call draws: a grid of 10,000 MNIST digits is
@@ -605,7 +735,15 @@ def sample(args) -> Path:
     name = f"samples_seed{args.seed}"
     out = _file_in(args.out, f"{name}.png", ".png") if args.out else None
     npy = _file_in(args.npy, f"{name}.npy", ".npy") if args.npy else None
-    model = runs.load_model(args.model)
+    if args.preset:
+        from vae_keras import presets
+
+        model = presets.load(args.preset)
+        # No run folder beside a preset: write into the working directory.
+        default_out = Path(f"{args.preset}_{name}.png")
+    else:
+        model = runs.load_model(args.model)
+        default_out = Path(args.model).with_name(f"{name}.png")
     size = 4 * math.prod(model.input_shape_)  # float32 bytes per image
     if args.num_samples * size > MAX_SAMPLE_BYTES:
         raise ValueError(
@@ -615,7 +753,7 @@ def sample(args) -> Path:
             "different --seed values."
         )
     images = model.sample(args.num_samples, seed=args.seed)
-    out = out or Path(args.model).with_name(f"{name}.png")
+    out = out or default_out
     plotting.save_image_grid(images, out)
     if npy:
         buffer = io.BytesIO()
@@ -637,6 +775,7 @@ def plot(args) -> Path:
     )
     metrics = runs.read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {}
     out = Path(args.out) if args.out else run / "figures"
+    _say(True, f"drawing figures of {len(x)} {dataset} test images into {out} ...")
     figures = report.write_run_figures(model, x, y, history, out, max_points=3000, seed=args.seed)
     page = report.write_report(out.parent, metrics, figures, title=f"vae_keras run: {run.name}")
     print(f"wrote {len(figures)} figures to {out} and {page}")
@@ -648,6 +787,7 @@ def export(args) -> Path:
     from vae_keras.export import ENDPOINTS, export_saved_model
 
     out = Path(args.out) if args.out else Path(args.model).with_name("saved_model")
+    _say(True, f"exporting {args.model} to {out} (tracing the endpoints takes a while) ...")
     export_saved_model(runs.load_model(args.model), out)
     print(f"wrote {out} (endpoints: {', '.join(ENDPOINTS)})")
     return out
@@ -659,8 +799,37 @@ def explore(args):
     command.run(args)
 
 
-COMMANDS = {"train": train, "evaluate": evaluate, "sample": sample, "plot": plot, "export": export}
-COMMANDS["explore"] = explore
+def list_presets(args) -> None:
+    from vae_keras import presets
+
+    for name in presets.list():
+        try:
+            card = presets.info(name)
+        except FileNotFoundError:
+            print(f"{name}: (files missing: reinstall vae_keras)")
+            continue
+        metrics, recipe = card["metrics"], card["recipe"]
+        scores = f"test loss {metrics['test_loss']:.2f} nats"
+        if "test_nll" in metrics:
+            scores += f", NLL {metrics['test_nll']:.2f} ± {metrics['test_nll_standard_error']:.2f}"
+        print(
+            f"{name}  ({card['class']}, {card['file_bytes'] / 2**20:.1f} MB)\n"
+            f"    {card['description']}\n"
+            f"    {recipe['epochs']} epochs on {card['data']['train_images']} {recipe['dataset']} "
+            f"images; {scores}"
+        )
+    print("\nvae-keras sample --preset NAME   (or in Python: vae_keras.presets.load(NAME))")
+
+
+COMMANDS = {
+    "presets": list_presets,
+    "train": train,
+    "evaluate": evaluate,
+    "sample": sample,
+    "plot": plot,
+    "export": export,
+    "explore": explore,
+}
 
 # What to do about an operating-system error, by errno.
 _OS_FIXES = {
@@ -711,8 +880,11 @@ def _describe(error) -> tuple[int, str] | None:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `vae-keras` alone: the list of commands
+        parser.print_help()
+        return 0
     try:
         COMMANDS[args.command](args)
     except KeyboardInterrupt:

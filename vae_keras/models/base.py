@@ -130,6 +130,28 @@ class LatentModel(keras.Model):
 
     loss_names = ("loss", "reconstruction_loss")
 
+    @classmethod
+    def from_preset(cls, name: str):
+        """Loads a pretrained preset (see `vae_keras.presets.list()`), checking its class.
+
+        Example:
+
+        >>> from vae_keras import VAE
+        >>> vae = VAE.from_preset("mnist_conv_z2")  # doctest: +SKIP
+        >>> vae.sample(16, seed=0).shape  # doctest: +SKIP
+        (16, 28, 28, 1)
+        """
+        from vae_keras import presets
+
+        model = presets.load(name)
+        if not isinstance(model, cls):
+            raise ValueError(
+                f"Preset {name!r} is a {type(model).__name__}, not a {cls.__name__}. Call "
+                f"`{type(model).__name__}.from_preset({name!r})` or "
+                f"`vae_keras.presets.load({name!r})`."
+            )
+        return model
+
     def _init_trackers(self):
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
 

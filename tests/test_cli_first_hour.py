@@ -1,0 +1,93 @@
+"""The command line a newcomer meets first: a quiet start, help, version, a quick evaluate."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from vae_keras import __version__
+from vae_keras.cli import EVALUATE_NLL_IMAGES, EVALUATE_SAMPLES, build_parser, main
+
+BACKEND_LOG_LINE = re.compile(r"^[IWEF]\d{4} |cuda|oneDNN|absl::", re.IGNORECASE | re.MULTILINE)
+
+
+def test_no_arguments_lists_the_commands(capsys):
+    assert main([]) == 0
+    listed = capsys.readouterr().out
+    for command in ("train", "evaluate", "sample", "plot", "export", "presets"):
+        assert re.search(rf"^\s+{command}\s", listed, re.MULTILINE), command
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"vae-keras {__version__} (keras 3.")
+
+
+def test_every_train_option_shows_its_default(capsys):
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        main(["train", "-h"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    train = parser._subparsers._group_actions[0].choices["train"]
+    for action in train._actions:
+        if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
+            assert f"(default: {action.default})" in help_text, action.option_strings
+
+
+def _run(args, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "vae_keras", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_command_starts_without_backend_log_lines(tmp_path):
+    out = tmp_path / "grid.png"
+    run = _run(["sample", "--preset", "mnist_conv_z2", "--num-samples", "4", "--out", str(out)])
+    assert run.returncode == 0, run.stderr
+    assert not BACKEND_LOG_LINE.search(run.stderr), run.stderr
+    assert run.stdout.strip() == f"wrote {out}"
+    # The user can turn the log back on (where the backend prints any on this machine).
+    plain = subprocess.run(
+        [sys.executable, "-c", "import keras; keras.ops.ones(1)"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+        check=False,
+    )
+    if BACKEND_LOG_LINE.search(plain.stderr):
+        loud = _run(["--version"], {"VAE_KERAS_BACKEND_LOGS": "1"})
+        assert BACKEND_LOG_LINE.search(loud.stderr), loud.stderr
+
+
+def test_evaluate_defaults_to_a_quick_estimate_with_progress(tmp_path):
+    out = tmp_path / "run"
+    train = ["train", "--dataset", "digits", "--latent-dim", "2", "--epochs", "1"]
+    assert main([*train, "--output", str(out)]) == 0
+    run = _run(["evaluate", "--model", str(out / "model.keras")])  # stdout is a pipe here
+    assert run.returncode == 0, run.stderr
+    result = json.loads((out / "evaluation.json").read_text())
+    num_test = result["num_examples"]
+    assert result["nll_num_samples"] == EVALUATE_SAMPLES
+    assert result["nll_num_images"] == min(num_test, EVALUATE_NLL_IMAGES)
+    assert 0 < result["nll_standard_error"] < 5
+    # The plan, then one progress line per piece, then the summary in words.
+    assert f"k={EVALUATE_SAMPLES} on {result['nll_num_images']} test images" in run.stdout
+    assert re.search(rf"{result['nll_num_images']}/{result['nll_num_images']} images", run.stdout)
+    assert "NLL " in run.stdout and "± " in run.stdout and "active units" in run.stdout
+    # The full-test-set figure stays available by flags.
+    assert main(["evaluate", "--model", str(out / "model.keras"), "--nll-images", "0",
+                 "--num-samples", "3"]) == 0  # fmt: skip
+    full = json.loads((out / "evaluation.json").read_text())
+    assert full["nll_num_images"] == num_test and full["nll_num_samples"] == 3
