@@ -266,3 +266,15 @@ def test_other_models_with_decode(images):
     _, headers, body = post(app, "/api/decode", {"z": [[1.0, 0.5]]})
     assert headers["X-Shape"] == "1,1,3,1"
     assert np.frombuffer(body, "uint8").tolist() == [64, 159, 128]
+
+
+def test_preset_is_loaded_with_its_dataset(vae, monkeypatch):
+    from vae_keras import presets
+
+    monkeypatch.setattr(presets, "load", lambda name: vae if name == "tiny" else None)
+    monkeypatch.setattr(presets, "info", lambda name: {"recipe": {"dataset": "digits"}})
+    args = cli.build_parser().parse_args(["explore", "--preset", "tiny", "--num-images", "3"])
+    model, config = command._load(args)
+    assert model is vae and config == {"dataset": "digits", "image_size": None}
+    images, labels, note = command._test_images(args, config, model)
+    assert note is None and images.shape[1:] == SHAPE
