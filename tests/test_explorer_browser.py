@@ -89,9 +89,9 @@ def assert_is_decode(pixels, decoded):
 def test_slider_drag_updates_the_image(browser):
     from selenium.webdriver import ActionChains
 
-    model = VAE(
-        networks.dense_encoder(SHAPE, 4, hidden_units=(32,)),
-        networks.dense_decoder(4, SHAPE, hidden_units=(32,)),
+    model = VAE(  # 20 dimensions: sliders for 16 at a time
+        networks.dense_encoder(SHAPE, 20, hidden_units=(32,)),
+        networks.dense_decoder(20, SHAPE, hidden_units=(32,)),
         seed=0,
     )
     server = open_explorer(browser, model)
@@ -106,7 +106,7 @@ def test_slider_drag_updates_the_image(browser):
         wait_idle(browser, updates + 1)
         z, _, after = shown(browser)
         assert z[1] == pytest.approx(float(slider.get_attribute("value")))
-        assert z[1] > 0.5 and (z[[0, 2, 3]] == 0).all()  # only the dragged dimension moved
+        assert z[1] > 0.5 and (np.delete(z, 1) == 0).all()  # only the dragged dimension moved
         assert (after != before).sum() > 20  # the displayed image changed ...
         assert_is_decode(after, model.decode(z[None]))  # ... to the decode of the new code
 
@@ -127,6 +127,21 @@ def test_slider_drag_updates_the_image(browser):
         assert float(browser.find_element("id", "z0").get_attribute("value")) == pytest.approx(
             z[0], abs=0.01
         )
+
+        # The other dimensions' sliders: the window selector.
+        from selenium.webdriver.support.ui import Select
+
+        window = Select(browser.find_element("id", "window"))
+        assert [o.text for o in window.options] == ["z0–z15", "z16–z19"]
+        window.select_by_index(1)
+        sliders = browser.find_elements("css selector", "#sliders input")
+        assert [s.get_attribute("id") for s in sliders] == ["z16", "z17", "z18", "z19"]
+        updates = browser.execute_script("return window.explorer.updates")
+        ActionChains(browser).click_and_hold(sliders[1]).move_by_offset(-50, 0).release().perform()
+        wait_idle(browser, updates + 1)
+        z_after, _, pixels = shown(browser)
+        assert z_after[17] < -0.3 and (np.delete(z_after, 17) == np.delete(z, 17)).all()
+        assert_is_decode(pixels, model.decode(z_after[None]))
     finally:
         server.close()
 
