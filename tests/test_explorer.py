@@ -278,3 +278,34 @@ def test_preset_is_loaded_with_its_dataset(vae, monkeypatch):
     assert model is vae and config == {"dataset": "digits", "image_size": None}
     images, labels, note = command._test_images(args, config, model)
     assert note is None and images.shape[1:] == SHAPE
+
+
+@pytest.mark.backend
+def test_the_model_stays_usable_while_the_explorer_decodes(vae, images):
+    """A notebook beside `serve(block=False)`: the model's variables are never taken
+    away mid-call (Keras' JAX predict donates them; the explorer's decoder does not)."""
+    import threading
+
+    app = explorer.ExplorerApp(vae)
+    errors, stop = [], threading.Event()
+
+    def drag():
+        try:
+            for k in range(200):
+                if stop.is_set():
+                    return
+                status, _, body = post(app, "/api/decode", {"z": [[k / 100, 0, 0]]})
+                assert status == 200, body
+        except Exception as error:  # noqa: BLE001  reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=drag)
+    thread.start()
+    try:
+        for _ in range(30):
+            z_mean, _ = vae.encode(images[:4])
+            vae.decode(z_mean)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors

@@ -51,12 +51,34 @@ class _CompiledDecode(keras.Model):
         super().__init__(name="explorer_decode")
         self.inner = model
         self.conditional = conditional
+        self.built = True  # the variables are the model's, all created
 
     def call(self, inputs):
         if self.conditional:
             z, one_hot = inputs
             return self.inner._decode_tensors(z, one_hot)
         return self.inner._decode_tensors(inputs)
+
+
+def _jax_predict(compiled):
+    """`compiled`'s call jitted by JAX *without* donating the variables.
+
+    Keras' own JAX `predict_on_batch` donates the variables' buffers to the
+    jitted step and assigns new ones after it: a notebook reading the model
+    meanwhile (beside `serve(block=False)`) would find them deleted. This
+    reads the variables' current values on every call instead (so further
+    training shows) and leaves them alone.
+    """
+    import jax
+
+    step = jax.jit(lambda trainable, other, x: compiled.stateless_call(trainable, other, x)[0])
+
+    def predict(x):
+        trainable = [v.value for v in compiled.trainable_variables]
+        other = [v.value for v in compiled.non_trainable_variables]
+        return np.asarray(step(trainable, other, x))
+
+    return predict
 
 
 def _fast_path(model) -> bool:
@@ -105,6 +127,9 @@ class LatentDecoder:
         self._compiled = None
         if _fast_path(model):
             self._compiled = _CompiledDecode(model, self.num_classes is not None)
+            self._predict = self._compiled.predict_on_batch
+            if keras.backend.backend() == "jax":
+                self._predict = _jax_predict(self._compiled)
         # Compiled: once per batch size now, not while dragging. Else one call checks decode.
         for n in PAGE_BATCHES if self._compiled is not None else (1,):
             images = self.decode(np.zeros((n, latent_dim)))
@@ -132,12 +157,12 @@ class LatentDecoder:
         with self._lock:
             if self.num_classes is None:
                 if self._compiled is not None:
-                    return to_uint8(self._compiled.predict_on_batch(z))
+                    return to_uint8(self._predict(z))
                 return to_uint8(self.model.decode(z))
             labels = self._one_hot(labels, len(z))
             if self._compiled is not None:
                 one_hot = np.eye(self.num_classes, dtype="float32")[labels]
-                return to_uint8(self._compiled.predict_on_batch([z, one_hot]))
+                return to_uint8(self._predict([z, one_hot]))
             return to_uint8(self.model.decode(z, labels))
 
     def encode(self, x, labels=None) -> np.ndarray:
