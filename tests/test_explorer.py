@@ -75,6 +75,9 @@ def test_conditional_decode_uses_the_label(cvae):
     assert (shown[0] != shown[3]).any()
     status, _, body = post(app, "/api/decode", {"z": z, "label": 4})
     assert status == 400 and "[0, 3]" in json.loads(body)["error"]
+    for label in (1.5, "2", [1, 2]):
+        status, _, body = post(app, "/api/decode", {"z": z, "label": label})
+        assert status == 400 and "one class id" in json.loads(body)["error"]
 
 
 def test_info_and_examples(vae, images):

@@ -136,7 +136,13 @@ class LatentDecoder:
         self.image_shape = tuple(int(d) for d in images.shape[1:])
 
     def _one_hot(self, labels, n):
-        labels = np.broadcast_to(np.asarray(0 if labels is None else labels, "int64"), (n,))
+        labels = np.asarray(0 if labels is None else labels)
+        if labels.dtype.kind not in "iu" or labels.ndim > 1 or labels.size not in (1, n):
+            raise ValueError(
+                f"`label` must be one class id, or one per code ({n}), as integers. "
+                f"Received: {labels.tolist()!r}."
+            )
+        labels = np.broadcast_to(labels.astype("int64"), (n,))
         if labels.min() < 0 or labels.max() >= self.num_classes:
             raise ValueError(
                 f"Class labels must be in [0, {self.num_classes - 1}]. Received: "
