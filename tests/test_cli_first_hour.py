@@ -37,6 +37,23 @@ def test_every_train_option_shows_its_default(capsys):
     for action in train._actions:
         if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
             assert f"(default: {action.default})" in help_text, action.option_strings
+    assert "passes over the data (default: 20; digits: 150)" in help_text
+    assert "images per step (default: 128; digits: 32)" in help_text
+
+
+def test_digits_gets_enough_steps_unless_the_user_says_otherwise():
+    from vae_keras.cli import _apply_dataset_defaults
+
+    parser = build_parser()
+    args = parser.parse_args(["train", "--dataset", "digits"])
+    _apply_dataset_defaults(args)
+    assert (args.epochs, args.batch_size) == (150, 32)
+    args = parser.parse_args(["train", "--dataset", "digits", "--epochs", "3"])
+    _apply_dataset_defaults(args)
+    assert (args.epochs, args.batch_size) == (3, 32)
+    args = parser.parse_args(["train"])
+    _apply_dataset_defaults(args)
+    assert (args.epochs, args.batch_size) == (20, 128)
 
 
 def _run(args, env_extra=None):

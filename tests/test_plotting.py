@@ -362,7 +362,7 @@ def test_plots_run_headless_and_leave_pyplot_alone(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[] True"
-    assert png_size(tmp_path / "b.png") == (2 * 17, 2 * 17)
+    assert png_size(tmp_path / "b.png") == (8 * 17, 8 * 17)  # small images upscaled (8x)
 
 
 # --- with a real VAE ----------------------------------------------------------------------
@@ -389,3 +389,17 @@ def test_plots_of_a_real_vae(tmp_path):
     assert len(plotting.latent_histograms(vae, x=x).axes) == 2
     assert shown_image(plotting.interpolation(vae, x[0], x[1], steps=4)).shape == (17, 35)
     assert shown_image(plotting.latent_traversals(vae, x=x[0])).shape == (17, 9 * 9 - 1)
+
+
+def test_small_images_are_upscaled_until_legible():
+    from vae_keras.plotting.grids import legible_scale
+
+    digits_8x8 = plotting.image_grid(np.ones((64, 8, 8, 1)), ncols=8)  # 71 px a side
+    assert legible_scale(digits_8x8) == 7  # ~500 px: each digit 56 px
+    mnist = plotting.image_grid(np.ones((64, 28, 28, 1)), ncols=8)  # 231 px
+    assert legible_scale(mnist) == 3
+    assert legible_scale(np.ones((560, 560, 1))) == 1  # a 20x20 MNIST manifold: as is
+    assert legible_scale(np.ones((8, 8, 1))) == 8  # capped
+    assert legible_scale(mnist, scale=2) == 2  # an explicit scale wins
+    with pytest.raises(ValueError, match="scale=0"):
+        legible_scale(mnist, scale=0)

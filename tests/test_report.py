@@ -63,10 +63,11 @@ def test_run_figures_and_report_in_two_calls(tmp_path, digits):
         assert path == os.path.join(str(run / "figures"), f"{name}.png")
         image = matplotlib.image.imread(path)
         assert image.ndim == 3 and min(image.shape[:2]) >= 30, name
-    assert png_size(figures["samples"]) == (2 * (4 * 9 - 1), 2 * (4 * 9 - 1))  # 16 in 4x4
+    # 8x8 digits are upscaled until legible (plotting.grids.legible_scale): 16 in 4x4 at 8x.
+    assert png_size(figures["samples"]) == (8 * (4 * 9 - 1), 8 * (4 * 9 - 1))
     # 8 pairs -> 4 columns, 4 image rows, plus the 24-pixel label margin.
-    assert png_size(figures["reconstructions"]) == (2 * (4 * 9 - 1) + 24, 2 * (4 * 9 - 1))
-    assert png_size(figures["latent_manifold"]) == (20 * 8 + 56, 20 * 8 + 56)
+    assert png_size(figures["reconstructions"]) == (8 * (4 * 9 - 1) + 24, 8 * (4 * 9 - 1))
+    assert png_size(figures["latent_manifold"]) == (3 * 20 * 8 + 56, 3 * 20 * 8 + 56)
 
     assert report == os.path.join(str(run), "report.html")
     page = Path(report).read_text(encoding="utf-8")
@@ -74,7 +75,7 @@ def test_run_figures_and_report_in_two_calls(tmp_path, digits):
     assert sources == [f"figures/{name}.png" for name in ALL_FIGURES]
     assert all(os.path.exists(run / src) for src in sources)
     assert "<th>epochs</th><td>2</td>" in page
-    assert "<th>test.elbo</th><td>-61.2346</td>" in page
+    assert "<th>test ELBO (nats)</th><td>-61.2346</td>" in page
     assert sorted(os.listdir(run)) == ["figures", "report.html"]  # no temp files
 
 
@@ -104,7 +105,8 @@ def test_conditional_vae_figures(tmp_path, digits):
     cvae.fit((x, y), epochs=1, batch_size=40, verbose=0)
     figures = write_run_figures(cvae, x, y, None, tmp_path, num_images=20)
     assert list(figures) == ALL_FIGURES[1:]
-    assert png_size(figures["samples"]) == (2 * (10 * 9 - 1), 2 * (2 * 9 - 1))  # a column per class
+    # A column per class; upscaled 6x (89 px wide -> 534).
+    assert png_size(figures["samples"]) == (6 * (10 * 9 - 1), 6 * (2 * 9 - 1))
     with pytest.raises(ValueError, match="is conditional: pass the labels"):
         write_run_figures(cvae, x, None, None, tmp_path)
 
@@ -164,3 +166,26 @@ def test_report_escapes_and_links_relative_to_the_run(tmp_path):
     assert "<figcaption>custom plot</figcaption>" in page
     empty = Path(write_report(tmp_path / "empty")).read_text(encoding="utf-8")
     assert "No metrics recorded." in empty and "No figures." in empty
+
+
+def test_metric_rows_read_in_words_in_one_order():
+    from vae_keras.report import metric_rows
+
+    metrics = {
+        "history": {"loss": [120.0, 110.0], "kl_loss": [9.0, 8.5], "val_loss": [115.0, 112.0]},
+        "custom_thing": 3,
+        "test": {"kl_loss": 8.0, "loss": 111.5, "reconstruction_loss": 103.5},
+        "epochs": 2,
+    }
+    rows = metric_rows(metrics)
+    assert [label for label, _ in rows] == [
+        "test loss (nats)",
+        "test reconstruction (nats)",
+        "test KL (nats)",
+        "loss, last epoch (nats)",
+        "KL, last epoch (nats)",
+        "validation loss, last epoch (nats)",
+        "epochs",
+        "custom thing",
+    ]
+    assert rows[3][1] == [120.0, 110.0]  # the report shows the last value

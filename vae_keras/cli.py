@@ -37,6 +37,11 @@ DEFAULTS = {
     "epochs": 20,
     "batch_size": 128,
 }
+# Where the defaults above would train too few steps: scikit-learn's 1,797 8x8 digits make 12
+# batches of 128 an epoch, and 20 epochs leave the KL near 1 nat and the samples blurs; 150
+# epochs of batch 32 (~6,700 steps, a few minutes on 2 CPU cores) give samples that read as
+# digits.
+DATASET_DEFAULTS = {"digits": {"epochs": 150, "batch_size": 32}}
 
 
 def _positive_int(text):
@@ -134,10 +139,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="size of z (2 gives the manifold figure)",
     )
     train.add_argument(
-        "--epochs", type=_positive_int, default=DEFAULTS["epochs"], help="passes over the data"
+        "--epochs",
+        type=_positive_int,
+        help=f"passes over the data (default: {DEFAULTS['epochs']}; digits: "
+        f"{DATASET_DEFAULTS['digits']['epochs']})",
     )
     train.add_argument(
-        "--batch-size", type=_positive_int, default=DEFAULTS["batch_size"], help="images per step"
+        "--batch-size",
+        type=_positive_int,
+        help=f"images per step (default: {DEFAULTS['batch_size']}; digits: "
+        f"{DATASET_DEFAULTS['digits']['batch_size']})",
     )
     train.add_argument(
         "--learning-rate", type=_non_negative_float, default=1e-3, help="Adam's step size"
@@ -346,6 +357,14 @@ def _new_model(args, shape):
     )
 
 
+def _apply_dataset_defaults(args):
+    """--epochs / --batch-size left unset -> the dataset's own default, else the global one."""
+    own = DATASET_DEFAULTS.get(args.dataset.lower(), {})
+    for key in ("epochs", "batch_size"):
+        if getattr(args, key) is None:
+            setattr(args, key, own.get(key, DEFAULTS[key]))
+
+
 def _resolve_recipe(args, shape):
     """`auto` architecture and likelihood -> what the data call for (stored in config.json)."""
     from vae_keras import recipes
@@ -363,6 +382,7 @@ def train(args) -> Path:
     from vae_keras import distribute, run_data, runs
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
 
+    _apply_dataset_defaults(args)
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
     if args.mixed_precision:
         from vae_keras.precision import configure_mixed_precision
@@ -505,12 +525,10 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
         _say(True, "drawing figures (samples, reconstructions, latent space, history) ...")
         plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
         runs.fault_point("figures")
-        pairs = [
-            img
-            for pair in zip(x_test[:32], model.reconstruct(x_test[:32]), strict=True)
-            for img in pair
-        ]
-        plotting.save_image_grid(pairs, out / "reconstructions.png", ncols=8)
+        # One layout for reconstructions everywhere: rows of x above rows of x̂, labelled.
+        plotting.reconstruction_grid(
+            x_test[:32], model.reconstruct(x_test[:32]), path=out / "reconstructions.png"
+        )
         figures = report.write_run_figures(
             model,
             x_test,

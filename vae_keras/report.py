@@ -187,8 +187,8 @@ def write_report(
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(_format(v))}</td></tr>"
-        for k, v in _flatten(metrics or {})
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(_format(v))}</td></tr>"
+        for label, v in metric_rows(metrics or {})
     )
     sections = []
     for name, figure_path in (figures or {}).items():
@@ -208,6 +208,38 @@ def write_report(
     with atomic_path(report) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(page)
     return report
+
+
+# The report's metric names, in words and in one fixed order (the test set first); other keys
+# follow in their own order, their names with "_" as spaces. Values in nats per image.
+METRIC_LABELS = {
+    "test.loss": "test loss (nats)",
+    "test.reconstruction_loss": "test reconstruction (nats)",
+    "test.kl_loss": "test KL (nats)",
+    "test.bits_per_dim_8bit": "test bits/dim (0-255 scale)",
+    "test.elbo": "test ELBO (nats)",
+    "history.loss": "loss, last epoch (nats)",
+    "history.reconstruction_loss": "reconstruction, last epoch (nats)",
+    "history.kl_loss": "KL, last epoch (nats)",
+    "history.val_loss": "validation loss, last epoch (nats)",
+    "history.val_reconstruction_loss": "validation reconstruction, last epoch (nats)",
+    "history.val_kl_loss": "validation KL, last epoch (nats)",
+    "history.bits_per_dim": "bits/dim, last epoch",
+    "history.val_bits_per_dim": "validation bits/dim, last epoch",
+    "epochs": "epochs",
+    "resumed_from_epoch": "resumed from epoch",
+    "train_seconds": "training time (s)",
+    "num_train": "training images",
+    "num_test": "test images",
+}
+
+
+def metric_rows(metrics: dict) -> list:
+    """`(label, value)` rows of `metrics` (nested dicts flattened as `a.b`) in report order."""
+    flat = list(_flatten(metrics))
+    order = {key: i for i, key in enumerate(METRIC_LABELS)}
+    flat.sort(key=lambda item: order.get(item[0], len(order)))  # stable: the rest keep theirs
+    return [(METRIC_LABELS.get(k, k.replace("_", " ")), v) for k, v in flat]
 
 
 def _flatten(metrics, prefix=""):

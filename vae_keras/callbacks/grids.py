@@ -17,7 +17,7 @@ class _GridCallback(keras.callbacks.Callback):
 
     prefix = "grid"
 
-    def __init__(self, directory, every=1, ncols=None, scale=2):
+    def __init__(self, directory, every=1, ncols=None, scale=None):
         super().__init__()
         if directory is None or not str(directory):
             raise ValueError(
@@ -26,7 +26,7 @@ class _GridCallback(keras.callbacks.Callback):
         self.directory = os.fspath(directory)
         self.every = _check_count(every, "every")
         self.ncols = _check_count(ncols, "ncols", allow_none=True)
-        self.scale = _check_count(scale, "scale")
+        self.scale = None if scale is None else _check_count(scale, "scale")
         self.paths = []
 
     def on_train_begin(self, logs=None):
@@ -60,7 +60,8 @@ class SampleGrid(_GridCallback):
         tensorboard_dir: Also log the grid as a TensorBoard image
             (`samples`, step = epoch); needs TensorFlow (any Keras backend).
         ncols: Images per row (default `ceil(sqrt(num_samples))`).
-        scale: Screen pixels per image pixel in the PNG.
+        scale: Screen pixels per image pixel in the PNG (None: enough to make small
+            images legible, see `plotting.grids.LEGIBLE_PX`).
         gif_duration_ms: Display time of one GIF frame.
 
     Example:
@@ -80,7 +81,7 @@ class SampleGrid(_GridCallback):
         gif: bool = False,
         tensorboard_dir=None,
         ncols: int | None = None,
-        scale: int = 2,
+        scale: int | None = None,
         gif_duration_ms: int = 400,
     ):
         super().__init__(directory, every, ncols, scale)
@@ -142,7 +143,8 @@ class ReconstructionGrid(_GridCallback):
             starts.
         every: Write every `every` epochs.
         ncols: Images per row (default: about `sqrt(2 N)`, see `paired_grid`).
-        scale: Screen pixels per image pixel in the PNG.
+        scale: Screen pixels per image pixel in the PNG (None: enough to make small
+            images legible, see `plotting.grids.LEGIBLE_PX`).
         labels: The images' labels, required by a conditional model
             (`ConditionalVAE`), ignored otherwise.
     """
@@ -155,7 +157,7 @@ class ReconstructionGrid(_GridCallback):
         images,
         every: int = 1,
         ncols: int | None = None,
-        scale: int = 2,
+        scale: int | None = None,
         labels=None,
     ):
         super().__init__(directory, every, ncols, scale)

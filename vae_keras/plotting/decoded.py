@@ -86,7 +86,7 @@ def latent_manifold(
     dims=(0, 1),
     quantiles=(0.05, 0.95),
     center=None,
-    scale: int = 1,
+    scale: int | None = None,
     dpi: int = 100,
     path=None,
 ):
@@ -102,7 +102,7 @@ def latent_manifold(
         dims: The two latent dimensions that vary (x axis, y axis).
         quantiles: Lowest and highest prior quantile on each axis.
         center: Values of the other dimensions (default 0).
-        scale: Screen pixels per image pixel.
+        scale: Screen pixels per image pixel (None: automatic, small images upscaled).
         dpi: Figure resolution.
         path: When given, the figure is also saved there (atomically).
 
@@ -136,7 +136,7 @@ def latent_traversals(
     x=None,
     dims=None,
     values=None,
-    scale: int = 2,
+    scale: int | None = None,
     dpi: int = 100,
     path=None,
 ):
@@ -184,7 +184,7 @@ def interpolation(
     x_a,
     x_b,
     steps: int = 10,
-    scale: int = 2,
+    scale: int | None = None,
     dpi: int = 100,
     title: str | None = None,
     path=None,

@@ -85,11 +85,25 @@ def _pair_columns(n):
     return min(n, int(np.ceil(target)))
 
 
-def save_grid_png(grid, path, scale: int = 2):
+# Automatic scale (`scale=None`): each pixel a `k x k` block, so that the grid's longer side
+# reaches about LEGIBLE_PX (8x8 digits would otherwise be unreadable specks); k is 1 to 8.
+LEGIBLE_PX, MAX_AUTO_SCALE = 480, 8
+
+
+def legible_scale(grid, scale: int | None = None) -> int:
+    """`scale`, or for `None` the block size that makes `grid` legible (see LEGIBLE_PX)."""
+    if scale is not None:
+        return check_int(scale, "scale")
+    longest = max(np.shape(grid)[:2])
+    return int(min(MAX_AUTO_SCALE, max(1, -(-LEGIBLE_PX // longest))))
+
+
+def save_grid_png(grid, path, scale: int | None = None):
     """Writes an already tiled `(H, W, C)` grid in [0, 1] as a PNG, atomically."""
     import matplotlib.image
 
     grid = np.clip(np.asarray(grid, "float32"), 0.0, 1.0)
+    scale = legible_scale(grid, scale)
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     if grid.shape[-1] == 1:
@@ -107,13 +121,14 @@ def grid_to_uint8(grid):
     return np.round(grid[..., :3] * 255).astype("uint8")
 
 
-def save_grid_gif(grids, path, scale: int = 2, duration_ms: int = 400):
+def save_grid_gif(grids, path, scale: int | None = None, duration_ms: int = 400):
     """Writes grids (same size, float in [0, 1] or uint8) as a looping GIF, atomically."""
     from PIL import Image
 
     frames = [g if np.asarray(g).dtype == np.uint8 else grid_to_uint8(g) for g in grids]
     if not frames:
         raise ValueError("`grids` is empty: a GIF needs at least one frame.")
+    scale = legible_scale(frames[0], scale)
     images = [Image.fromarray(np.asarray(f).repeat(scale, 0).repeat(scale, 1)) for f in frames]
     with atomic_path(path) as tmp:
         images[0].save(
@@ -122,7 +137,7 @@ def save_grid_gif(grids, path, scale: int = 2, duration_ms: int = 400):
     return path
 
 
-def save_image_grid(images, path, ncols: int | None = None, scale: int = 2):
+def save_image_grid(images, path, ncols: int | None = None, scale: int | None = None):
     """Writes a PNG grid of images in [0, 1] (atomically: temp file, then rename).
 
     The PNG is pixel exact: each image pixel becomes a `scale x scale` block,
@@ -132,14 +147,19 @@ def save_image_grid(images, path, ncols: int | None = None, scale: int = 2):
 
 
 def grid_figure(
-    grid, scale: int = 2, dpi: int = 100, left_px: int = 0, top_px: int = 0, bottom_px: int = 0
+    grid,
+    scale: int | None = None,
+    dpi: int = 100,
+    left_px: int = 0,
+    top_px: int = 0,
+    bottom_px: int = 0,
 ):
     """A figure showing `grid` pixel exact (`scale` px per pixel), with optional margins.
 
     The figure is `W*scale + left_px` by `H*scale + top_px + bottom_px`
     pixels at `dpi`; margins hold labels or a title. Returns `(fig, ax)`.
     """
-    scale = check_int(scale, "scale")
+    scale = legible_scale(grid, scale)
     h, w = grid.shape[0] * scale, grid.shape[1] * scale
     width = w + left_px + _EPSILON_PX
     height = h + top_px + bottom_px + _EPSILON_PX
@@ -156,7 +176,7 @@ def _title(fig, ax, title, top_px):
 def sample_grid(
     images,
     ncols: int | None = None,
-    scale: int = 2,
+    scale: int | None = None,
     title: str | None = None,
     dpi: int = 100,
     path=None,
@@ -167,7 +187,7 @@ def sample_grid(
         images: `(N, H, W[, C])` with 1, 3 or 4 channels, or flat square
             vectors `(N, H*W)`; values are clipped to [0, 1].
         ncols: Images per row (default `ceil(sqrt(N))`).
-        scale: Screen pixels per image pixel.
+        scale: Screen pixels per image pixel (None: automatic, small images upscaled).
         title: Optional title, drawn in a 24-pixel band on top.
         dpi: Figure resolution.
         path: When given, the figure is also saved there (atomically).
@@ -191,7 +211,7 @@ def reconstruction_grid(
     x,
     x_hat,
     ncols: int | None = None,
-    scale: int = 2,
+    scale: int | None = None,
     title: str | None = None,
     dpi: int = 100,
     path=None,
