@@ -1,5 +1,6 @@
 """Update latency of the latent explorer, beside the bare `model.decode` call, in one run.
 
+    python benchmarks/explorer_latency.py --preset mnist_conv_z16 --browser
     python benchmarks/explorer_latency.py --model runs/RUN/model.keras
     python benchmarks/explorer_latency.py --latent-dim 16 --browser   # untrained default net
 
@@ -115,12 +116,17 @@ def browser_times(url, moves):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a model.keras (default: an untrained conv VAE)")
+    parser.add_argument("--preset", help="a shipped preset instead (vae_keras.presets)")
     parser.add_argument("--latent-dim", type=int, default=16, help="of the default model")
     parser.add_argument("--moves", type=int, default=200)
     parser.add_argument("--browser", action="store_true", help="also time headless Chromium")
     args = parser.parse_args()
 
-    if args.model:
+    if args.preset:
+        from vae_keras import presets
+
+        model = presets.load(args.preset)
+    elif args.model:
         model = runs.load_model(args.model)
     else:
         model = VAE(
