@@ -104,7 +104,10 @@ def _test_images(args, config, model):
 def run(args):
     """Loads the model and test images, then serves the explorer until Ctrl-C."""
     from vae_keras.explorer import serve
+    from vae_keras.explorer.app import ExplorerServer
 
+    if args.port is not None:  # a taken port fails now, not after loading the model
+        ExplorerServer(None, args.host, args.port).server_close()
     model, config = _load(args)
     images, labels, note = _test_images(args, config, model)
     if note:
