@@ -176,5 +176,29 @@ def test_class_selector_and_encoding_a_test_image(browser):
         assert label == 1
         np.testing.assert_allclose(z, model.encode(images[4:5], 1)[0][0], atol=1e-4)
         assert_is_decode(pixels, model.decode(z[None], 1))
+
+        # Interpolation: A is the image just encoded (gallery #4), B is #1; t dragged to 1.
+        from selenium.webdriver import ActionChains
+
+        assert Select(browser.find_element("id", "interp-a")).first_selected_option.text == "#4 (1)"
+        assert Select(browser.find_element("id", "interp-b")).first_selected_option.text == "#1 (1)"
+        updates = browser.execute_script("return window.explorer.updates")
+        t = browser.find_element("id", "t")
+        ActionChains(browser).click_and_hold(t).move_by_offset(
+            t.size["width"], 0
+        ).release().perform()
+        wait_idle(browser, updates + 1)
+        z, label, pixels = shown(browser)
+        assert browser.find_element("id", "t-value").text == "1.00"
+        np.testing.assert_allclose(z, model.encode(images[1:2], 1)[0][0], atol=1e-4)
+        assert_is_decode(pixels, model.decode(z[None], label))
+
+        # A draw from the prior: a new code, every dimension moved, under the same class.
+        updates = browser.execute_script("return window.explorer.updates")
+        browser.find_element("id", "prior").click()
+        wait_idle(browser, updates + 1)
+        drawn, label, pixels = shown(browser)
+        assert (drawn != z).all() and label == 1
+        assert_is_decode(pixels, model.decode(drawn[None], 1))
     finally:
         server.close()
