@@ -7,6 +7,7 @@
     vae-keras sample --model runs/RUN/model.keras --num-samples 64
     vae-keras plot --model runs/RUN/model.keras
     vae-keras export --model runs/RUN/model.keras --out DIR
+    vae-keras explore --model runs/RUN/model.keras
 
 Errors in what the user passed (or in the files, disk or memory it needs) print
 one line naming the file or value and the fix, and exit with status 2; an
@@ -23,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from vae_keras.explorer.command import add_arguments as explore_arguments
 from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES
 
 # `vae-keras evaluate`: a quick default (about a minute for the default run on 2 CPU cores).
@@ -238,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
     add("presets", help="list the pretrained models shipped with the package")
+    explore = add("explore", help="drag through the latent space in the browser (a local web page)")
+    explore_arguments(explore)
     for command in commands.choices.values():
         command.add_argument(
             "--debug", action="store_true", help="show the traceback of an internal error"
@@ -807,6 +811,12 @@ def export(args) -> Path:
     return out
 
 
+def explore(args):
+    from vae_keras.explorer import command
+
+    command.run(args)
+
+
 def list_presets(args) -> None:
     from vae_keras import presets
 
@@ -836,6 +846,7 @@ COMMANDS = {
     "sample": sample,
     "plot": plot,
     "export": export,
+    "explore": explore,
 }
 
 # What to do about an operating-system error, by errno.
