@@ -67,6 +67,23 @@ def portable_copy(model, recipe):
     return copy
 
 
+EXAMPLES = 32  # test images shipped beside a preset: what the explorer encodes offline
+
+
+def write_examples(name, x_test, y_test, out):
+    """`NAME.examples.npz`: the first test images (8-bit, as the data are) and their labels."""
+    import io
+
+    import numpy as np
+
+    from vae_keras import runs
+
+    buffer = io.BytesIO()
+    pixels = np.round(np.asarray(x_test[:EXAMPLES]) * 255).astype("uint8")
+    np.savez_compressed(buffer, x=pixels, y=np.asarray(y_test[:EXAMPLES]).astype("int64"))
+    runs.atomic_write_bytes(out / f"{name}.examples.npz", buffer.getvalue())
+
+
 def train_one(recipe, args, out):
     import keras
     import numpy as np
@@ -87,6 +104,7 @@ def train_one(recipe, args, out):
     model = portable_copy(model, recipe)
     file = out / f"{recipe.name}.keras"
     runs.save_model(model, file)
+    write_examples(recipe.name, x_test, y_test, out)
     card = {
         "name": recipe.name,
         "description": recipe.description,

@@ -119,3 +119,29 @@ def test_cli_evaluates_a_preset_file(tmp_path, shared_mnist_dir):
     assert result["nll"] == pytest.approx(
         presets.info("mnist_conv_z2")["metrics"]["test_nll"], rel=0.1
     )
+
+
+@pytest.mark.parametrize("name", presets.list())
+def test_each_preset_ships_a_few_test_images(name):
+    x, y = presets.examples(name)
+    assert x.shape == (32, *presets.info(name)["data"]["shape"]) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() <= 1.0 and x.std() > 0.1 and len(y) == 32
+    if recipes.RECIPES[name].dataset == "shapes":  # regenerated offline: the first test images
+        expected, labels = recipes.load_data(recipes.RECIPES[name], "test", None)
+        np.testing.assert_allclose(x, expected[:32], atol=0.5 / 255)
+        np.testing.assert_array_equal(y, labels[:32])
+
+
+def test_explorer_offers_a_presets_own_images_without_the_data(monkeypatch):
+    import argparse
+
+    from vae_keras.explorer import command
+
+    monkeypatch.delenv("VAE_KERAS_DATA_DIR", raising=False)
+    args = argparse.Namespace(
+        model=None, preset="mnist_conv_z2", dataset=None, data_dir=None, num_images=16
+    )
+    model, config = command._load(args)
+    x, y, note = command._test_images(args, config, model)
+    assert note is None
+    np.testing.assert_array_equal(x, presets.examples("mnist_conv_z2")[0])

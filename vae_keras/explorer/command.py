@@ -76,6 +76,11 @@ def _test_images(args, config, model):
     if not dataset:
         return None, None, "the model's dataset is unknown: pass --dataset"
     if not data_dir and dataset not in _OFFLINE:
+        if args.preset:  # the few test images shipped with the preset
+            from vae_keras import presets
+
+            x, y = presets.examples(args.preset)
+            return x, y, None
         return None, None, f"no {dataset} files here: pass --data-dir"
     explicit = args.dataset or args.data_dir
     try:

@@ -59,6 +59,25 @@ def info(name: str) -> dict:
     return json.loads(card.read_text())
 
 
+def examples(name: str):
+    """A few test images of preset `name`'s data, shipped with it (no download needed).
+
+    Returns:
+        `(x, y)`: float32 images in [0, 1] shaped like the model's inputs, and their labels
+        (digit classes; for `shapes`, the shape index).
+    """
+    import numpy as np
+
+    file = FOLDER / f"{_checked_name(name)}.examples.npz"
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"Preset {name!r} has no example images at {str(file)!r}. Reinstall vae_keras, or "
+            f"retrain it with `python examples/train_presets.py --only {name}`."
+        )
+    with np.load(file) as data:
+        return data["x"].astype("float32") / 255.0, data["y"]
+
+
 def _sha256(file: Path) -> str:
     return hashlib.sha256(file.read_bytes()).hexdigest()
 
@@ -96,4 +115,4 @@ def load(name: str, *, check_integrity: bool = True):
     return model
 
 
-__all__ = ["list", "load", "info", "path", "RECIPES"]
+__all__ = ["list", "load", "info", "path", "examples", "RECIPES"]
