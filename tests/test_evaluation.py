@@ -127,3 +127,11 @@ def test_models_without_a_likelihood_are_refused():
     )
     with pytest.raises(ValueError, match="AE has no likelihood"):
         evaluation.log_likelihood(ae, np.zeros((2, D), "float32"), verbose=False)
+
+
+def test_decoder_rows_per_call_shrink_with_the_image():
+    from vae_keras.evaluation import default_max_rows
+
+    assert default_max_rows((28, 28, 1)) == 20000  # MNIST: as before
+    assert default_max_rows((32, 32, 3)) == 20000 * 784 // 3072  # 5104 colour images
+    assert default_max_rows((1024, 1024, 3)) == 100  # never below one batch

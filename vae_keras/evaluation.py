@@ -60,6 +60,18 @@ def _log_weights(model, x, z_mean, z_log_var, num_samples, seed):
     return ops.reshape(log_px_z + log_pz - log_qz, (num_samples, batch))
 
 
+# Decoder rows per call for MNIST-sized (784-value) images; larger images get proportionally
+# fewer, so the decoder's activations stay within a few GB (a 32x32 colour residual decoder at
+# 20,000 rows took 22 GB).
+MAX_ROWS_784 = 20000
+
+
+def default_max_rows(shape) -> int:
+    """Decoder rows evaluated at once for images of `shape`: `20000 * 784 / size`, >= 100."""
+    size = max(1, int(np.prod(shape)))
+    return max(100, MAX_ROWS_784 * 784 // size)
+
+
 def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
     """Runs `fn(x_batch, z_mean, z_log_var, chunk, seed_generator) -> (chunk, batch)` over x."""
     _check_model(model)
@@ -67,6 +79,8 @@ def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
     num_samples = check_positive_int(num_samples, "num_samples")
     batch_size = check_positive_int(batch_size, "batch_size")
     seed_generator = keras.random.SeedGenerator(seed)
+    if max_rows is None:
+        max_rows = default_max_rows(x.shape[1:])
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
     results = []
@@ -93,7 +107,7 @@ def log_likelihood(
     num_samples: int = 1000,
     batch_size: int = 100,
     seed: int | None = 0,
-    max_rows: int = 20000,
+    max_rows: int | None = None,
     verbose: bool = True,
 ) -> np.ndarray:
     """Importance-weighted estimate of log p(x) per example, in nats (IWAE bound).
@@ -104,7 +118,8 @@ def log_likelihood(
         num_samples: Importance samples `k` per example (papers: 5000).
         batch_size: Examples encoded at once.
         seed: Seed of the importance samples (reproducible estimates).
-        max_rows: Most decoder rows evaluated at once (`batch * samples`);
+        max_rows: Most decoder rows evaluated at once (`batch * samples`; default
+            `default_max_rows`: 20,000 MNIST-sized images, fewer of larger ones);
             bounds memory, the samples are processed in chunks.
         verbose: Show a progress bar.
 
@@ -144,7 +159,7 @@ def elbo(
         _, log_px_z = _posterior_draws(model, xb, z_mean, z_log_var, k, gen)
         return ops.reshape(log_px_z, (k, -1)) - losses.kl_divergence(z_mean, z_log_var)[None]
 
-    return _batches(model, x, batch_size, num_samples, 20000, seed, verbose, fn).mean(axis=0)
+    return _batches(model, x, batch_size, num_samples, None, seed, verbose, fn).mean(axis=0)
 
 
 def active_units(model, x, threshold: float = 0.01, batch_size: int = 256):
