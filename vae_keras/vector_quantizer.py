@@ -288,7 +288,9 @@ class VectorQuantizer(keras.layers.Layer):
             ops.where(fresh, centres, ops.convert_to_tensor(self.ema_embedding_sum))
         )
         self.ema_cluster_size.assign(
-            ops.where(fresh, ops.ones_like(counts[:, 0]), self.ema_cluster_size)
+            ops.where(
+                fresh, ops.ones_like(counts[:, 0]), ops.convert_to_tensor(self.ema_cluster_size)
+            )
         )
         self.initialized.assign(ops.ones(()))
         return codebook
@@ -297,12 +299,12 @@ class VectorQuantizer(keras.layers.Layer):
         if not self.ema:
             return
         decay = self.decay
-        cluster_size = decay * self.ema_cluster_size + (1.0 - decay) * counts
-        embedding_sum = decay * self.ema_embedding_sum + (1.0 - decay) * ops.matmul(
-            ops.transpose(one_hot), flat
-        )
+        cluster_size = decay * ops.convert_to_tensor(self.ema_cluster_size) + (1.0 - decay) * counts
+        embedding_sum = decay * ops.convert_to_tensor(self.ema_embedding_sum) + (
+            1.0 - decay
+        ) * ops.matmul(ops.transpose(one_hot), flat)
         if self.restart_dead_codes:
-            unused = ops.where(counts > 0, 0.0, self.unused_steps + 1.0)
+            unused = ops.where(counts > 0, 0.0, ops.convert_to_tensor(self.unused_steps) + 1.0)
             dead = unused >= float(self.restart_after)
             candidates = self._random_rows(flat, self.num_embeddings)
             embedding_sum = ops.where(dead[:, None], candidates, embedding_sum)
