@@ -108,7 +108,7 @@ def keras_io_vqvae(keras, ops, train_variance, num_embeddings=128, latent_dim=16
                     self.vqvae.losses
                 )
             grads = tape.gradient(loss, self.vqvae.trainable_variables)
-            self.optimizer.apply_gradients(zip(grads, self.vqvae.trainable_variables))
+            self.optimizer.apply_gradients(zip(grads, self.vqvae.trainable_variables, strict=True))
             self.total_loss_tracker.update_state(loss)
             return {"loss": self.total_loss_tracker.result()}
 
@@ -177,16 +177,16 @@ def main():
     x_train, y_train = datasets.load("mnist", "train", data_dir=args.data_dir, limit=args.limit)
     x_test, _ = datasets.load("mnist", "test", data_dir=args.data_dir, limit=args.test_limit)
     print(f"MNIST: {len(x_train)} train, {len(x_test)} test; {args.epochs} epochs, batch 128")
-    print(f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs"
+    )
     results = {"config": vars(args)}
     rows = []
 
     # --- keras.io configuration ---
     keras.utils.set_random_seed(0)
-    trainer, io_encoder, io_quantizer, io_vqvae = keras_io_vqvae(
-        keras, ops, float(np.var(x_train))
-    )
+    trainer, io_encoder, io_quantizer, io_vqvae = keras_io_vqvae(keras, ops, float(np.var(x_train)))
     trainer.compile(optimizer=keras.optimizers.Adam())
     timer, t = StepTimer(), time.time()
     trainer.fit(x_train - 0.5, epochs=args.epochs, batch_size=128, verbose=0, callbacks=[timer])
@@ -197,8 +197,15 @@ def main():
         ops.convert_to_numpy(io_quantizer.get_code_indices(flat)), 128
     )
     rows.append(
-        ("keras.io configuration", float(np.mean((io_recon - x_test) ** 2)), None, io_perplexity,
-         io_usage, float(np.median(timer.times)), io_time)
+        (
+            "keras.io configuration",
+            float(np.mean((io_recon - x_test) ** 2)),
+            None,
+            io_perplexity,
+            io_usage,
+            float(np.median(timer.times)),
+            io_time,
+        )
     )
 
     # --- ours ---
@@ -214,17 +221,29 @@ def main():
     model.fit(x_train, epochs=args.epochs, batch_size=128, verbose=0, callbacks=[timer])
     ours_time = time.time() - t
     stats = model.codebook_statistics(x_test)
-    ours_nll = float(model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)[
-        "reconstruction_loss"])
-    rows.append(
-        ("vae_keras VQVAE (EMA + restarts)", float(np.mean((model.reconstruct(x_test) - x_test) ** 2)),
-         ours_nll, stats["perplexity"], stats["usage"], float(np.median(timer.times)), ours_time)
+    ours_nll = float(
+        model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)["reconstruction_loss"]
     )
-    print("\n| model | test MSE / pixel | test rec. NLL (nats) | perplexity | codebook in use | ms/step | train time |")
+    rows.append(
+        (
+            "vae_keras VQVAE (EMA + restarts)",
+            float(np.mean((model.reconstruct(x_test) - x_test) ** 2)),
+            ours_nll,
+            stats["perplexity"],
+            stats["usage"],
+            float(np.median(timer.times)),
+            ours_time,
+        )
+    )
+    print(
+        "\n| model | test MSE / pixel | test rec. NLL (nats) | perplexity | codebook in use | ms/step | train time |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, mse, nll, perp, usage, ms, secs in rows:
         nll_text = "–" if nll is None else f"{nll:.1f}"
-        print(f"| {name} | {mse:.5f} | {nll_text} | {perp:.1f} | {usage:.1%} | {ms:.1f} | {secs / 60:.1f} min |")
+        print(
+            f"| {name} | {mse:.5f} | {nll_text} | {perp:.1f} | {usage:.1%} | {ms:.1f} | {secs / 60:.1f} min |"
+        )
     results["side_by_side"] = rows
 
     # --- prior, samples, bound ---
@@ -238,25 +257,38 @@ def main():
     sample_time = time.time() - t
 
     keras.utils.set_random_seed(0)
-    vae = VAE(networks.conv_encoder((28, 28, 1), 16), networks.conv_decoder(16, (28, 28, 1)), seed=0)
+    vae = VAE(
+        networks.conv_encoder((28, 28, 1), 16), networks.conv_decoder(16, (28, 28, 1)), seed=0
+    )
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     vae.fit(x_train, epochs=args.epochs, batch_size=128, verbose=0)
     vae_elbo = vae.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)
     classifier = DigitClassifier(x_train, y_train)
     fd_ours, conf_ours = judge(classifier, samples, x_test)
     fd_vae, conf_vae = judge(classifier, vae.sample(args.num_samples, seed=0), x_test)
-    fd_real, conf_real = judge(classifier, x_test[: args.num_samples], x_test[args.num_samples:])
-    print(f"\nprior: {args.prior_epochs} epochs in {prior_time / 60:.1f} min, train NLL "
-          f"{history.history['loss'][-1]:.2f}; {args.num_samples} samples in {sample_time:.1f} s")
-    print("\n| model | −log p(x) bound (nats, grey MNIST, Bernoulli) | of which prior NLL | FD of samples | confident samples (> 0.9) |")
+    fd_real, conf_real = judge(classifier, x_test[: args.num_samples], x_test[args.num_samples :])
+    print(
+        f"\nprior: {args.prior_epochs} epochs in {prior_time / 60:.1f} min, train NLL "
+        f"{history.history['loss'][-1]:.2f}; {args.num_samples} samples in {sample_time:.1f} s"
+    )
+    print(
+        "\n| model | −log p(x) bound (nats, grey MNIST, Bernoulli) | of which prior NLL | FD of samples | confident samples (> 0.9) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: |")
-    print(f"| VQVAE + PixelCNN prior | {bound.mean():.2f} | {prior_nll.mean():.2f} | {fd_ours:.1f} | {conf_ours:.1%} |")
-    print(f"| conv VAE (z = 16), −ELBO | {vae_elbo['loss']:.2f} | (KL {vae_elbo['kl_loss']:.2f}) | {fd_vae:.1f} | {conf_vae:.1%} |")
+    print(
+        f"| VQVAE + PixelCNN prior | {bound.mean():.2f} | {prior_nll.mean():.2f} | {fd_ours:.1f} | {conf_ours:.1%} |"
+    )
+    print(
+        f"| conv VAE (z = 16), −ELBO | {vae_elbo['loss']:.2f} | (KL {vae_elbo['kl_loss']:.2f}) | {fd_vae:.1f} | {conf_vae:.1%} |"
+    )
     print(f"| test images (reference) | | | {fd_real:.1f} | {conf_real:.1%} |")
     results["prior"] = {
-        "bound": float(bound.mean()), "prior_nll": float(prior_nll.mean()),
-        "fd": [fd_ours, fd_vae, fd_real], "confident": [conf_ours, conf_vae, conf_real],
-        "vae_neg_elbo": float(vae_elbo["loss"]), "sample_seconds": sample_time,
+        "bound": float(bound.mean()),
+        "prior_nll": float(prior_nll.mean()),
+        "fd": [fd_ours, fd_vae, fd_real],
+        "confident": [conf_ours, conf_vae, conf_real],
+        "vae_neg_elbo": float(vae_elbo["loss"]),
+        "sample_seconds": sample_time,
         "prior_minutes": prior_time / 60,
     }
 
@@ -272,20 +304,29 @@ def main():
             seed=0,
         )
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        model.fit(DynamicBinarization(x_train, batch_size=128, seed=0), epochs=args.epochs, verbose=0)
+        model.fit(
+            DynamicBinarization(x_train, batch_size=128, seed=0), epochs=args.epochs, verbose=0
+        )
         model.fit_prior(binarize(x_train, seed=1), epochs=args.prior_epochs, verbose=0)
         bound = model.nll_bound(x_bin)
         prior_nll = model.prior_nll(x_bin)
         keras.utils.set_random_seed(0)
-        vae = VAE(networks.conv_encoder((28, 28, 1), 16), networks.conv_decoder(16, (28, 28, 1)), seed=0)
+        vae = VAE(
+            networks.conv_encoder((28, 28, 1), 16), networks.conv_decoder(16, (28, 28, 1)), seed=0
+        )
         vae.compile(optimizer=keras.optimizers.Adam(1e-3))
         vae.fit(DynamicBinarization(x_train, batch_size=128, seed=0), epochs=args.epochs, verbose=0)
         vae_elbo = vae.evaluate(x_bin, batch_size=256, verbose=0, return_dict=True)
         print("\nBinarized MNIST (dynamic binarization for training, test binarized with seed 0):")
-        print(f"| VQVAE bound | {bound.mean():.2f} ± {bound.std() / np.sqrt(len(bound)):.2f} | prior NLL {prior_nll.mean():.2f} |")
+        print(
+            f"| VQVAE bound | {bound.mean():.2f} ± {bound.std() / np.sqrt(len(bound)):.2f} | prior NLL {prior_nll.mean():.2f} |"
+        )
         print(f"| conv VAE −ELBO | {vae_elbo['loss']:.2f} | KL {vae_elbo['kl_loss']:.2f} |")
-        results["binarized"] = {"bound": float(bound.mean()), "prior_nll": float(prior_nll.mean()),
-                                "vae_neg_elbo": float(vae_elbo["loss"])}
+        results["binarized"] = {
+            "bound": float(bound.mean()),
+            "prior_nll": float(prior_nll.mean()),
+            "vae_neg_elbo": float(vae_elbo["loss"]),
+        }
     print(f"\ntotal wall time {(time.time() - start_all) / 60:.1f} min")
     if args.json:
         from vae_keras.runs import atomic_write_bytes

@@ -1,5 +1,7 @@
 """VQ-VAE (van den Oord et al., 2017): discrete latent codes and a learned prior over them."""
 
+import copy
+
 import keras
 import numpy as np
 from keras import ops
@@ -304,7 +306,7 @@ class VQVAE(PriorMethods, ReconstructionModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)  # Keras' functional deserialisation consumes its input
         for key in ("encoder", "decoder", "quantizer", "prior"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
