@@ -345,3 +345,30 @@ def test_vqvae_saves_and_loads_with_its_prior(binary_images, tmp_path):
     assert_close(loaded.prior_nll(binary_images), model.prior_nll(binary_images), atol=1e-4)
     assert loaded.quantizer.get_config() == model.quantizer.get_config()
     loaded.fit(binary_images, epochs=1, batch_size=16, verbose=0)  # resumes training
+
+
+@pytest.mark.backend
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="SavedModel: TF and JAX")
+def test_vqvae_saved_model_export(binary_images, tmp_path):
+    import tensorflow as tf
+
+    from vae_keras.export import export_saved_model
+
+    keras.utils.set_random_seed(0)
+    model = small_model()
+    model.compile(optimizer="adam")
+    model.fit(binary_images, epochs=1, batch_size=16, verbose=0)
+    model.fit_prior(binary_images, epochs=1, batch_size=16, verbose=0)
+    loaded = tf.saved_model.load(str(export_saved_model(model, tmp_path / "sm")))
+    indices = loaded.encode(binary_images[:5]).numpy()
+    np.testing.assert_array_equal(indices, model.encode_indices(binary_images[:5]))
+    assert_close(loaded.decode(indices).numpy(), model.decode_indices(indices))
+    assert_close(
+        loaded.reconstruct(binary_images[:5]).numpy(), model.reconstruct(binary_images[:5])
+    )
+    assert np.isnan(loaded.decode(np.full((1, 4, 4), 16, "int32")).numpy()).all()
+    if keras.backend.backend() == "tensorflow":  # the prior's loop, unrolled in the graph
+        samples = loaded.sample(tf.constant(3)).numpy()
+        assert samples.shape == (3, 8, 8, 1) and np.isfinite(samples).all()
+    else:
+        assert not hasattr(loaded, "sample")
