@@ -372,3 +372,40 @@ def test_vqvae_saved_model_export(binary_images, tmp_path):
         assert samples.shape == (3, 8, 8, 1) and np.isfinite(samples).all()
     else:
         assert not hasattr(loaded, "sample")
+
+
+# === Figures and the example ===
+
+
+def test_code_usage_and_code_grids_figures(binary_images, tmp_path):
+    from vae_keras import plotting
+
+    model = small_model()
+    fig = plotting.code_usage(model, binary_images, path=tmp_path / "usage.png")
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)[::-1]
+    assert len(heights) == 16 and sum(heights) == 64 * 16  # every grid position counted once
+    plotting.code_grids(model, binary_images, num_images=2, path=tmp_path / "grids.png")
+    assert (tmp_path / "usage.png").stat().st_size > 0 and (tmp_path / "grids.png").exists()
+    with pytest.raises(ValueError, match="non-negative counts"):
+        plotting.code_usage(np.array([[1, 2]]))
+
+
+def test_example_quick_run(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "vq_vae.py"), "--quick", "--out", str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "codebook in use" in result.stdout and "-log p(x) <=" in result.stdout
+    for name in ("code_usage.png", "code_grids.png", "samples.png"):
+        assert (tmp_path / name).stat().st_size > 0

@@ -30,9 +30,7 @@ def _core(model):
 
     def decode(indices):
         indices = ops.cast(indices, "int32")
-        valid = ops.all(
-            ops.logical_and(indices >= 0, indices < model.num_embeddings), axis=(1, 2)
-        )
+        valid = ops.all(ops.logical_and(indices >= 0, indices < model.num_embeddings), axis=(1, 2))
         safe = ops.clip(indices, 0, model.num_embeddings - 1)
         images = model._decode_indices_tensors(safe)
         valid = ops.reshape(valid, (-1,) + (1,) * (len(images.shape) - 1))
