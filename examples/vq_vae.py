@@ -45,7 +45,7 @@ def main():
         x, _ = datasets.load("digits")
         x_train, x_test = x[:1400], x[1400:]
         shape, dim, filters, codes = (8, 8, 1), 8, (16,), 32
-        args.epochs, args.prior_epochs = min(args.epochs, 3), min(args.prior_epochs, 2)
+        args.epochs, args.prior_epochs = min(args.epochs, 2), 1
         args.num_samples = min(args.num_samples, 16)
     else:
         x_train, _, x_test, _ = _common.load_mnist(args, test_limit=5000)

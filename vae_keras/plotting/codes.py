@@ -21,13 +21,22 @@ def _counts(model_or_counts, x):
     return counts
 
 
-def code_usage(model_or_counts, x=None, sort: bool = True, figsize=(8, 3), title=None, path=None):
+def code_usage(
+    model_or_counts,
+    x=None,
+    sort: bool = True,
+    log: bool = True,
+    figsize=(8, 3),
+    title=None,
+    path=None,
+):
     """Bar chart of how often each codebook entry is used (codebook collapse shows here).
 
     Args:
         model_or_counts: A `VQVAE` (then `x` is encoded) or counts `(K,)`.
         x: Data to encode when a model is given.
         sort: Sort the entries by use (a flat chart is a codebook in full use).
+        log: Logarithmic counts (rarely used entries stay visible).
         figsize: Figure size in inches.
         title: Title; default states the share in use and the perplexity.
         path: When given, the figure is also saved there (atomically).
@@ -48,6 +57,8 @@ def code_usage(model_or_counts, x=None, sort: bool = True, figsize=(8, 3), title
     ax.bar(np.arange(len(shown)), shown, width=1.0, color="tab:blue")
     ax.set_xlabel("codebook entries" + (", most used first" if sort else " (index)"))
     ax.set_ylabel("positions coded")
+    if log and counts.max() > 0:
+        ax.set_yscale("log")
     ax.set_xlim(-0.5, len(shown) - 0.5)
     ax.set_title(
         title
