@@ -409,3 +409,17 @@ def test_example_quick_run(tmp_path):
     assert "codebook in use" in result.stdout and "-log p(x) <=" in result.stdout
     for name in ("code_usage.png", "code_grids.png", "samples.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_vqvae_trains_under_mixed_precision(binary_images):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = small_model()
+        model.compile(optimizer="adam")
+        history = model.fit(binary_images, epochs=1, batch_size=32, verbose=0).history
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert model.quantizer.embeddings.dtype == "float32"
+    assert all(np.isfinite(v[-1]) for v in history.values())
+    assert model.reconstruct(binary_images[:2]).dtype == np.float32
