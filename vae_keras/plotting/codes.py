@@ -105,3 +105,28 @@ def code_grids(model, x, num_images: int = 4, cmap: str = "tab20", figsize=None,
                         ax.text(j, i, str(k), ha="center", va="center", fontsize=6)
             ax.set_title(name, fontsize=8)
     return finish(fig, path)
+
+
+def run_figures(model, x, history, directory, num_images: int = 64, seed: int = 0) -> dict:
+    """A `VQVAE` run's figures (`report.write_run_figures` calls this): training history,
+    prior samples, reconstructions, code usage and code grids. Returns `{name: path}`."""
+    import os
+
+    from vae_keras.plotting.grids import reconstruction_grid, sample_grid
+    from vae_keras.plotting.history import history_dict, training_history
+
+    figures = {}
+
+    def path(name):
+        figures[name] = os.path.join(os.fspath(directory), f"{name}.png")
+        return figures[name]
+
+    if history is not None and any(len(v) for v in history_dict(history).values()):
+        training_history(history, path=path("training_history"))
+    if model.prior.is_fitted():
+        sample_grid(model.sample(num_images, seed=seed), path=path("samples"))
+    shown = np.asarray(x)[: max(1, num_images // 2)]
+    reconstruction_grid(shown, model.reconstruct(shown), path=path("reconstructions"))
+    code_usage(model, x, path=path("code_usage"))
+    code_grids(model, x, num_images=4, path=path("code_grids"))
+    return figures
