@@ -453,3 +453,15 @@ def test_cli_trains_evaluates_and_samples_a_vqvae(tmp_path, capsys):
     folder = ["train", "--dataset", "folder", "--data-dir", str(tmp_path), "--architecture"]
     assert main([*folder, "vqvae"]) == 2
     assert "in-memory dataset" in capsys.readouterr().err
+
+
+def test_grid_callbacks_with_a_vqvae(binary_images, tmp_path):
+    from vae_keras.callbacks import ReconstructionGrid, SampleGrid
+
+    model = small_model()
+    model.compile(optimizer="adam")
+    callback = ReconstructionGrid(tmp_path / "recon", binary_images[:4])
+    model.fit(binary_images, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
+    assert [p.name for p in (tmp_path / "recon").iterdir()] == ["reconstructions_epoch_001.png"]
+    with pytest.raises(ValueError, match="fit_prior"):
+        model.fit(binary_images, epochs=1, verbose=0, callbacks=[SampleGrid(tmp_path / "s", 4)])

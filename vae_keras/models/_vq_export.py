@@ -66,7 +66,7 @@ def _sample_function(model, decode_fn):
         return tf.reshape(flat, (-1, height, width))
 
     count = tf.TensorSpec([], tf.int32, name="num_samples")
-    if model.num_classes is None:
+    if model.prior_classes is None:
 
         @tf.function(input_signature=[count], autograph=False)
         def sample(num_samples):

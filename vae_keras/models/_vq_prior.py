@@ -27,12 +27,12 @@ def check_prior(prior, grid, quantizer, num_classes):
 
 class PriorMethods:
     """The prior's part of `VQVAE` (a mixin: it reads `self.prior`, `self.quantizer`,
-    `self.num_classes`, `self.grid_shape` and the model's inference helpers)."""
+    `self.prior_classes`, `self.grid_shape` and the model's inference helpers)."""
 
     # === The prior ===
 
     def _prior_inputs(self, indices, labels):
-        if self.num_classes is None:
+        if self.prior_classes is None:
             if labels is not None:
                 raise ValueError(
                     "This VQVAE's prior is unconditional; `labels` apply only to a model "
@@ -41,7 +41,7 @@ class PriorMethods:
             return indices
         if labels is None:
             raise ValueError(
-                f"This VQVAE's prior is conditioned on {self.num_classes} classes: pass `labels`."
+                f"This VQVAE's prior is conditioned on {self.prior_classes} classes: pass `labels`."
             )
         labels = np.asarray(labels)
         if labels.ndim == 0:
@@ -51,9 +51,9 @@ class PriorMethods:
                 f"`labels` must be integer class ids, one per example ({len(indices)}) or one "
                 f"for all. Received shape {labels.shape}, dtype {labels.dtype}."
             )
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+        if labels.size and (labels.min() < 0 or labels.max() >= self.prior_classes):
             raise ValueError(
-                f"`labels` must lie in [0, {self.num_classes}). Received values from "
+                f"`labels` must lie in [0, {self.prior_classes}). Received values from "
                 f"{labels.min()} to {labels.max()}."
             )
         return (indices, labels.astype("int32"))
@@ -123,7 +123,7 @@ class PriorMethods:
         self._check_prior_ready()
         indices = self.encode_indices(x) if indices is None else self.check_indices(indices)
         inputs = self._prior_inputs(indices, labels)
-        arrays = [indices] if self.num_classes is None else [indices, inputs[1]]
+        arrays = [indices] if self.prior_classes is None else [indices, inputs[1]]
         return self._batched(
             lambda ib, lb=None: ops.convert_to_numpy(self.prior.nll(ib, lb)), arrays, batch_size
         )
@@ -153,7 +153,7 @@ class PriorMethods:
             seed = int(ops.convert_to_numpy(draw))
         placeholder = np.zeros((num_samples, *self.grid_shape), "int32")
         inputs = self._prior_inputs(placeholder, labels)
-        labels = None if self.num_classes is None else inputs[1]
+        labels = None if self.prior_classes is None else inputs[1]
         return self.prior.sample(num_samples, labels, seed=seed, temperature=temperature)
 
     def sample(self, num_samples: int, labels=None, seed: int | None = None, batch_size: int = 256):

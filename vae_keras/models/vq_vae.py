@@ -167,7 +167,9 @@ class VQVAE(PriorMethods, ReconstructionModel):
             seed=seed,
         )
         self.grid_shape = grid[:2]
-        self.num_classes = num_classes
+        # Not `num_classes`: the package reads that attribute as "encoder and decoder take
+        # labels" (ConditionalVAE); here only the prior does.
+        self.prior_classes = num_classes
         if self._reports_bits_per_dim:
             self.loss_names = type(self).loss_names + ("bits_per_dim",)
         self._init_trackers()
@@ -297,7 +299,7 @@ class VQVAE(PriorMethods, ReconstructionModel):
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "quantizer": keras.saving.serialize_keras_object(self.quantizer),
             "prior": keras.saving.serialize_keras_object(self.prior),
-            "num_classes": self.num_classes,
+            "num_classes": self.prior_classes,
             **self._reconstruction_config(),
         }
         for key in ("corruption", "corruption_level"):
