@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS["architecture"],
         help="auto: conv for MNIST-sized gray images, residual for colour or >= 32 px; "
         "pixelcnn: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
-        "--binarize, or 8-bit colour with the discretized logistic; sequential sampling)",
+        "--binarize, or 8-bit colour with the discretized logistic; sequential sampling); "
+        "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim, then its PixelCNN prior",
     )
     train.add_argument(
         "--latent-dim",
@@ -389,6 +390,12 @@ def train(args) -> Path:
 
         configure_mixed_precision(True)
     keras.utils.set_random_seed(args.seed)
+    if args.architecture == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
+        raise ValueError(
+            "--architecture vqvae trains its prior on the encoded training images in memory: "
+            "use an in-memory dataset (mnist, fashion_mnist, digits, shapes, patches, TFDS) "
+            "without --distribute."
+        )
     if args.dataset == run_data.FOLDER and (args.distribute or args.binarize):
         raise ValueError(
             "--dataset folder streams images from disk; --distribute and --binarize need the "
@@ -471,6 +478,11 @@ def train(args) -> Path:
                     "resumed_from_epoch": initial_epoch,
                     "train_seconds": round(time.time() - start, 2),
                 }
+            if hasattr(model, "fit_prior") and not model.prior.is_fitted():  # VQVAE
+                from vae_keras.binarization import binarize
+
+                prior_x = binarize(x_train, seed=args.seed) if args.binarize else x_train
+                model.fit_prior(prior_x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
             if chief and not runs.reached(state, "model"):
                 _say(chief, f"saving {out / 'model.keras'} ...")
                 # model.keras (with its optimizer) replaces the checkpoint.
@@ -565,7 +577,7 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
     runs.write_state(out, state, "done")
     print(
         f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
-        f"KL {test['kl_loss']:.2f})"
+        + (f"KL {test['kl_loss']:.2f})" if "kl_loss" in test else f"VQ {test['vq_loss']:.2f})")
         + (
             f", {test['bits_per_dim_8bit']:.3f} bits/dim (0-255 scale)"
             if "bits_per_dim_8bit" in test
@@ -629,7 +641,10 @@ def evaluate(args) -> Path:
         "binarized": binarized,
         **{f"test_{k}": float(v) for k, v in losses.items()},
     }
-    if hasattr(model, "reconstruction_nll"):  # likelihood models (VAE family)
+    if hasattr(model, "nll_bound"):  # VQVAE: reconstruction + prior NLL of the indices
+        bound = model.nll_bound(x, batch_size=args.batch_size)
+        result.update(nll_bound=float(bound.mean()), prior_nll=float(model.prior_nll(x).mean()))
+    elif hasattr(model, "reconstruction_nll"):  # likelihood models (VAE family)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
         scored, extra_bits = x, 0.0
         likelihood = model.likelihood_object.name
@@ -681,6 +696,8 @@ def _evaluation_summary(result, num_images, dataset) -> str:
         )
         lines.append(f"  bits/dim         {result['bits_per_dim']:.3f}")
         lines.append(f"  active units     {result['active_units']} of {result['latent_dim']}")
+    if "nll_bound" in result:  # VQVAE: reconstruction + the prior's NLL of the codes
+        lines.append(f"  log p(x) bound   {result['nll_bound']:.2f} nats (-log p(x) <= this)")
     lines.append(f"  time             {result['seconds']:.0f} s")
     return "\n".join(lines)
 

@@ -249,6 +249,10 @@ def _sample_function(model, decode_fn):
 
 
 def _build_archive(model):
+    if hasattr(model, "encode_indices"):  # VQVAE: code indices in and out (models/_vq_export.py)
+        from vae_keras.models._vq_export import build_vq_archive
+
+        return build_vq_archive(model)
     encode, decode, reconstruct = _core_functions(model)
     x_spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape_), dtype="float32")
     z_spec = keras.InputSpec(shape=(None, int(model.latent_dim)), dtype="float32")

@@ -1,10 +1,12 @@
-"""The reparameterization trick as a Keras layer."""
+"""The reparameterization trick as a Keras layer (and `VectorQuantizer`, re-exported)."""
 
 import numbers
 
 import keras
 import numpy as np
 from keras import ops
+
+from vae_keras.vector_quantizer import VectorQuantizer  # noqa: F401  (re-exported)
 
 # Bounds on the log-variance wherever it is exponentiated (sampler, KL,
 # evaluation), as Stable Diffusion's and keras-hub's Gaussian samplers clamp

@@ -12,6 +12,7 @@
 `--architecture pixelcnn` is the PixelVAE: on binary data the MNIST recipe of
 `benchmarks/quality_mnist.py`; with the discretized logistic, the colour recipe of
 `benchmarks/bits_per_dim.py` (a PixelCNN with a mixture of 5 logistics per pixel).
+`--architecture vqvae` is the `VQVAE` of `benchmarks/vq_vae.py` (then its prior is fitted).
 """
 
 import keras
@@ -20,13 +21,15 @@ from vae_keras import likelihoods, networks
 from vae_keras.networks.defaults import default_family
 
 GRAY_BENCHMARKS = ("mnist", "fashion_mnist", "digits")
-ARCHITECTURES = ("auto", "conv", "dense", "residual", "pixelcnn")
+ARCHITECTURES = ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae")
 LIKELIHOOD_CHOICES = ("auto", "bernoulli", "gaussian", "discretized_logistic")
 # --architecture pixelcnn, binary: decoder features per pixel, and free bits (nats per
 # latent dimension) that keep the latent in use beside the PixelCNN.
 PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
 # --architecture pixelcnn, 8-bit colour (benchmarks/bits_per_dim.py).
 COLOUR_PIXEL_FEATURES, COLOUR_MIXTURES, COLOUR_WIDTHS = 16, 5, (16, 32, 64)
+# --architecture vqvae: codebook size (--latent-dim is the code vectors' size).
+VQ_CODES = 128
 
 
 def default_likelihood(dataset: str) -> str:
@@ -67,6 +70,8 @@ def build_model(
         )
     if architecture == "pixelcnn":
         model = _pixel_vae(likelihood, shape, latent_dim, beta, seed)
+    elif architecture == "vqvae":
+        model = _vq_vae(likelihood, shape, latent_dim, seed)
     else:
         channels = likelihoods.get(likelihood).output_channels(shape[-1])
         builders = {
@@ -85,6 +90,27 @@ def build_model(
         )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
+
+
+def _vq_vae(likelihood, shape, embedding_dim, seed):
+    """`--architecture vqvae`: the keras.io VQ-VAE's networks, 128 codes of `--latent-dim`."""
+    from vae_keras import VQVAE
+    from vae_keras.layers import VectorQuantizer
+
+    if len(shape) != 3:
+        raise ValueError(
+            f"--architecture vqvae models images (height, width, channels); the data are {shape}."
+        )
+    encoder = networks.vq_encoder(shape, embedding_dim)
+    channels = likelihoods.get(likelihood).output_channels(shape[-1])
+    decoder = networks.vq_decoder(tuple(encoder.output.shape[1:]), shape, output_channels=channels)
+    return VQVAE(
+        encoder,
+        decoder,
+        VectorQuantizer(VQ_CODES, embedding_dim, seed=seed),
+        likelihood=likelihood,
+        seed=seed,
+    )
 
 
 def _pixel_vae(likelihood, shape, latent_dim, beta, seed):

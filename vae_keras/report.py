@@ -85,6 +85,8 @@ def write_run_figures(
         y = np.asarray(y).reshape(-1)
         if len(y) != len(x):
             raise ValueError(f"`y` has {len(y)} labels but `x` has {len(x)} examples.")
+    if hasattr(model, "encode_indices"):  # VQVAE: discrete codes (plotting/codes.py)
+        return plotting.codes.run_figures(model, x, history, directory, num_images, seed)
     latent_dim = int(model.latent_dim)
     has_prior = hasattr(model, "sample")
     conditional = hasattr(model, "num_classes")

@@ -96,6 +96,12 @@ class SampleGrid(_GridCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        if hasattr(self.model, "encode_indices"):  # VQVAE
+            raise ValueError(
+                "SampleGrid decodes prior draws every epoch, but a VQVAE's prior is trained "
+                "after `fit` (`fit_prior`). Use ReconstructionGrid during `fit`, and "
+                "`model.sample(n)` after `fit_prior`."
+            )
         _require(self.model, ("decode", "latent_dim"), "SampleGrid")
         latent_dim = int(self.model.latent_dim)
         if self.z is None or self.z.shape[1] != latent_dim:

@@ -4,6 +4,7 @@ from vae_keras.networks.autoregressive import MaskedConv2D, PixelCNN
 from vae_keras.networks.conv import conv_decoder, conv_encoder
 from vae_keras.networks.defaults import default_networks
 from vae_keras.networks.dense import dense_decoder, dense_encoder
+from vae_keras.networks.grid import vq_decoder, vq_encoder
 from vae_keras.networks.residual import residual_decoder, residual_encoder
 
 __all__ = [
@@ -16,4 +17,6 @@ __all__ = [
     "dense_encoder",
     "residual_decoder",
     "residual_encoder",
+    "vq_decoder",
+    "vq_encoder",
 ]

@@ -21,6 +21,7 @@ from vae_keras.plotting.arithmetic import (
     attribute_arithmetic,
     attribute_vector,
 )
+from vae_keras.plotting.codes import code_grids, code_usage
 from vae_keras.plotting.decoded import (
     interpolation,
     latent_manifold,
@@ -44,6 +45,8 @@ __all__ = [
     "apply_attribute",
     "attribute_arithmetic",
     "attribute_vector",
+    "code_grids",
+    "code_usage",
     "grid_to_uint8",
     "image_grid",
     "interpolation",

@@ -1,0 +1,105 @@
+"""SavedModel endpoints of a `VQVAE` (called by `export.export_saved_model`).
+
+| endpoint              | inputs                                   | returns                         |
+|-----------------------|------------------------------------------|---------------------------------|
+| `encode(x)`           | float32 `(batch, *input_shape)`          | int32 code indices `(batch, h, w)` |
+| `decode(indices)`     | int32 `(batch, h, w)`                    | float32 data space, shaped like `x` |
+| `reconstruct(x)`      | as `encode`                              | `decode(encode(x))`             |
+| `serve(x)`            | as `encode`; the default signature       | `reconstruct(x)`                |
+| `sample(num_samples)` | int32 scalar (and int32 `labels` when the prior is class-conditional) | float32 `(n, *input_shape)` |
+
+`sample` runs the prior's position-by-position loop inside the graph (unrolled:
+`h * w` PixelCNN calls on the whole grid, the causal masks make the positions
+not yet drawn irrelevant) with stateless TF draws keyed by the model's seed
+and a saved counter, so every call gives fresh samples. It is exported from
+the TensorFlow backend only: on JAX the loop would have to pass through
+`jax2tf` with a count-dependent shape, so a JAX export has the other four
+endpoints (load the `.keras` file under TensorFlow to export `sample`).
+Indices outside `[0, K)` given to `decode` come out as NaN rows.
+"""
+
+import random
+
+import keras
+from keras import ops
+
+
+def _core(model):
+    def encode(x):
+        return model._indices_tensors(x)
+
+    def decode(indices):
+        indices = ops.cast(indices, "int32")
+        valid = ops.all(ops.logical_and(indices >= 0, indices < model.num_embeddings), axis=(1, 2))
+        safe = ops.clip(indices, 0, model.num_embeddings - 1)
+        images = model._decode_indices_tensors(safe)
+        valid = ops.reshape(valid, (-1,) + (1,) * (len(images.shape) - 1))
+        return ops.where(valid, images, ops.full_like(images, float("nan")))
+
+    def reconstruct(x):
+        return model._decode_indices_tensors(model._indices_tensors(x))
+
+    return encode, decode, reconstruct
+
+
+def _sample_function(model, decode_fn):
+    """`sample(num_samples[, labels])` in TensorFlow: the prior's loop, unrolled."""
+    import tensorflow as tf
+
+    seed = model.seed if model.seed is not None else random.randrange(2**31)
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
+    height, width = model.grid_shape
+    prior = model.prior
+
+    def draw(num_samples, labels):
+        tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
+        step = counter.assign_add(1)
+        features = prior.features(labels, num_samples)
+        flat = tf.zeros(tf.stack([num_samples, height * width]), tf.int32)
+        for position in range(height * width):
+            grid = tf.one_hot(tf.reshape(flat, (-1, height, width)), prior.num_embeddings)
+            logits = tf.cast(prior.pixelcnn([grid, features]), tf.float32)
+            row, col = divmod(position, width)
+            key = tf.stack([tf.constant(seed, tf.int64), step * 4096 + position])
+            code = tf.random.stateless_categorical(logits[:, row, col], 1, key, dtype=tf.int32)
+            flat = flat + code * tf.one_hot(position, height * width, dtype=tf.int32)[None]
+        return tf.reshape(flat, (-1, height, width))
+
+    count = tf.TensorSpec([], tf.int32, name="num_samples")
+    if model.prior_classes is None:
+
+        @tf.function(input_signature=[count], autograph=False)
+        def sample(num_samples):
+            return decode_fn(draw(num_samples, None))
+
+    else:
+        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+
+        @tf.function(input_signature=[count, labels_spec], autograph=False)
+        def sample(num_samples, labels):
+            return decode_fn(draw(num_samples, tf.broadcast_to(labels, [num_samples])))
+
+    sample.get_concrete_function()
+    return sample
+
+
+def build_vq_archive(model):
+    """A `keras.export.ExportArchive` with the VQVAE's endpoints."""
+    encode, decode, reconstruct = _core(model)
+    x_spec = keras.InputSpec(shape=(None, *model.input_shape_), dtype="float32")
+    i_spec = keras.InputSpec(shape=(None, *model.grid_shape), dtype="int32")
+    kwargs = {}
+    if keras.backend.backend() == "jax":
+        kwargs["jax2tf_kwargs"] = {
+            "native_serialization_platforms": ("cpu", "cuda"),
+            "with_gradient": False,
+        }
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", reconstruct, [x_spec], **kwargs)
+    archive.add_endpoint("encode", encode, [x_spec], **kwargs)
+    decode_fn = archive.add_endpoint("decode", decode, [i_spec], **kwargs)
+    archive.add_endpoint("reconstruct", reconstruct, [x_spec], **kwargs)
+    if keras.backend.backend() == "tensorflow":
+        archive.add_endpoint("sample", _sample_function(model, decode_fn))
+    return archive
