@@ -143,7 +143,7 @@ class LatentModel(keras.Model):
         One objective here: `"loss"` by `self.optimizer` over all trainable
         variables. Models with an adversary (`FactorVAE`) add theirs.
         """
-        return [("loss", self.optimizer, self.trainable_variables)]
+        return [("loss", getattr(self, "optimizer", None), self.trainable_variables)]
 
     # === Training ===
 
