@@ -8,7 +8,7 @@ the FactorVAE score and SAP (`vae_keras.disentanglement`), and the test
 reconstruction term (nats per image). Prints a table of mean ± standard
 deviation over seeds, writes one traversal figure per objective (seed 0)
 whose rows are labelled with the factor each latent dimension best explains
-(normalised mutual information in brackets), and keeps every run's numbers
+(normalised mutual information in brackets) with its model (`model_*.keras`), and keeps every run's numbers
 in `results.json` (written atomically after each run: rerunning the same
 command resumes where it stopped).
 
@@ -115,12 +115,11 @@ def traversal(model, x_test, labels, kl_order, path, name):
         scale=3,
         labels=names,
     )
-    fig.suptitle(name, fontsize="small")
     from vae_keras.plotting._common import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
-    print(f"wrote {path}")
+    print(f"wrote {path} ({name})")
 
 
 def table(results, configs):
@@ -145,7 +144,7 @@ def table(results, configs):
 def main(argv=None):
     args = parse_args(argv)
     from vae_keras.datasets import load_shapes, shapes_factors
-    from vae_keras.runs import read_json, write_json
+    from vae_keras.runs import read_json, save_model, write_json
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,6 +172,7 @@ def main(argv=None):
                 kl = 0.5 * (codes**2 + np.exp(log_var) - log_var - 1).mean(0)
                 kl_order = np.argsort(-kl)
                 slug = name.replace(" ", "_").replace("=", "")
+                save_model(model, out / f"model_{slug}.keras")
                 traversal(
                     model,
                     x_test,
