@@ -37,7 +37,7 @@ METRICS = ("mig", "dci_d", "dci_c", "dci_i", "factor_vae", "sap", "reconstructio
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="example_output/disentanglement")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--num-train", type=int, default=10000)
@@ -60,7 +60,7 @@ def build(name, args, seed):
 
     keras.utils.set_random_seed(seed)
     shape = (args.image_size, args.image_size, 3)
-    filters = (8, 16) if args.quick else (32, 64)
+    filters = (8, 16) if args.quick else (16, 32)
     dense = 32 if args.quick else 128
     encoder = networks.conv_encoder(shape, args.latent_dim, filters=filters, dense_units=dense)
     decoder = networks.conv_decoder(args.latent_dim, shape, filters=filters, dense_units=dense)
