@@ -141,7 +141,9 @@ def test_factor_vae_trains_its_discriminator_with_its_own_optimizer(binary_image
     names = ["discriminator_loss", "kl_loss", "loss", "reconstruction_loss", "total_correlation"]
     assert sorted(history) == sorted(names + ["val_" + n for n in names])
     # Both networks moved; the VAE's optimizer holds slots for the VAE's weights only.
-    assert any(not np.allclose(a, b) for a, b in zip(before_d, _discriminator_values(model), strict=False))
+    assert any(
+        not np.allclose(a, b) for a, b in zip(before_d, _discriminator_values(model), strict=False)
+    )
     after_enc = [np.array(keras.ops.convert_to_numpy(v)) for v in model.encoder.weights]
     assert any(not np.allclose(a, b) for a, b in zip(before_enc, after_enc, strict=False))
     assert len(model.optimizer._trainable_variables) == vae_weights
