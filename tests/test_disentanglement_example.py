@@ -49,3 +49,17 @@ def test_table_reports_mean_and_spread_over_seeds():
     text = example.table(runs, ["beta-VAE b=1", "FactorVAE g=10"])
     row = [line for line in text.splitlines() if line.startswith("| beta-VAE b=1")][0]
     assert "| 3 | 0.200 ± 0.082 |" in row and "FactorVAE g=10" not in text
+
+
+def test_traversal_rows_take_the_factor_labels():
+    from vae_keras import VAE, networks, plotting
+
+    model = VAE(
+        networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
+        networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)),
+    )
+    labels = ["z[1] x (0.71)", "z[0] shape (0.40)"]
+    fig = plotting.latent_traversals(model, dims=[1, 0], labels=labels)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == labels
+    with pytest.raises(ValueError, match="one label per row"):
+        plotting.latent_traversals(model, dims=[1, 0], labels=["x"])
