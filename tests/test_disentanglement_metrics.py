@@ -232,3 +232,16 @@ def test_metrics_name_bad_arguments():
         dis.factor_vae_score(lambda x: x, object())
     with pytest.raises(ValueError, match="NaN"):
         dis.mutual_information_gap(np.full_like(v, np.nan), v)
+
+
+def test_factor_vae_score_fixes_factors_in_every_sampler_form():
+    class DictSampler(IdentitySampler):
+        def sample_factors(self, num, rng):
+            v = super().sample_factors(num, rng)
+            return {f"f{k}": list(v[:, k]) for k in range(v.shape[1])}
+
+        def observe(self, factors):
+            return np.stack([np.asarray(c, np.float64) for c in factors.values()], axis=1)
+
+    kwargs = {"batch_size": 8, "num_train": 100, "num_eval": 100, "num_variance_estimate": 200}
+    assert dis.factor_vae_score(lambda x: x, DictSampler(4), **kwargs)["score"] > 0.95

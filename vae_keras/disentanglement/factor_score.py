@@ -53,9 +53,13 @@ def _representation(representation):
 
 def _fix_factor(factors, k):
     """Sets factor `k` of every row to the value of row 0 (in place)."""
-    if isinstance(factors, dict) or (isinstance(factors, np.ndarray) and factors.dtype.names):
-        name = list(factors.dtype.names if isinstance(factors, np.ndarray) else factors)[k]
-        factors[name][:] = np.asarray(factors[name])[0]
+    if isinstance(factors, dict):
+        name = list(factors)[k]
+        column = np.asarray(factors[name])
+        factors[name] = np.full_like(column, column[0])
+    elif isinstance(factors, np.ndarray) and factors.dtype.names:
+        name = factors.dtype.names[k]
+        factors[name] = factors[name][0]
     else:
         factors[:, k] = factors[0, k]
     return factors
