@@ -1,19 +1,24 @@
-"""Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE, PixelVAE, VQVAE)."""
+"""Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE, PixelVAE,
+VQVAE, BetaTCVAE, FactorVAE)."""
 
 from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
 from vae_keras.models.code_prior import CodePrior
 from vae_keras.models.conditional import ConditionalVAE
 from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
+from vae_keras.models.factor_vae import FactorVAE
 from vae_keras.models.iwae import IWAE
 from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
+from vae_keras.models.tc_vae import BetaTCVAE
 from vae_keras.models.vae import VAE
 from vae_keras.models.vq_vae import VQVAE
 
 __all__ = [
     "AE",
+    "BetaTCVAE",
     "CodePrior",
     "ConditionalVAE",
+    "FactorVAE",
     "IWAE",
     "LatentModel",
     "PixelIWAE",

@@ -159,6 +159,14 @@ class LatentModel(keras.Model):
     def metrics(self):
         return list(self.loss_trackers)
 
+    def objectives(self):
+        """What `train_step` minimises: `[(loss name, optimizer, variables)]`.
+
+        One objective here: `"loss"` by `self.optimizer` over all trainable
+        variables. Models with an adversary (`FactorVAE`) add theirs.
+        """
+        return [("loss", getattr(self, "optimizer", None), self.trainable_variables)]
+
     # === Training ===
 
     def compile(self, optimizer="adam", **kwargs):
@@ -176,8 +184,8 @@ class LatentModel(keras.Model):
         # forbids `loss`, so restoring the saved optimizer is safe.
         config = keras.saving.deserialize_keras_object(_portable_optimizer(config))
         self.compile(**{k: v for k, v in config.items() if v is not None})
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        if self.built and not self.optimizer.built:
+            self.optimizer.build(self.objectives()[0][2])
 
     if keras.backend.backend() == "jax":
 

@@ -139,6 +139,7 @@ def latent_traversals(
     scale: int | None = None,
     dpi: int = 100,
     path=None,
+    labels=None,
 ):
     """One row per latent dimension, sweeping it over `values` with the others fixed.
 
@@ -152,6 +153,8 @@ def latent_traversals(
         scale: Screen pixels per image pixel.
         dpi: Figure resolution.
         path: When given, the figure is also saved there (atomically).
+        labels: One label per row instead of `z[d]` (e.g. the factor each
+            dimension best explains, from `disentanglement.best_factors`).
 
     Returns:
         A `matplotlib.figure.Figure`; rows are labelled `z[d]`, columns by value.
@@ -169,12 +172,19 @@ def latent_traversals(
     images = _decode(model, z.reshape(-1, latent_dim))
     grid = image_grid(images, ncols=len(values))
     h, w = images.shape[1:3]
-    fig, ax = grid_figure(grid, scale=scale, dpi=dpi, left_px=40, top_px=18)
+    if labels is None:
+        labels = [f"z[{d}]" for d in dims]
+    elif len(labels) != len(dims):
+        raise ValueError(
+            f"`labels` needs one label per row ({len(dims)}). Received {len(labels)} labels."
+        )
+    left = max(40, 6 * max(len(str(label)) for label in labels) + 8)
+    fig, ax = grid_figure(grid, scale=scale, dpi=dpi, left_px=left, top_px=18)
     ax.xaxis.tick_top()
     ax.set_xticks([j * (w + 1) + w / 2 - 0.5 for j in range(len(values))])
     ax.set_xticklabels([f"{v:g}" for v in np.round(values, 2)], fontsize="x-small")
     ax.set_yticks([i * (h + 1) + h / 2 - 0.5 for i in range(len(dims))])
-    ax.set_yticklabels([f"z[{d}]" for d in dims], fontsize="x-small")
+    ax.set_yticklabels([str(label) for label in labels], fontsize="x-small")
     ax.tick_params(length=0, pad=2)
     return finish(fig, path)
 
