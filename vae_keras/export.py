@@ -61,6 +61,19 @@ ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "sample")
 _BACKENDS = ("tensorflow", "jax")
 
 
+def endpoint_kwargs() -> dict:
+    """`add_endpoint` arguments for this backend: JAX goes through jax2tf, native and CPU/CUDA."""
+    if keras.backend.backend() != "jax":
+        return {}
+    # Gradients of a native-serialized function do not survive saving.
+    return {
+        "jax2tf_kwargs": {
+            "native_serialization_platforms": ("cpu", "cuda"),
+            "with_gradient": False,
+        }
+    }
+
+
 def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = False) -> Path:
     """Writes `model` as a TensorFlow SavedModel with named endpoints.
 
@@ -260,14 +273,7 @@ def _build_archive(model):
     if _num_classes(model) is not None:
         label_specs = [keras.InputSpec(shape=(None,), dtype="int32")]
 
-    kwargs = {}
-    if keras.backend.backend() == "jax":
-        kwargs["jax2tf_kwargs"] = {
-            "native_serialization_platforms": ("cpu", "cuda"),
-            # Gradients of a native-serialized function do not survive saving.
-            "with_gradient": False,
-        }
-
+    kwargs = endpoint_kwargs()
     archive = keras.export.ExportArchive()
     archive.track(model)
     # `serve` first: the archive makes the first endpoint `serving_default`.

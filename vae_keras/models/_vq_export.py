@@ -85,15 +85,12 @@ def _sample_function(model, decode_fn):
 
 def build_vq_archive(model):
     """A `keras.export.ExportArchive` with the VQVAE's endpoints."""
+    from vae_keras.export import endpoint_kwargs  # (export.py calls in here)
+
     encode, decode, reconstruct = _core(model)
     x_spec = keras.InputSpec(shape=(None, *model.input_shape_), dtype="float32")
     i_spec = keras.InputSpec(shape=(None, *model.grid_shape), dtype="int32")
-    kwargs = {}
-    if keras.backend.backend() == "jax":
-        kwargs["jax2tf_kwargs"] = {
-            "native_serialization_platforms": ("cpu", "cuda"),
-            "with_gradient": False,
-        }
+    kwargs = endpoint_kwargs()
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint("serve", reconstruct, [x_spec], **kwargs)
