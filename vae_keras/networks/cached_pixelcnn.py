@@ -28,17 +28,20 @@ class _CachedLayer:
         height, width = image_shape
         size = layer.kernel_size[0]
         self.pad = size // 2
-        rows, cols = np.nonzero(causal_mask(size, layer.mask_type))
-        self.rows, self.cols = rows, cols
-        kernel = ops.convert_to_numpy(ops.cast(layer.kernel, "float32"))[rows, cols]
+        self.rows, self.cols = np.nonzero(causal_mask(size, layer.mask_type))
+        kernel = ops.convert_to_numpy(ops.cast(layer.kernel, "float32"))[self.rows, self.cols]
+        kernel = kernel.reshape(-1, kernel.shape[-1])
+        if layer.bias is not None:  # a column of ones in the patch adds the bias
+            bias = ops.convert_to_numpy(ops.cast(layer.bias, "float32"))
+            kernel = np.concatenate([kernel, bias[None]])
         self.dtype = layer.compute_dtype
-        self.kernel = ops.convert_to_tensor(kernel.reshape(-1, kernel.shape[-1]), self.dtype)
-        self.bias = None if layer.bias is None else ops.cast(layer.bias, self.dtype)
+        self.kernel = ops.convert_to_tensor(kernel, self.dtype)
         self.activation = layer.activation
         # The layer's input, zero-padded above, left and right ("same" padding).
         self.inputs = np.zeros(
             (batch_size, height + self.pad, width + 2 * self.pad, input_channels), "float32"
         )
+        self.patch = np.ones((batch_size, len(kernel)), "float32")
 
     def write(self, i, j, value):
         self.inputs[:, i + self.pad, j + self.pad] = value
@@ -46,10 +49,8 @@ class _CachedLayer:
     def at(self, i, j):
         """The layer's output at `(i, j)`, `(batch, filters)`."""
         patch = self.inputs[:, i + self.rows, j + self.cols]
-        patch = ops.convert_to_tensor(patch.reshape(len(patch), -1), self.dtype)
-        outputs = ops.matmul(patch, self.kernel)
-        if self.bias is not None:
-            outputs = outputs + self.bias
+        self.patch[:, : patch[0].size] = patch.reshape(len(patch), -1)
+        outputs = ops.matmul(ops.convert_to_tensor(self.patch, self.dtype), self.kernel)
         return self.activation(outputs)
 
 
@@ -85,12 +86,30 @@ class CachedPixelCNN:
         height, width, channels = pixelcnn.image_shape
         features = ops.convert_to_tensor(features)
         batch_size = int(features.shape[0])
-        self.pixelcnn, self.features = pixelcnn, features
         size = (height, width)
         self.first = _CachedLayer(pixelcnn.first, batch_size, size, channels)
         self.blocks = [
             _CachedLayer(block, batch_size, size, pixelcnn.filters) for block in pixelcnn.blocks
         ]
+        # The head's terms that read the features only, for every position at once
+        # (with the biases of the layers they meet), one tensor per position.
+        context, hidden, output = (
+            pixelcnn.context_projection,
+            pixelcnn.hidden,
+            pixelcnn.head_output,
+        )
+        self.projected = _positions(pixelcnn.feature_projection(features) + context.bias)
+        self.skipped = _positions(pixelcnn.skip(features) + output.bias)
+        self.context_kernel, self.hidden_kernel, self.hidden_bias, self.output_kernel = (
+            ops.cast(ops.convert_to_tensor(weight), weight.dtype if dtype is None else dtype)
+            for weight, dtype in (
+                (context.kernel, context.compute_dtype),
+                (hidden.kernel, hidden.compute_dtype),
+                (hidden.bias, hidden.compute_dtype),
+                (output.kernel, output.compute_dtype),
+            )
+        )
+        self.width = width
 
     def write(self, i, j, value):
         """Records the drawn pixel `(i, j)`: `(batch, channels)`."""
@@ -102,8 +121,17 @@ class CachedPixelCNN:
         for block in self.blocks:
             block.write(i, j, ops.convert_to_numpy(ops.cast(h, "float32")))
             h = h + block.at(i, j)
-        context = self.pixelcnn.context_projection(h)
-        return self.pixelcnn.logits(self.features[:, i, j], context)
+        position = i * self.width + j
+        h = ops.relu(ops.matmul(h, self.context_kernel) + self.projected[position])
+        h = ops.relu(ops.matmul(h, self.hidden_kernel) + self.hidden_bias)
+        return ops.matmul(h, self.output_kernel) + self.skipped[position]
+
+
+def _positions(tensor):
+    """`(batch, height, width, c)` -> a list of `height * width` tensors `(batch, c)`."""
+    batch, height, width, channels = tensor.shape
+    tensor = ops.reshape(ops.transpose(tensor, (1, 2, 0, 3)), (height * width, -1, channels))
+    return ops.unstack(tensor, height * width)
 
 
 def cached_generation_supported(pixelcnn) -> bool:
