@@ -50,8 +50,9 @@ class _CachedLayer:
         """The layer's output at `(i, j)`, `(batch, filters)`."""
         patch = self.inputs[:, i + self.rows, j + self.cols]
         self.patch[:, : patch[0].size] = patch.reshape(len(patch), -1)
-        outputs = ops.matmul(ops.convert_to_tensor(self.patch, self.dtype), self.kernel)
-        return self.activation(outputs)
+        # `@` rather than `ops.matmul`: the same backend matmul, a third of the overhead
+        # (TensorFlow) on these small per-step products.
+        return self.activation(ops.convert_to_tensor(self.patch, self.dtype) @ self.kernel)
 
 
 class CachedPixelCNN:
@@ -122,9 +123,9 @@ class CachedPixelCNN:
             block.write(i, j, ops.convert_to_numpy(ops.cast(h, "float32")))
             h = h + block.at(i, j)
         position = i * self.width + j
-        h = ops.relu(ops.matmul(h, self.context_kernel) + self.projected[position])
-        h = ops.relu(ops.matmul(h, self.hidden_kernel) + self.hidden_bias)
-        return ops.matmul(h, self.output_kernel) + self.skipped[position]
+        h = ops.relu(h @ self.context_kernel + self.projected[position])
+        h = ops.relu(h @ self.hidden_kernel + self.hidden_bias)
+        return h @ self.output_kernel + self.skipped[position]
 
 
 def _positions(tensor):
