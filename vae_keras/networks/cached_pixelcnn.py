@@ -93,7 +93,7 @@ class CachedPixelCNN:
             _CachedLayer(block, batch_size, size, pixelcnn.filters) for block in pixelcnn.blocks
         ]
         # The head's terms that read the features only, for every position at once
-        # (with the biases of the layers they meet), one tensor per position.
+        # (with the biases of the layers they meet), kept in NumPy.
         context, hidden, output = (
             pixelcnn.context_projection,
             pixelcnn.hidden,
@@ -110,7 +110,6 @@ class CachedPixelCNN:
                 (output.kernel, output.compute_dtype),
             )
         )
-        self.width = width
 
     def write(self, i, j, value):
         """Records the drawn pixel `(i, j)`: `(batch, channels)`."""
@@ -122,17 +121,18 @@ class CachedPixelCNN:
         for block in self.blocks:
             block.write(i, j, ops.convert_to_numpy(ops.cast(h, "float32")))
             h = h + block.at(i, j)
-        position = i * self.width + j
-        h = ops.relu(h @ self.context_kernel + self.projected[position])
+        projected = ops.convert_to_tensor(self.projected[i, j], h.dtype)
+        h = ops.relu(h @ self.context_kernel + projected)
         h = ops.relu(h @ self.hidden_kernel + self.hidden_bias)
-        return h @ self.output_kernel + self.skipped[position]
+        skipped = ops.convert_to_tensor(self.skipped[i, j], h.dtype)
+        return h @ self.output_kernel + skipped
 
 
 def _positions(tensor):
-    """`(batch, height, width, c)` -> a list of `height * width` tensors `(batch, c)`."""
-    batch, height, width, channels = tensor.shape
-    tensor = ops.reshape(ops.transpose(tensor, (1, 2, 0, 3)), (height * width, -1, channels))
-    return ops.unstack(tensor, height * width)
+    """`(batch, height, width, c)` -> a NumPy `(height, width, batch, c)`: a step reads
+    one position as a contiguous array (slicing a JAX array at a new index compiles)."""
+    array = ops.convert_to_numpy(ops.cast(tensor, "float32"))
+    return np.ascontiguousarray(np.transpose(array, (1, 2, 0, 3)))
 
 
 def cached_generation_supported(pixelcnn) -> bool:
