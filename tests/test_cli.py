@@ -113,7 +113,8 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     import matplotlib.image
 
     grid = matplotlib.image.imread(out / "samples.png")
-    assert grid.shape[0] == grid.shape[1] == 2 * (8 * 8 + 7)  # 8x8 tiles, 1-px gaps, 2x scale
+    # 8x8 tiles, 1-px gaps, upscaled 7x until legible (plotting.grids.legible_scale).
+    assert grid.shape[0] == grid.shape[1] == 7 * (8 * 8 + 7)
     assert "test loss" in capsys.readouterr().out
 
     # evaluate and sample read the run's own config for the dataset.

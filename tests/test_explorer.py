@@ -225,6 +225,9 @@ def test_vae_keras_explore_serves_until_interrupted(vae, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C handling even when this test runs in a background job, whose shell starts it
+        # with SIGINT ignored (a child then inherits the ignore and never sees the signal).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         lines = [process.stdout.readline() for _ in range(2)]
