@@ -117,7 +117,10 @@ def test_fit_evaluate_and_bounds(binary_images):
     assert history["loss"][-1] < history["loss"][0]
     elbo = evaluation.elbo(vae, binary_images, num_samples=50).mean()
     log_px = evaluation.log_likelihood(vae, binary_images, num_samples=200, verbose=False).mean()
-    assert abs(-elbo - history["val_loss"][-1]) < 0.5  # the same bound, sampled vs one draw
+    # val_loss is the same bound from one draw per image: allow 4 standard errors of that draw.
+    one_draw = -evaluation.elbo(vae, binary_images, num_samples=1)
+    tolerance = 4 * one_draw.std() / np.sqrt(len(one_draw))
+    assert abs(-elbo - history["val_loss"][-1]) < tolerance, (elbo, tolerance)
     assert log_px >= elbo - 0.05  # the importance-weighted bound is the tighter one
 
 

@@ -17,6 +17,9 @@ from keras import ops
 
 from vae_keras.networks._common import check_positive_int, check_shape
 from vae_keras.networks.autoregressive import PixelCNN
+from vae_keras.networks.cached_pixelcnn import CachedPixelCNN
+
+SAMPLERS = ("cached", "banded")
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
@@ -150,25 +153,45 @@ class CodePrior(keras.Model):
 
     # === Sampling (sequential over positions) ===
 
-    def sample(self, num_samples: int, labels=None, seed=None, temperature: float = 1.0):
+    def sample(
+        self,
+        num_samples: int,
+        labels=None,
+        seed=None,
+        temperature: float = 1.0,
+        sampler: str = "cached",
+    ):
         """Draws `(num_samples, height, width)` int32 grids, one position at a time.
 
-        Each draw reruns the PixelCNN on the rows it can see (`height * width`
-        calls); `temperature` divides the logits.
+        `temperature` divides the logits. `sampler="cached"` (the default)
+        computes each layer at the new position only (`networks.CachedPixelCNN`);
+        `"banded"` reruns the PixelCNN on the rows a position can see. Both
+        draw the same grids for a seed.
         """
+        if sampler not in SAMPLERS:
+            raise ValueError(f"`sampler` must be one of {SAMPLERS}. Received: sampler={sampler!r}")
         height, width = self.grid_shape
         indices = np.zeros((num_samples, height, width), "int32")
         generator = keras.random.SeedGenerator(seed)
         reach = self.pixelcnn.receptive_rows
         features = self.features(labels, num_samples)
+        cached = CachedPixelCNN(self.pixelcnn, features) if sampler == "cached" else None
+        eye = np.eye(self.num_embeddings, dtype="float32")
         for i in range(height):
             top = max(0, i - reach)
             for j in range(width):
-                grid = ops.one_hot(indices[:, top : i + 1], self.num_embeddings, dtype="float32")
-                logits = self.pixelcnn([grid, features[:, top : i + 1]])
-                step = ops.cast(logits[:, i - top, j], "float32") / temperature
+                if cached is not None:
+                    logits = cached.logits(i, j)
+                else:
+                    grid = ops.one_hot(
+                        indices[:, top : i + 1], self.num_embeddings, dtype="float32"
+                    )
+                    logits = self.pixelcnn([grid, features[:, top : i + 1]])[:, i - top, j]
+                step = ops.cast(logits, "float32") / temperature
                 draw = keras.random.categorical(step, 1, seed=generator, dtype="int32")
                 indices[:, i, j] = ops.convert_to_numpy(draw)[:, 0]
+                if cached is not None:
+                    cached.write(i, j, eye[indices[:, i, j]])
         return indices
 
     # === Fingerprint ===

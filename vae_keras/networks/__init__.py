@@ -1,6 +1,7 @@
 """Encoder and decoder factories. Any encoder pairs with any decoder of the same latent size."""
 
 from vae_keras.networks.autoregressive import MaskedConv2D, PixelCNN
+from vae_keras.networks.cached_pixelcnn import CachedPixelCNN
 from vae_keras.networks.conv import conv_decoder, conv_encoder
 from vae_keras.networks.defaults import default_networks
 from vae_keras.networks.dense import dense_decoder, dense_encoder
@@ -8,6 +9,7 @@ from vae_keras.networks.grid import vq_decoder, vq_encoder
 from vae_keras.networks.residual import residual_decoder, residual_encoder
 
 __all__ = [
+    "CachedPixelCNN",
     "MaskedConv2D",
     "PixelCNN",
     "conv_decoder",
