@@ -26,16 +26,20 @@ ANCHORS = [
     ("IWAE k=50, 2 stochastic layers (Burda et al. 2015)", 82.90),
     ("pythae VAE reproduction", 89.78),
     ("DRAW (Gregor et al. 2015)", 80.97),
+    ("NVAE (Vahdat & Kautz 2020)", 78.01),
+    ("our PixelVAE + IWAE fine-tuning (BENCHMARKS.md)", 80.87),
 ]
 
 
 def configurations():
     """The package's recommended MNIST models (name -> builder of a compiled-ready model)."""
     from vae_keras import VAE, networks
-    from vae_keras.models import PixelVAE
+    from vae_keras.models import HierarchicalVAE, PixelVAE
 
     shape = (28, 28, 1)
     return {
+        # The default HierarchicalVAE: 2 latent groups at 14x14 and 3 at 7x7.
+        "HierarchicalVAE (default recipe)": lambda: HierarchicalVAE(shape, seed=0),
         "dense VAE (512-256, z=32)": lambda: VAE(
             networks.dense_encoder(shape, 32, hidden_units=(512, 256)),
             networks.dense_decoder(32, shape, hidden_units=(256, 512)),

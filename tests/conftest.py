@@ -13,8 +13,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
-@pytest.fixture
-def binary_images():
+def make_binary_images():
     """64 binary 8x8x1 images with structure (two stripe patterns plus noise)."""
     rng = np.random.default_rng(0)
     base = np.zeros((2, 8, 8, 1), "float32")
@@ -23,6 +22,12 @@ def binary_images():
     x = base[rng.integers(0, 2, 64)]
     flip = rng.uniform(size=x.shape) < 0.05
     return np.where(flip, 1.0 - x, x).astype("float32")
+
+
+@pytest.fixture
+def binary_images():
+    """64 binary 8x8x1 images with structure (two stripe patterns plus noise)."""
+    return make_binary_images()
 
 
 @pytest.fixture

@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: conv for MNIST-sized gray images, residual for colour or >= 32 px; "
         "pixelcnn: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
         "--binarize, or 8-bit colour with the discretized logistic; sequential sampling); "
-        "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim, then its PixelCNN prior",
+        "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim, then its PixelCNN prior; "
+        "hierarchical: HierarchicalVAE (NVAE-style latent groups at two scales; "
+        "--latent-dim is not used)",
     )
     train.add_argument(
         "--latent-dim",

@@ -16,11 +16,21 @@ import numpy as np
 from keras import ops
 
 from vae_keras import likelihoods, losses
+from vae_keras._graph import graph_function
 from vae_keras.layers import bound_log_var
 from vae_keras.validation import check_positive_int
 
 
+def _is_hierarchical(model):
+    """A model that scores its own draws (`HierarchicalVAE`): it provides
+    `posterior_context(x)` (what the k samples share), `log_importance_weights`
+    and `elbo_draws`, each `(x, context, k, seed) -> (k, batch)`."""
+    return hasattr(model, "log_importance_weights")
+
+
 def _check_model(model):
+    if _is_hierarchical(model):
+        return
     # `sampler` marks a model with a posterior q(z|x); an AE has none.
     for name in ("encoder", "decoder", "log_prob_given_codes", "check_inputs", "sampler"):
         if not hasattr(model, name):
@@ -72,27 +82,36 @@ def default_max_rows(shape) -> int:
     return max(100, MAX_ROWS_784 * 784 // size)
 
 
+def _context(model, xb):
+    """What every importance sample of a batch shares: the encoder's pass."""
+    if _is_hierarchical(model):
+        return (model.posterior_context(xb),)
+    z_mean, z_log_var = model._encode_tensors(xb)
+    return z_mean, bound_log_var(z_log_var)  # as the sampler and the KL bound it
+
+
 def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
-    """Runs `fn(x_batch, z_mean, z_log_var, chunk, seed_generator) -> (chunk, batch)` over x."""
+    """Runs `fn(x_batch, *context, chunk, seed_generator) -> (chunk, batch)` over x,
+    `context` being `_context(model, x_batch)`."""
     _check_model(model)
     x = model.check_inputs(x)
     num_samples = check_positive_int(num_samples, "num_samples")
     batch_size = check_positive_int(batch_size, "batch_size")
     seed_generator = keras.random.SeedGenerator(seed)
-    if max_rows is None:
-        max_rows = default_max_rows(x.shape[1:])
+    if max_rows is None:  # a model with large activations per code names its own budget
+        max_rows = getattr(model, "evaluation_rows", None) or default_max_rows(x.shape[1:])
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
+    fn = graph_function(fn)
     results = []
     for start in range(0, len(x), batch_size):
         xb = ops.convert_to_tensor(x[start : start + batch_size])
-        z_mean, z_log_var = model._encode_tensors(xb)
-        z_log_var = bound_log_var(z_log_var)  # as the sampler and the KL bound it
+        context = _context(model, xb)
         parts, done = [], 0
         while done < num_samples:
             k = min(chunk, num_samples - done)
             parts.append(
-                ops.convert_to_numpy(fn(xb, z_mean, z_log_var, k, seed_generator)).astype("float64")
+                ops.convert_to_numpy(fn(xb, *context, k, seed_generator)).astype("float64")
             )
             done += k
         results.append(np.concatenate(parts, axis=0))
@@ -132,8 +151,10 @@ def log_likelihood(
     >>> nll = -log_likelihood(vae, x_test, num_samples=1000).mean()  # doctest: +SKIP
     """
 
-    def fn(xb, z_mean, z_log_var, k, gen):
-        return _log_weights(model, xb, z_mean, z_log_var, k, gen)
+    def fn(xb, *context_k_gen):
+        if _is_hierarchical(model):
+            return model.log_importance_weights(xb, *context_k_gen)
+        return _log_weights(model, xb, *context_k_gen)
 
     log_w = _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn)
     top = log_w.max(axis=0)
@@ -155,7 +176,10 @@ def elbo(
     reports for beta = reconstruction_weight = 1 (up to sampling noise).
     """
 
-    def fn(xb, z_mean, z_log_var, k, gen):
+    def fn(xb, *context_k_gen):
+        if _is_hierarchical(model):
+            return model.elbo_draws(xb, *context_k_gen)
+        z_mean, z_log_var, k, gen = context_k_gen
         _, log_px_z = _posterior_draws(model, xb, z_mean, z_log_var, k, gen)
         return ops.reshape(log_px_z, (k, -1)) - losses.kl_divergence(z_mean, z_log_var)[None]
 
@@ -167,11 +191,30 @@ def active_units(model, x, threshold: float = 0.01, batch_size: int = 256):
 
     Returns:
         `(count, variances)`: the number of active latent dimensions and the
-        per-dimension variance of `z_mean` over the data.
+        per-dimension variance of `z_mean` over the data. A hierarchy counts
+        every group's dimensions (see `active_units_per_group`).
     """
+    if _is_hierarchical(model):
+        counts, variances = active_units_per_group(model, x, threshold, batch_size)
+        return sum(counts), np.concatenate(variances)
     z_mean, _ = model.encode(x, batch_size=batch_size)
     variances = z_mean.astype("float64").var(axis=0)
     return int((variances > threshold).sum()), variances
+
+
+def active_units_per_group(model, x, threshold: float = 0.01, batch_size: int = 256):
+    """Active units of each latent group of a `HierarchicalVAE`, top group first.
+
+    A group's posterior mean is taken with the groups above it at their
+    posterior means (`model.encode(x, groups="all")`).
+
+    Returns:
+        `(counts, variances)`: a list of counts and a list of flattened
+        per-dimension variances, one per group.
+    """
+    groups = model.encode(x, batch_size=batch_size, groups="all")
+    variances = [m.reshape(len(m), -1).astype("float64").var(axis=0) for m, _ in groups]
+    return [int((v > threshold).sum()) for v in variances], variances
 
 
 def bits_per_dim(nll_nats: float, num_dims: int) -> float:

@@ -53,6 +53,7 @@ import tempfile
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import ops
 
 from vae_keras.runs import DIR_MODE, FILE_MODE, fault_point, temporary_prefix
@@ -130,7 +131,7 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
 def _check_exportable(model):
     from vae_keras.models._reconstruction import ReconstructionModel
 
-    if not isinstance(model, ReconstructionModel):
+    if not isinstance(model, ReconstructionModel) and not hasattr(model, "top_prior"):
         raise ValueError(
             "export_saved_model exports the package's encoder/decoder models (VAE, AE, "
             f"IWAE, ConditionalVAE). Received: {type(model).__name__}. For any other Keras "
@@ -236,12 +237,18 @@ def _sample_function(model, decode_fn):
         seed = random.randrange(2**31)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
     latent_dim = int(model.latent_dim)
+    # A hierarchy's top group has a learned prior (its lower groups decode at their prior means).
+    prior_mean, prior_std = 0.0, 1.0
+    if hasattr(model, "top_prior"):
+        mean, log_var = model.top_prior()
+        prior_mean, prior_std = tf.constant(mean), tf.constant(np.exp(0.5 * log_var))
 
     def draw(num_samples):
         tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
         step = counter.assign_add(1)
         key = tf.stack([tf.constant(seed, tf.int64), step])
-        return tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=key)
+        eps = tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=key)
+        return prior_mean + prior_std * eps
 
     count = tf.TensorSpec([], tf.int32, name="num_samples")
     if _num_classes(model) is None:

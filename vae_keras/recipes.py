@@ -13,6 +13,8 @@
 `benchmarks/quality_mnist.py`; with the discretized logistic, the colour recipe of
 `benchmarks/bits_per_dim.py` (a PixelCNN with a mixture of 5 logistics per pixel).
 `--architecture vqvae` is the `VQVAE` of `benchmarks/vq_vae.py` (then its prior is fitted).
+`--architecture hierarchical` is `HierarchicalVAE` with its defaults (the MNIST recipe of
+`benchmarks/quality_mnist.py`); it has its own latent groups, so `--latent-dim` is not used.
 """
 
 import keras
@@ -21,7 +23,7 @@ from vae_keras import likelihoods, networks
 from vae_keras.networks.defaults import default_family
 
 GRAY_BENCHMARKS = ("mnist", "fashion_mnist", "digits")
-ARCHITECTURES = ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae")
+ARCHITECTURES = ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae", "hierarchical")
 LIKELIHOOD_CHOICES = ("auto", "bernoulli", "gaussian", "discretized_logistic")
 # --architecture pixelcnn, binary: decoder features per pixel, and free bits (nats per
 # latent dimension) that keep the latent in use beside the PixelCNN.
@@ -72,6 +74,15 @@ def build_model(
         model = _pixel_vae(likelihood, shape, latent_dim, beta, seed)
     elif architecture == "vqvae":
         model = _vq_vae(likelihood, shape, latent_dim, seed)
+    elif architecture == "hierarchical":
+        from vae_keras import HierarchicalVAE
+
+        if len(shape) != 3:
+            raise ValueError(
+                "--architecture hierarchical models images (height, width, channels); the data "
+                f"are {shape}."
+            )
+        model = HierarchicalVAE(shape, likelihood=likelihood, seed=seed)
     else:
         channels = likelihoods.get(likelihood).output_channels(shape[-1])
         builders = {

@@ -30,6 +30,8 @@ CAPTIONS = {
     "(most active dimensions first).",
     "interpolation": "Interpolation between two examples: in latent space (top) and in "
     "pixel space (bottom).",
+    "hierarchy_levels": "What each level holds: each row keeps an image's top k latent groups "
+    "and redraws the lower ones from the prior (temperature 0.8).",
 }
 
 
@@ -52,7 +54,8 @@ def write_run_figures(
     `sample`), `reconstructions`, `latent_scatter`, `latent_histograms`,
     `latent_manifold` (`sample` and `latent_dim >= 2`; the two most active
     dimensions), `latent_traversals` (up to 10 most active dimensions),
-    `interpolation` (two examples, of different labels when `y` is given).
+    `interpolation` (two examples, of different labels when `y` is given),
+    `hierarchy_levels` (a `HierarchicalVAE`: what each level of latents holds).
 
     A conditional model (`ConditionalVAE`, with `num_classes`) needs `y`:
     it encodes and reconstructs with the labels, its samples cycle through
@@ -115,6 +118,8 @@ def write_run_figures(
         model.reconstruct(x[shown], labels=y[shown]) if conditional else model.reconstruct(x[shown])
     )
     plotting.reconstruction_grid(x[shown], x_hat, path=path("reconstructions"))
+    if hasattr(model, "resample"):  # HierarchicalVAE: what each level of latents holds
+        plotting.hierarchy_levels(model, x[:2], seed=seed, path=path("hierarchy_levels"))
 
     keep = np.arange(len(x))
     if len(x) > max_points:

@@ -1,5 +1,5 @@
 """Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE, PixelVAE,
-VQVAE, BetaTCVAE, FactorVAE)."""
+VQVAE, BetaTCVAE, FactorVAE, HierarchicalVAE)."""
 
 from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
@@ -7,6 +7,7 @@ from vae_keras.models.code_prior import CodePrior
 from vae_keras.models.conditional import ConditionalVAE
 from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
 from vae_keras.models.factor_vae import FactorVAE
+from vae_keras.models.hierarchical import HierarchicalVAE
 from vae_keras.models.iwae import IWAE
 from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
 from vae_keras.models.tc_vae import BetaTCVAE
@@ -19,6 +20,7 @@ __all__ = [
     "CodePrior",
     "ConditionalVAE",
     "FactorVAE",
+    "HierarchicalVAE",
     "IWAE",
     "LatentModel",
     "PixelIWAE",

@@ -38,6 +38,7 @@ from vae_keras.plotting.grids import (
     save_grid_png,
     save_image_grid,
 )
+from vae_keras.plotting.hierarchy import hierarchy_levels
 from vae_keras.plotting.history import training_history
 from vae_keras.plotting.latent import latent_histograms, latent_scatter, project_2d
 
@@ -48,6 +49,7 @@ __all__ = [
     "code_grids",
     "code_usage",
     "grid_to_uint8",
+    "hierarchy_levels",
     "image_grid",
     "interpolation",
     "latent_histograms",
