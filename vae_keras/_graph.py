@@ -10,10 +10,15 @@ hold.
 import keras
 
 
-def graph_function(fn):
-    """`fn` as a TensorFlow graph function (no XLA) on TensorFlow; `fn` elsewhere."""
+def graph_function(fn, dynamic_batch: bool = False):
+    """`fn` as a TensorFlow graph function (no XLA) on TensorFlow; `fn` elsewhere.
+
+    With `dynamic_batch=True` a second input shape traces one graph for any
+    batch size (`fn` must then read sizes with `ops.shape`); otherwise each
+    new shape traces its own graph with static sizes.
+    """
     if keras.backend.backend() != "tensorflow":
         return fn
     import tensorflow as tf
 
-    return tf.function(fn, reduce_retracing=True)
+    return tf.function(fn, reduce_retracing=dynamic_batch)

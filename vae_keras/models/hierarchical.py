@@ -472,7 +472,7 @@ class HierarchicalVAE(LatentModel):
                 outputs, _ = self._top_down(ops.shape(xb)[0], choose, features)
                 return self._likelihood.mean(outputs)
 
-            functions[keep] = graph_function(step)
+            functions[keep] = graph_function(step, dynamic_batch=True)
         return functions[keep]
 
     # === Serialisation ===
