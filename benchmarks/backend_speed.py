@@ -28,6 +28,80 @@ import time
 
 CHOICES = ("transpose", "resize", "depth_to_space")
 
+# The decoder's second upsampling stage (14x14x64 -> 28x28x32), batch 128: the
+# transposed convolution, and the convolution `"depth_to_space"` runs instead.
+OPS = {
+    "conv_transpose 3x3 /2": ((128, 14, 14, 64), (3, 3, 32, 64)),
+    "conv 2x2 (depth_to_space)": ((128, 14, 14, 64), (2, 2, 64, 128)),
+}
+
+
+def profile_ops(repeats=5):
+    """ms of the forward pass, the input gradient and the kernel gradient of `OPS`."""
+    import keras
+    import numpy as np
+    from keras import ops
+
+    def forward(name, x, w):
+        if name.startswith("conv_transpose"):
+            return ops.conv_transpose(x, w, strides=2, padding="same")
+        return ops.conv(x, w, padding="same")
+
+    backend = keras.backend.backend()
+    out = {}
+    for name, (x_shape, w_shape) in OPS.items():
+        rng = np.random.default_rng(0)
+        x = ops.convert_to_tensor(rng.normal(size=x_shape).astype("float32"))
+        w = ops.convert_to_tensor(rng.normal(size=w_shape).astype("float32"))
+        fns = {"forward": lambda x, w, name=name: forward(name, x, w)}
+        for which in ("d_input", "d_kernel"):
+            fns[which] = _gradient(backend, lambda x, w, name=name: forward(name, x, w), which)
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            fns["forward"] = tf.function(fns["forward"])
+        elif backend == "jax":
+            import jax
+
+            fns["forward"] = jax.jit(fns["forward"])
+        out[name] = {}
+        for which, fn in fns.items():
+            keras.ops.convert_to_numpy(fn(x, w))  # compile
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                keras.ops.convert_to_numpy(fn(x, w))
+                best = min(best, time.perf_counter() - start)
+            out[name][which] = 1000 * best
+    return out
+
+
+def _gradient(backend, f, which):
+    """The gradient of `sum(f(x, w))` with respect to x or w, compiled where the backend can."""
+    if backend == "jax":
+        import jax
+
+        return jax.jit(jax.grad(lambda x, w: f(x, w).sum(), 0 if which == "d_input" else 1))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def grad(x, w):
+            with tf.GradientTape() as tape:
+                tape.watch(x if which == "d_input" else w)
+                y = tf.reduce_sum(f(x, w))
+            return tape.gradient(y, x if which == "d_input" else w)
+
+        return grad
+    import torch
+
+    def grad(x, w):
+        x, w = x.detach().requires_grad_(which == "d_input"), w.detach()
+        w.requires_grad_(which == "d_kernel")
+        return torch.autograd.grad(f(x, w).sum(), x if which == "d_input" else w)[0]
+
+    return grad
+
 
 def run_backend(args):
     """Times and trains every choice on the current backend; prints one JSON line."""
@@ -51,6 +125,7 @@ def run_backend(args):
         return model
 
     result = {"backend": keras.backend.backend(), "ms_per_step": {}, "test_loss": {}}
+    result["ops_ms"] = profile_ops()
     models = {}
     for choice in choices:
         models[choice] = build(choice)
@@ -145,6 +220,15 @@ def main():
             print(
                 f"| {row['backend']} | {choice} | {row['params'][choice]} | {ms:.1f} | {ratio} "
                 f"| {loss} |"
+            )
+    print("\nOne upsampling stage alone (14x14x64 -> 28x28x32, batch 128), best of 5, ms:")
+    print("| backend | op | forward | d/input | d/kernel |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for row in rows:
+        for name, t in row["ops_ms"].items():
+            print(
+                f"| {row['backend']} | {name} | {t['forward']:.1f} | {t['d_input']:.1f} "
+                f"| {t['d_kernel']:.1f} |"
             )
 
 

@@ -116,9 +116,10 @@ def conv_decoder(
             (e.g. `2 * channels` for a location and a log-scale each).
         upsampling: How each stage doubles the size: `"transpose"` (a
             stride-2 `Conv2DTranspose`), `"resize"` (nearest-neighbour
-            `UpSampling2D` + `Conv2D`) or `"depth_to_space"` (`Conv2D` to 4x
-            the filters + pixel shuffle). XLA on CPU (JAX) runs transposed
-            convolutions slowly; see `networks.upsampling`.
+            `UpSampling2D` + `Conv2D`) or `"depth_to_space"` (`Conv2D` of
+            kernel `ceil(kernel_size / 2)` to 4x the filters, then a pixel
+            shuffle). JAX on CPU trains transposed convolutions slowly; see
+            `vae_keras.networks.upsampling`.
 
     Returns:
         A functional `keras.Model` from `(batch, latent_dim)` to
