@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import keras
 
 from vae_keras.networks._common import check_positive_int, check_shape, check_units
+from vae_keras.networks.upsampling import check_upsampling, upsample
 
 
 def _downsampled(size: int, times: int) -> int:
@@ -89,13 +90,15 @@ def conv_decoder(
     name: str = "decoder",
     *,
     output_channels: int | None = None,
+    upsampling: str = "transpose",
 ) -> keras.Model:
-    """A transposed-convolution decoder `z -> image`.
+    """A convolutional decoder `z -> image`.
 
     `z` goes through an optional dense layer, then a dense layer to a small
     feature map (`output size / 2 ** len(filters)`, rounded up), then one
-    stride-2 `Conv2DTranspose` per entry of `filters`, then a stride-1
-    `Conv2DTranspose` to the output channels, cropped to `output_shape`.
+    stride-2 upsampling stage per entry of `filters` (a `Conv2DTranspose` by
+    default), then a stride-1 `Conv2DTranspose` to the output channels,
+    cropped to `output_shape`.
 
     Args:
         latent_dim: Size of the latent code.
@@ -111,6 +114,12 @@ def conv_decoder(
         output_channels: Channels of the output; default `output_shape[-1]`.
             Likelihoods with several parameters per sub-pixel need more
             (e.g. `2 * channels` for a location and a log-scale each).
+        upsampling: How each stage doubles the size: `"transpose"` (a
+            stride-2 `Conv2DTranspose`), `"resize"` (nearest-neighbour
+            `UpSampling2D` + `Conv2D`) or `"depth_to_space"` (`Conv2D` of
+            kernel `ceil(kernel_size / 2)` to 4x the filters, then a pixel
+            shuffle). JAX on CPU trains transposed convolutions slowly; see
+            `vae_keras.networks.upsampling`.
 
     Returns:
         A functional `keras.Model` from `(batch, latent_dim)` to
@@ -133,6 +142,7 @@ def conv_decoder(
         )
     filters = check_units(filters, "filters")
     check_positive_int(kernel_size, "kernel_size")
+    upsampling = check_upsampling(upsampling)
     height, width, channels = output_shape
     if output_channels is not None:
         channels = check_positive_int(output_channels, "output_channels")
@@ -148,9 +158,7 @@ def conv_decoder(
     x = keras.layers.Dense(base_h * base_w * filters[0], activation=activation, name="project")(x)
     x = keras.layers.Reshape((base_h, base_w, filters[0]), name="reshape")(x)
     for i, f in enumerate(filters):
-        x = keras.layers.Conv2DTranspose(
-            f, kernel_size, strides=2, padding="same", activation=activation, name=f"deconv_{i}"
-        )(x)
+        x = upsample(x, f, kernel_size, activation, upsampling, i)
     x = keras.layers.Conv2DTranspose(
         channels, kernel_size, padding="same", activation=output_activation, name="decoder_output"
     )(x)
