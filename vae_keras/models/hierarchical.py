@@ -450,7 +450,7 @@ class HierarchicalVAE(LatentModel):
             for shape in self.group_shapes[int(keep) :]
         ]
         step = self._resample_function(int(keep))
-        temperature = np.float32(temperature)
+        temperature = ops.convert_to_tensor(temperature, "float32")  # a tensor: no retrace per value
         return self._batched(
             lambda xb, *eps: ops.convert_to_numpy(step(xb, temperature, *eps)),
             [x] + noise,
