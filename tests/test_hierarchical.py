@@ -144,8 +144,12 @@ def test_estimators_on_a_hierarchy_with_a_known_marginal():
     assert_close(elbo, log_px - kl, atol=1e-4)
     iwae = evaluation.log_likelihood(model, x, num_samples=4000, verbose=False)
     assert np.all(iwae > elbo + 0.5 * kl)  # far tighter than the ELBO
-    assert_close(iwae, log_px, atol=0.02)
-    assert evaluation.log_likelihood(model, x, num_samples=1, verbose=False).mean() < log_px.mean()
+    # Monte Carlo error of k=4000 weights with chi-square divergence ~1.1 (5 dims): ~0.017 nats.
+    assert_close(iwae, log_px, atol=0.08)
+    assert abs(iwae.mean() - log_px.mean()) < 0.04
+    # k = 1 is the ELBO with a sampled KL: over 600 draws its mean sits near the ELBO's.
+    one = evaluation.log_likelihood(model, np.tile(x, (100, 1, 1, 1)), 1, verbose=False)
+    assert abs(one.mean() - elbo.mean()) < 0.1 < log_px.mean() - one.mean()
 
 
 def test_active_units_per_group(binary_images):

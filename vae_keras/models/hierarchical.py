@@ -450,7 +450,9 @@ class HierarchicalVAE(LatentModel):
             for shape in self.group_shapes[int(keep) :]
         ]
         step = self._resample_function(int(keep))
-        temperature = ops.convert_to_tensor(temperature, "float32")  # a tensor: no retrace per value
+        temperature = ops.convert_to_tensor(
+            temperature, "float32"
+        )  # a tensor: no retrace per value
         return self._batched(
             lambda xb, *eps: ops.convert_to_numpy(step(xb, temperature, *eps)),
             [x] + noise,
@@ -462,7 +464,8 @@ class HierarchicalVAE(LatentModel):
         if keep not in functions:
 
             def step(xb, temperature, *noise):
-                features = self._bottom_up(xb) if keep else None
+                noise = [ops.convert_to_tensor(eps) for eps in noise]
+                features = self._bottom_up(ops.convert_to_tensor(xb)) if keep else None
 
                 def choose(g, p, q):
                     if g < keep:
