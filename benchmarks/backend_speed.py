@@ -21,10 +21,11 @@ import contextlib
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
+
+from _timing import interleaved_ms_per_step
 
 CHOICES = ("transpose", "resize", "depth_to_space")
 
@@ -136,14 +137,9 @@ def run_backend(args):
             verbose=0,
         )
         result.setdefault("params", {})[choice] = models[choice].decoder.count_params()
-    times = {choice: [] for choice in choices}
-    for _ in range(args.rounds):
-        for choice, model in models.items():
-            start = time.perf_counter()
-            model.fit(timed, batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
-            times[choice].append(1000 * (time.perf_counter() - start) / args.steps)
-    result["ms_per_step"] = {k: statistics.median(v) for k, v in times.items()}
-    result["all_ms"] = times
+    result["ms_per_step"], result["all_ms"] = interleaved_ms_per_step(
+        models, timed, args.batch_size, args.rounds, args.steps
+    )
     if args.epochs:
         for choice in choices:
             model = build(choice)

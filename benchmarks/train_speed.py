@@ -21,10 +21,10 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
+
+from _timing import interleaved_ms_per_step
 
 
 def reference_models(keras, ops):
@@ -148,21 +148,10 @@ def run_backend(args):
         )
         models[name] = model
     timed = x[args.batch_size * args.warmup :]
-    times = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.fit(timed, batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
-            times[name].append(1000 * (time.perf_counter() - start) / args.steps)
-    print(
-        json.dumps(
-            {
-                "backend": keras.backend.backend(),
-                "ms_per_step": {k: statistics.median(v) for k, v in times.items()},
-                "all": times,
-            }
-        )
+    medians, times = interleaved_ms_per_step(
+        models, timed, args.batch_size, args.rounds, args.steps
     )
+    print(json.dumps({"backend": keras.backend.backend(), "ms_per_step": medians, "all": times}))
 
 
 def main():
