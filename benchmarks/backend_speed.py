@@ -21,11 +21,10 @@ import contextlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
-from _timing import interleaved_ms_per_step
+from _timing import interleaved_ms_per_step, run_worker
 
 CHOICES = ("transpose", "resize", "depth_to_space")
 
@@ -176,19 +175,16 @@ def main():
     load_before = os.getloadavg()
     rows = []
     for backend in args.backends.split(","):
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         cmd = [sys.executable, __file__, "--worker"]
         for name in ("data_dir", "upsampling", "batch_size", "steps", "warmup", "rounds"):
             cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         for name in ("epochs", "train_images", "test_images"):
             cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
         start = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode or not lines:
-            print(f"{backend}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        row = run_worker(cmd, backend)
+        if row is None:
             continue
-        rows.append(json.loads(lines[-1]))
+        rows.append(row)
         rows[-1]["wall_s"] = time.perf_counter() - start
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 

@@ -21,10 +21,9 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 
-from _timing import interleaved_ms_per_step
+from _timing import interleaved_ms_per_step, run_worker
 
 
 def reference_models(keras, ops):
@@ -173,7 +172,6 @@ def main():
 
     rows = []
     for backend in args.backends.split(","):
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         cmd = [
             sys.executable,
             __file__,
@@ -189,12 +187,9 @@ def main():
             "--rounds",
             str(args.rounds),
         ]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode or not lines:
-            print(f"{backend}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
-            continue
-        rows.append(json.loads(lines[-1]))
+        row = run_worker(cmd, backend)
+        if row is not None:
+            rows.append(row)
 
     print(
         f"\nTraining speed, MNIST 28x28x1, latent 2, batch {args.batch_size}, Adam; median of {args.rounds} "
