@@ -102,7 +102,8 @@ def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
         max_rows = getattr(model, "evaluation_rows", None) or default_max_rows(x.shape[1:])
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
-    fn = graph_function(fn)
+    if getattr(model, "evaluate_as_graph", False):  # models whose passes are many small ops
+        fn = graph_function(fn)
     results = []
     for start in range(0, len(x), batch_size):
         xb = ops.convert_to_tensor(x[start : start + batch_size])

@@ -283,6 +283,10 @@ class HierarchicalVAE(LatentModel):
     # 4,000 rows ran 2x faster than 20,000 (memory-bound beyond).
     evaluation_rows = 4000
 
+    # On TensorFlow the estimator runs as a graph: 1.6x the samples/s of eager ops for this
+    # model on an idle 2-core CPU (a conv VAE's few large ops ran 1.2x faster eagerly).
+    evaluate_as_graph = True
+
     def posterior_context(self, x):
         """What the k importance samples of a batch share: its bottom-up features."""
         return self._bottom_up(ops.cast(x, "float32"))

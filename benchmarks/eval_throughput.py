@@ -1,0 +1,107 @@
+"""Likelihood evaluation throughput against this machine's matmul peak, in one run.
+
+    python benchmarks/eval_throughput.py --num-samples 200 --images 100
+
+For the default conv decoder (`vae-keras train`'s model) and a dense one, times
+`evaluation.log_likelihood` (importance samples per second), converts it to
+FLOP/s with the decoder's FLOPs per code (ARCHITECTURE.md's convention: 2 x
+multiply-adds; Conv2DTranspose counted input-side) and divides by a float32
+2048x2048 matmul measured in the same run. Rows: the estimator eagerly (the
+package's path for these models) and as a TensorFlow graph (the path
+`HierarchicalVAE` takes, `evaluate_as_graph`). Untrained weights: the work does
+not depend on them.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras
+import numpy as np
+
+
+def decoder_flops(decoder) -> float:
+    """FLOPs of one decoder pass per code (Dense, Conv2D, Conv2DTranspose layers)."""
+    total = 0.0
+    for layer in decoder.layers:
+        if isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.input.shape[-1] * layer.units
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            _, h, w, c_in = layer.input.shape
+            kh, kw = layer.kernel_size
+            total += 2 * h * w * kh * kw * c_in * layer.filters
+        elif isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += 2 * h * w * kh * kw * layer.input.shape[-1] * c_out
+    return total
+
+
+def matmul_peak(seconds=3.0) -> float:
+    """FLOP/s of a float32 2048x2048 matmul (best of repeated runs), in this backend."""
+    a = keras.random.normal((2048, 2048), seed=0)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+    best, end = float("inf"), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--num-samples", type=int, default=200)
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds (median)")
+    args = parser.parse_args()
+
+    from vae_keras import VAE, evaluation, networks
+
+    shape = (28, 28, 1)
+    models = {
+        "conv (vae-keras train default, z=16)": VAE(
+            networks.conv_encoder(shape, 16), networks.conv_decoder(16, shape), seed=0
+        ),
+        "dense (512-256, z=32)": VAE(
+            networks.dense_encoder(shape, 32, hidden_units=(512, 256)),
+            networks.dense_decoder(32, shape, hidden_units=(256, 512)),
+            seed=0,
+        ),
+    }
+    x = (np.random.default_rng(0).random((args.images,) + shape) < 0.5).astype("float32")
+    peak = matmul_peak()
+    rows = []
+    for name, model in models.items():
+        flops = decoder_flops(model.decoder)
+        times = {"eager": [], "graph": []}
+        for _ in range(args.rounds + 1):  # the first round warms up (tracing, kernel caches)
+            for path in times:
+                # The package evaluates these models eagerly; the graph row: what it would give.
+                model.evaluate_as_graph = path == "graph"
+                start = time.perf_counter()
+                evaluation.log_likelihood(model, x, num_samples=args.num_samples, verbose=False)
+                times[path].append(time.perf_counter() - start)
+        for path, measured in times.items():
+            seconds = statistics.median(measured[1:])
+            rate = args.images * args.num_samples / seconds
+            rows.append((name, path, flops / 1e6, rate, rate * flops / 1e9, rate * flops / peak))
+    load = os.getloadavg()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, backend "
+        f"{keras.backend.backend()}; load average {load[0]:.2f}; matmul peak "
+        f"{peak / 1e9:.1f} GFLOP/s (float32 2048x2048, same run); k={args.num_samples}, "
+        f"{args.images} images, median of {args.rounds} interleaved rounds after one warm-up"
+    )
+    print("| decoder | estimator | MFLOP/code | codes/s | GFLOP/s | % of matmul peak |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, path, mflop, rate, gflops, share in rows:
+        print(f"| {name} | {path} | {mflop:.2f} | {rate:.0f} | {gflops:.1f} | {share:.1%} |")
+
+
+if __name__ == "__main__":
+    main()
