@@ -99,7 +99,9 @@ def train(build, x_train, args, checkpoint=None):
         learning_rate = keras.optimizers.schedules.CosineDecay(
             args.learning_rate, decay_steps=args.epochs * len(data), alpha=0.1
         )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=args.global_clipnorm)
+    )
     start = time.time()
     model.fit(
         data, epochs=args.epochs, verbose=2, callbacks=[SaveEveryEpoch()] if checkpoint else []
@@ -109,6 +111,7 @@ def train(build, x_train, args, checkpoint=None):
         "schedule": args.schedule,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
+        **({"global_clipnorm": args.global_clipnorm} if args.global_clipnorm else {}),
         "train_s": round(time.time() - start),
     }
     return model, budget
@@ -168,6 +171,13 @@ def main():
         choices=("constant", "cosine"),
         default="cosine",
         help="learning rate: constant, or cosine decay to 1/10 over the run",
+    )
+    parser.add_argument(
+        "--global-clipnorm",
+        type=float,
+        default=None,
+        help="clip the gradient's global norm (200 helped the HierarchicalVAE: "
+        "benchmarks/hierarchical_ablation.py)",
     )
     parser.add_argument("--nll-samples", type=int, default=1000)
     parser.add_argument("--test-limit", type=int, default=10000)
