@@ -204,12 +204,13 @@ class HierarchicalVAE(LatentModel):
             raw = soft_clamp(raw, self.log_var_bound)
         return bound_log_var(raw)
 
-    def _top_down(self, batch, choose, features=None):
+    def _top_down(self, batch, choose, features=None, num_groups=None):
         """Runs the top-down path. `choose(g, prior, posterior) -> z` picks each
         group's code (`posterior` is None without features).
 
         Returns `(decoder outputs, [(z, prior, posterior) per group])`, with
-        `prior`/`posterior` as `(mean, log_var)` pairs."""
+        `prior`/`posterior` as `(mean, log_var)` pairs. With `num_groups`, stops
+        after that many groups and returns `(None, records)`."""
         h = ops.tile(self.top_state, (batch, 1, 1, 1))
         scale, records = self.group_scales[0], []
         for g, s in enumerate(self.group_scales):
@@ -227,8 +228,10 @@ class HierarchicalVAE(LatentModel):
                 )
                 posterior = (mu_p + d_mu, self._log_var(lv_p + d_lv))
             z = choose(g, prior, posterior)
-            h = self.down_cells[g](h + self.z_projections[g](z))
             records.append((z, prior, posterior))
+            if num_groups is not None and len(records) == num_groups:
+                return None, records
+            h = self.down_cells[g](h + self.z_projections[g](z))
         h = self.out_cell(h)
         outputs = pixel_shuffle(self.out_conv(ops.silu(h)))
         return crop_to(outputs, *self.input_shape_[:2]), records
@@ -334,17 +337,9 @@ class HierarchicalVAE(LatentModel):
 
     def _encode_tensors(self, x, training=False):
         """`(mean, log_var)` of the top group's posterior, flattened."""
-        features = self._bottom_up(x)
         batch = ops.shape(x)[0]
-        top = {}
-
-        def choose(g, p, q):
-            top.setdefault(g, q)
-            return q[0]
-
-        # Only group 0's posterior is needed; it depends on the features alone.
-        self._top_down(batch, choose, features)
-        mean, log_var = top[0]
+        _, records = self._top_down(batch, lambda g, p, q: q[0], self._bottom_up(x), num_groups=1)
+        mean, log_var = records[0][2]
         return ops.reshape(mean, (batch, -1)), ops.reshape(log_var, (batch, -1))
 
     def encode(self, x, batch_size: int = 256, groups: str = "top"):
@@ -377,13 +372,8 @@ class HierarchicalVAE(LatentModel):
 
         It is learned (not N(0, I)): draw top codes for `decode` from it."""
 
-        def choose(g, p, q):
-            found.setdefault(g, p)
-            return p[0]
-
-        found = {}
-        self._top_down(1, choose)
-        return tuple(ops.convert_to_numpy(ops.reshape(t, (-1,))) for t in found[0])
+        _, records = self._top_down(1, lambda g, p, q: p[0], num_groups=1)
+        return tuple(ops.convert_to_numpy(ops.reshape(t, (-1,))) for t in records[0][1])
 
     def _decode_tensors(self, z, temperature=0.0, seed=None):
         """Top group `z` (flattened) -> data space; lower groups from the prior."""
