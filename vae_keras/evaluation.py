@@ -23,51 +23,76 @@ from vae_keras.validation import check_positive_int
 
 def _is_hierarchical(model):
     """A model that scores its own draws (`HierarchicalVAE`): it provides
-    `posterior_context(x)` (what the k samples share), `log_importance_weights`
-    and `elbo_draws`, each `(x, context, k, seed) -> (k, batch)`."""
+    `posterior_context(x)` (what the k samples of a batch share), and
+    `log_importance_weights` and `elbo_draws`, each
+    `(x, context, num_samples, seed) -> (num_samples, batch)`."""
     return hasattr(model, "log_importance_weights")
 
 
-def _check_model(model):
-    if _is_hierarchical(model):
-        return
-    # `sampler` marks a model with a posterior q(z|x); an AE has none.
-    for name in ("encoder", "decoder", "log_prob_given_codes", "check_inputs", "sampler"):
-        if not hasattr(model, name):
+class _SingleCodeScorer:
+    """The scoring interface of `_is_hierarchical` for the VAE family (one Gaussian code
+    z ~ q(z | x), a standard normal prior, the decoder's `log_prob_given_codes`)."""
+
+    def __init__(self, model):
+        # `sampler` marks a model with a posterior q(z|x); an AE has none.
+        for name in ("encoder", "decoder", "log_prob_given_codes", "check_inputs", "sampler"):
+            if not hasattr(model, name):
+                raise ValueError(
+                    f"Likelihood evaluation needs a VAE with a posterior q(z|x); received a "
+                    f"{type(model).__name__} without `{name}`. A deterministic AE has no "
+                    "likelihood: compare AEs by reconstruction error (`model.evaluate`)."
+                )
+        if getattr(model, "num_classes", None):
             raise ValueError(
-                f"Likelihood evaluation needs a VAE with a posterior q(z|x); received a "
-                f"{type(model).__name__} without `{name}`. A deterministic AE has no likelihood: "
-                "compare AEs by reconstruction error (`model.evaluate`)."
+                f"Likelihood evaluation of a {type(model).__name__} (conditional on labels) is "
+                "not supported yet; evaluate it with `model.evaluate((x, labels))`."
             )
-    if getattr(model, "num_classes", None):
-        raise ValueError(
-            f"Likelihood evaluation of a {type(model).__name__} (conditional on labels) is not "
-            "supported yet; evaluate it with `model.evaluate((x, labels))`."
+        self.model = model
+        self.evaluation_rows = getattr(model, "evaluation_rows", None)
+        self.evaluate_as_graph = getattr(model, "evaluate_as_graph", False)
+
+    def check_inputs(self, x):
+        return self.model.check_inputs(x)
+
+    def posterior_context(self, x):
+        """The encoder's pass, which every importance sample of a batch shares."""
+        z_mean, z_log_var = self.model._encode_tensors(x)
+        return z_mean, bound_log_var(z_log_var)  # as the sampler and the KL bound it
+
+    def _draws(self, x, posterior, num_samples, seed):
+        """`num_samples` draws z ~ q(z|x) per example, flattened to
+        `(num_samples * batch, latent)` sample-major, and log p(x|z) for them."""
+        z_mean, z_log_var = posterior
+        batch, latent = z_mean.shape[0], z_mean.shape[1]
+        eps = keras.random.normal((num_samples, batch, latent), seed=seed)
+        z = ops.reshape(
+            z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent)
         )
+        return z, self.model.log_prob_given_codes(x, z)
+
+    def log_importance_weights(self, x, posterior, num_samples, seed):
+        """log p(x|z) + log p(z) - log q(z|x): shape `(num_samples, batch)`."""
+        z_mean, z_log_var = posterior
+        latent = z_mean.shape[1]
+        z, log_px_z = self._draws(x, posterior, num_samples, seed)
+        log_pz = losses.standard_normal_log_prob(z)
+        log_qz = losses.diagonal_normal_log_prob(
+            z,
+            ops.reshape(ops.repeat(z_mean[None], num_samples, axis=0), (-1, latent)),
+            ops.reshape(ops.repeat(z_log_var[None], num_samples, axis=0), (-1, latent)),
+        )
+        return ops.reshape(log_px_z + log_pz - log_qz, (num_samples, -1))
+
+    def elbo_draws(self, x, posterior, num_samples, seed):
+        """log p(x|z) - KL(q(z|x) || p(z)) (the KL exact): shape `(num_samples, batch)`."""
+        _, log_px_z = self._draws(x, posterior, num_samples, seed)
+        kl = losses.kl_divergence(*posterior)
+        return ops.reshape(log_px_z, (num_samples, -1)) - kl[None]
 
 
-def _posterior_draws(model, x, z_mean, z_log_var, num_samples, seed):
-    """`num_samples` draws z ~ q(z|x) per example, flattened to `(num_samples * batch, ...)`
-    sample-major; also returns log p(x|z) for them."""
-    batch, latent = z_mean.shape[0], z_mean.shape[1]
-    eps = keras.random.normal((num_samples, batch, latent), seed=seed)
-    z = ops.reshape(
-        z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent)
-    )
-    return z, model.log_prob_given_codes(x, z)
-
-
-def _log_weights(model, x, z_mean, z_log_var, num_samples, seed):
-    """log p(x|z) + log p(z) - log q(z|x) for `num_samples` draws: shape (num_samples, batch)."""
-    batch, latent = z_mean.shape[0], z_mean.shape[1]
-    z, log_px_z = _posterior_draws(model, x, z_mean, z_log_var, num_samples, seed)
-    log_pz = losses.standard_normal_log_prob(z)
-    log_qz = losses.diagonal_normal_log_prob(
-        z,
-        ops.reshape(ops.repeat(z_mean[None], num_samples, axis=0), (-1, latent)),
-        ops.reshape(ops.repeat(z_log_var[None], num_samples, axis=0), (-1, latent)),
-    )
-    return ops.reshape(log_px_z + log_pz - log_qz, (num_samples, batch))
+def _scorer(model):
+    """The model itself where it scores its own draws, else its `_SingleCodeScorer`."""
+    return model if _is_hierarchical(model) else _SingleCodeScorer(model)
 
 
 # Decoder rows per call for MNIST-sized (784-value) images; larger images get proportionally
@@ -82,37 +107,28 @@ def default_max_rows(shape) -> int:
     return max(100, MAX_ROWS_784 * 784 // size)
 
 
-def _context(model, xb):
-    """What every importance sample of a batch shares: the encoder's pass."""
-    if _is_hierarchical(model):
-        return (model.posterior_context(xb),)
-    z_mean, z_log_var = model._encode_tensors(xb)
-    return z_mean, bound_log_var(z_log_var)  # as the sampler and the KL bound it
-
-
-def _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn):
-    """Runs `fn(x_batch, *context, chunk, seed_generator) -> (chunk, batch)` over x,
-    `context` being `_context(model, x_batch)`."""
-    _check_model(model)
-    x = model.check_inputs(x)
+def _batches(scorer, x, batch_size, num_samples, max_rows, seed, verbose, score):
+    """Runs `score(x_batch, context, chunk, seed_generator) -> (chunk, batch)` over x,
+    `context` being `scorer.posterior_context(x_batch)`, shared by the batch's chunks."""
+    x = scorer.check_inputs(x)
     num_samples = check_positive_int(num_samples, "num_samples")
     batch_size = check_positive_int(batch_size, "batch_size")
     seed_generator = keras.random.SeedGenerator(seed)
     if max_rows is None:  # a model with large activations per code names its own budget
-        max_rows = getattr(model, "evaluation_rows", None) or default_max_rows(x.shape[1:])
+        max_rows = getattr(scorer, "evaluation_rows", None) or default_max_rows(x.shape[1:])
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
-    if getattr(model, "evaluate_as_graph", False):  # models whose passes are many small ops
-        fn = graph_function(fn)
+    if getattr(scorer, "evaluate_as_graph", False):  # models whose passes are many small ops
+        score = graph_function(score)
     results = []
     for start in range(0, len(x), batch_size):
         xb = ops.convert_to_tensor(x[start : start + batch_size])
-        context = _context(model, xb)
+        context = scorer.posterior_context(xb)
         parts, done = [], 0
         while done < num_samples:
             k = min(chunk, num_samples - done)
             parts.append(
-                ops.convert_to_numpy(fn(xb, *context, k, seed_generator)).astype("float64")
+                ops.convert_to_numpy(score(xb, context, k, seed_generator)).astype("float64")
             )
             done += k
         results.append(np.concatenate(parts, axis=0))
@@ -152,12 +168,10 @@ def log_likelihood(
     >>> nll = -log_likelihood(vae, x_test, num_samples=1000).mean()  # doctest: +SKIP
     """
 
-    def fn(xb, *context_k_gen):
-        if _is_hierarchical(model):
-            return model.log_importance_weights(xb, *context_k_gen)
-        return _log_weights(model, xb, *context_k_gen)
-
-    log_w = _batches(model, x, batch_size, num_samples, max_rows, seed, verbose, fn)
+    scorer = _scorer(model)
+    log_w = _batches(
+        scorer, x, batch_size, num_samples, max_rows, seed, verbose, scorer.log_importance_weights
+    )
     top = log_w.max(axis=0)
     return top + np.log(np.exp(log_w - top).mean(axis=0))
 
@@ -177,14 +191,9 @@ def elbo(
     reports for beta = reconstruction_weight = 1 (up to sampling noise).
     """
 
-    def fn(xb, *context_k_gen):
-        if _is_hierarchical(model):
-            return model.elbo_draws(xb, *context_k_gen)
-        z_mean, z_log_var, k, gen = context_k_gen
-        _, log_px_z = _posterior_draws(model, xb, z_mean, z_log_var, k, gen)
-        return ops.reshape(log_px_z, (k, -1)) - losses.kl_divergence(z_mean, z_log_var)[None]
-
-    return _batches(model, x, batch_size, num_samples, None, seed, verbose, fn).mean(axis=0)
+    scorer = _scorer(model)
+    draws = _batches(scorer, x, batch_size, num_samples, None, seed, verbose, scorer.elbo_draws)
+    return draws.mean(axis=0)
 
 
 def active_units(model, x, threshold: float = 0.01, batch_size: int = 256):
