@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vae_keras import VAE, cli, networks, runs
-from vae_keras.cli import main
+from vae_keras.cli import main, viewing
 
 SHAPE = (8, 8, 1)
 
@@ -38,7 +38,7 @@ def test_sample_outputs(model_file, tmp_path, capsys, monkeypatch):
     assert "does not end in .png" in _error(capsys)
     assert main(["sample", "--model", str(model_file), "--num-samples", "100000000"]) == 2
     assert "more than 10000" in _error(capsys)
-    monkeypatch.setattr(cli, "MAX_SAMPLE_BYTES", 3 * 4 * 64)  # room for 3 images of 8x8x1
+    monkeypatch.setattr(viewing, "MAX_SAMPLE_BYTES", 3 * 4 * 64)  # room for 3 images of 8x8x1
     assert main(["sample", "--model", str(model_file), "--num-samples", "4"]) == 2
     assert "at most 3 of them" in _error(capsys)
     monkeypatch.undo()

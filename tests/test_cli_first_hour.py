@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from vae_keras import __version__
-from vae_keras.cli import EVALUATE_NLL_IMAGES, EVALUATE_SAMPLES, build_parser, main
+from vae_keras.cli import build_parser, main
+from vae_keras.cli.parser import EVALUATE_NLL_IMAGES, EVALUATE_SAMPLES
 
 BACKEND_LOG_LINE = re.compile(r"^[IWEF]\d{4} |cuda|oneDNN|absl::", re.IGNORECASE | re.MULTILINE)
 
@@ -42,7 +43,7 @@ def test_every_train_option_shows_its_default(capsys):
 
 
 def test_digits_gets_enough_steps_unless_the_user_says_otherwise():
-    from vae_keras.cli import _apply_dataset_defaults
+    from vae_keras.cli.training import _apply_dataset_defaults
 
     parser = build_parser()
     args = parser.parse_args(["train", "--dataset", "digits"])

@@ -1,0 +1,253 @@
+"""The `vae-keras` argument parser: the commands, their options and defaults."""
+
+import argparse
+import functools
+
+from vae_keras.explorer.command import add_arguments as explore_arguments
+from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES
+
+DESCRIPTION = (
+    "The `vae-keras` command: train, evaluate, sample, plot, export; presets to start from."
+)
+
+# `vae-keras evaluate`: a quick default (about a minute for the default run on 2 CPU cores).
+EVALUATE_SAMPLES, EVALUATE_NLL_IMAGES = 100, 2000
+
+DEFAULTS = {
+    "dataset": "mnist",
+    "architecture": "auto",
+    "latent_dim": 16,
+    "epochs": 20,
+    "batch_size": 128,
+}
+
+# Where the defaults above would train too few steps: scikit-learn's 1,797 8x8 digits make 12
+# batches of 128 an epoch, and 20 epochs leave the KL near 1 nat and the samples blurs; 150
+# epochs of batch 32 (~6,700 steps, a few minutes on 2 CPU cores) give samples that read as
+# digits.
+DATASET_DEFAULTS = {"digits": {"epochs": 150, "batch_size": 32}}
+
+
+def _positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**31:  # what every backend's random generators accept
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {2**31 - 1}], got {text}")
+    return value
+
+
+class _HelpWithDefaults(argparse.RawDescriptionHelpFormatter):
+    """`-h` shows every option's default (except the "not set" ones: None, False)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _version() -> str:
+    import keras
+
+    from vae_keras import __version__
+
+    return f"vae-keras {__version__} (keras {keras.__version__}, {keras.backend.backend()} backend)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vae-keras",
+        description=DESCRIPTION,
+        epilog="Run `vae-keras COMMAND -h` for a command's options and their defaults. Quick "
+        "look without training: `vae-keras presets`, then `vae-keras sample --preset NAME`.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add = functools.partial(commands.add_parser, formatter_class=_HelpWithDefaults)
+
+    train = add("train", help="train a VAE and write a run folder")
+    train.add_argument(
+        "--dataset",
+        default=DEFAULTS["dataset"],
+        help="mnist, fashion_mnist, digits, folder (your images in --data-dir), shapes, "
+        "patches, or a TFDS image dataset",
+    )
+    train.add_argument(
+        "--data-dir",
+        help="folder with the dataset files, or your images for --dataset folder "
+        "(default: $VAE_KERAS_DATA_DIR, else download)",
+    )
+    train.add_argument(
+        "--image-size",
+        type=_positive_int,
+        help="resize images to N x N (default: the dataset's own; folder 64, shapes and "
+        "patches 32)",
+    )
+    train.add_argument(
+        "--architecture",
+        choices=ARCHITECTURES,
+        default=DEFAULTS["architecture"],
+        help="auto: conv for MNIST-sized gray images, residual for colour or >= 32 px; "
+        "pixelcnn: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
+        "--binarize, or 8-bit colour with the discretized logistic; sequential sampling); "
+        "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim, then its PixelCNN prior; "
+        "hierarchical: HierarchicalVAE (NVAE-style latent groups at two scales; "
+        "--latent-dim is not used)",
+    )
+    train.add_argument(
+        "--latent-dim",
+        type=_positive_int,
+        default=DEFAULTS["latent_dim"],
+        help="size of z (2 gives the manifold figure)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help=f"passes over the data (default: {DEFAULTS['epochs']}; digits: "
+        f"{DATASET_DEFAULTS['digits']['epochs']})",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        help=f"images per step (default: {DEFAULTS['batch_size']}; digits: "
+        f"{DATASET_DEFAULTS['digits']['batch_size']})",
+    )
+    train.add_argument(
+        "--learning-rate", type=_non_negative_float, default=1e-3, help="Adam's step size"
+    )
+    train.add_argument(
+        "--beta", type=_non_negative_float, default=1.0, help="weight of the KL term"
+    )
+    train.add_argument(
+        "--likelihood",
+        choices=LIKELIHOOD_CHOICES,
+        default="auto",
+        help="auto: bernoulli for mnist, fashion_mnist and digits; discretized_logistic "
+        "(8-bit pixels, reports bits/dim on the 0-255 scale) for other images",
+    )
+    train.add_argument(
+        "--binarize",
+        action="store_true",
+        help="dynamic binarization: a fresh Bernoulli draw of the pixels every batch "
+        "(validation on a fixed-seed binarized test set)",
+    )
+    train.add_argument("--limit", type=_positive_int, help="use only the first N training images")
+    train.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the weights, batches and samples"
+    )
+    train.add_argument(
+        "--output",
+        help="run folder (default: runs/DATASET-ARCH-zLATENT); rerunning an "
+        "interrupted command resumes it from its last completed epoch",
+    )
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace a finished run in --output"
+    )
+    train.add_argument(
+        "--distribute",
+        choices=("mirrored", "multi_worker", "data_parallel"),
+        help="data-parallel training: mirrored / multi_worker (TensorFlow), data_parallel "
+        "(JAX); --batch-size is the global batch",
+    )
+    train.add_argument(
+        "--mixed-precision",
+        action="store_true",
+        help="16-bit layers, float32 losses: float16 on a GPU, bfloat16 on a CPU",
+    )
+
+    evaluate = add("evaluate", help="test ELBO, NLL (nats, bits/dim), active units")
+    _model_and_data_args(evaluate)
+    evaluate.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=EVALUATE_SAMPLES,
+        help="importance samples k per image for the NLL (papers: 1000 or 5000)",
+    )
+    evaluate.add_argument(
+        "--nll-images",
+        type=_non_negative_int,
+        default=EVALUATE_NLL_IMAGES,
+        help="test images the NLL is estimated on (0: all); the losses, ELBO and active "
+        "units always use all. The default takes about a minute for the default run on 2 CPU "
+        "cores; `--nll-images 0 --num-samples 1000` is the papers' full-test-set figure",
+    )
+    evaluate.add_argument(
+        "--binarize",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="score a fixed-seed binarized test set (auto: as the run was trained)",
+    )
+    evaluate.add_argument("--seed", type=_seed, default=0, help="seed of the importance samples")
+    evaluate.add_argument("--out", help="JSON file (default: evaluation.json beside the model)")
+
+    plot = add("plot", help="redraw a run's figures and report.html for a saved model")
+    _model_and_data_args(plot)
+    plot.add_argument("--out", help="folder for the figures (default: figures/ beside the model)")
+    plot.add_argument("--seed", type=_seed, default=0, help="seed of the sampled figures")
+
+    export = add(
+        "export", help="write a TensorFlow SavedModel (encode, decode, sample, reconstruct, serve)"
+    )
+    export.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
+    export.add_argument("--out", help="SavedModel folder (default: saved_model beside the model)")
+
+    sample = add("sample", help="decode prior samples to a PNG grid")
+    source = sample.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="a model.keras written by `vae-keras train`")
+    source.add_argument(
+        "--preset", help="a pretrained preset shipped with the package (`vae-keras presets`)"
+    )
+    sample.add_argument("--num-samples", type=_positive_int, default=64, help="images in the grid")
+    sample.add_argument("--seed", type=_seed, default=0, help="seed of the prior draws")
+    sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
+    sample.add_argument("--npy", help="also save the samples as a .npy array here")
+    add("presets", help="list the pretrained models shipped with the package")
+    explore = add("explore", help="drag through the latent space in the browser (a local web page)")
+    explore_arguments(explore)
+    for command in commands.choices.values():
+        command.add_argument(
+            "--debug", action="store_true", help="show the traceback of an internal error"
+        )
+        command.add_argument(
+            "--backend-logs",
+            action="store_true",
+            help="show TensorFlow/JAX start-up log lines (hidden by default; also "
+            "VAE_KERAS_BACKEND_LOGS=1)",
+        )
+    return parser
+
+
+def _model_and_data_args(parser):
+    parser.add_argument("--model", required=True, help="a model.keras written by `vae-keras train`")
+    parser.add_argument("--dataset", help="default: the dataset the run was trained on")
+    parser.add_argument("--data-dir", help="default: the run's data dir, else $VAE_KERAS_DATA_DIR")
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=256, help="images per model call"
+    )
+    parser.add_argument("--limit", type=_positive_int, help="use only the first N test images")
+    parser.add_argument("--image-size", type=_positive_int, help="default: the run's")

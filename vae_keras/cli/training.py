@@ -1,0 +1,328 @@
+"""`vae-keras train`: a run folder that one process owns and every rerun resumes."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from vae_keras.cli.common import say
+from vae_keras.cli.parser import DATASET_DEFAULTS, DEFAULTS
+
+# Settings that define a run: a rerun with the same ones resumes it.
+# (--learning-rate and --epochs may change: resuming with a lower learning rate is the way out of a
+# diverged run.)
+_RUN_SETTINGS = (
+    "dataset",
+    "data_dir",
+    "image_size",
+    "architecture",
+    "latent_dim",
+    "batch_size",
+    "beta",
+    "likelihood",
+    "binarize",
+    "limit",
+    "seed",
+    "mixed_precision",
+    "distribute",
+)
+
+
+def _output_folder(args) -> Path:
+    return Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
+
+
+def _run_folder(args, out, shape, backend, chief=True):
+    """Reopens or starts the run folder (owned by this process); returns
+    (resumable model, first epoch, history, state). Only the chief writes."""
+    from vae_keras import runs
+
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
+    config.update(backend=backend, input_shape=list(shape))
+    removed = runs.clean_leftovers(out) if chief else []
+    if removed:
+        print(f"Removed {len(removed)} temporary file(s) left in {out} by a killed run")
+    if args.overwrite and chief:
+        runs.clear_run(out)  # also a stale evaluation.json: it would describe the old model
+    previous = runs.read_json(out / "config.json") if (out / "config.json").is_file() else None
+    state = runs.read_state(out)
+    finished = (out / "metrics.json").is_file() and (not state or runs.reached(state, "done"))
+    if finished and not args.overwrite:
+        raise ValueError(
+            f"Run folder {out} already holds a finished run. Pass a new --output, "
+            "or --overwrite to replace it."
+        )
+    if args.overwrite:
+        previous, state = None, {}
+    model, initial_epoch, history = runs.resume_state(out)
+    if model is not None:
+        changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
+        if changed:
+            raise ValueError(
+                f"Run folder {out} holds an interrupted run with other settings "
+                f"({', '.join(f'{k}: {previous.get(k)!r} -> {config.get(k)!r}' for k in changed)}). "
+                "Rerun with the same settings to resume, or pass a new --output."
+            )
+        if initial_epoch > args.epochs:
+            raise ValueError(
+                f"Run folder {out} already completed {initial_epoch} epochs; --epochs "
+                f"{args.epochs} is fewer. Rerun with --epochs {initial_epoch} to finish it, "
+                "or pass --overwrite to start over."
+            )
+    if initial_epoch < args.epochs:
+        state = {}  # (more) training to do: every later stage is redone
+    elif not runs.reached(state, "model"):  # trained, killed before model.keras was written
+        state = {
+            "completed_epochs": initial_epoch,
+            "history": history,
+            "resumed_from_epoch": initial_epoch,
+            "train_seconds": 0.0,
+        }
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+        runs.write_json(out / "config.json", config)
+    return model, initial_epoch, history, state
+
+
+def _new_model(args, shape):
+    from vae_keras import recipes
+
+    return recipes.build_model(
+        architecture=args.architecture,
+        likelihood=args.likelihood,
+        shape=shape,
+        latent_dim=args.latent_dim,
+        beta=args.beta,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        binarize=args.binarize,
+    )
+
+
+def _apply_dataset_defaults(args):
+    """--epochs / --batch-size left unset -> the dataset's own default, else the global one."""
+    own = DATASET_DEFAULTS.get(args.dataset.lower(), {})
+    for key in ("epochs", "batch_size"):
+        if getattr(args, key) is None:
+            setattr(args, key, own.get(key, DEFAULTS[key]))
+
+
+def _resolve_recipe(args, shape):
+    """`auto` architecture and likelihood -> what the data call for (stored in config.json)."""
+    from vae_keras import recipes
+
+    if args.likelihood == "auto":
+        args.likelihood = recipes.default_likelihood(args.dataset)
+    args.architecture = recipes.resolve_architecture(args.architecture, shape)
+
+
+def train(args) -> Path:
+    import contextlib
+
+    import keras
+
+    from vae_keras import distribute, run_data, runs
+    from vae_keras.callbacks import NaNGuard, NonFiniteLossError
+
+    _apply_dataset_defaults(args)
+    distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
+    if args.mixed_precision:
+        from vae_keras.precision import configure_mixed_precision
+
+        configure_mixed_precision(True)
+    keras.utils.set_random_seed(args.seed)
+    if args.architecture == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
+        raise ValueError(
+            "--architecture vqvae trains its prior on the encoded training images in memory: "
+            "use an in-memory dataset (mnist, fashion_mnist, digits, shapes, patches, TFDS) "
+            "without --distribute."
+        )
+    if args.dataset == run_data.FOLDER and (args.distribute or args.binarize):
+        raise ValueError(
+            "--dataset folder streams images from disk; --distribute and --binarize need the "
+            "in-memory datasets (mnist, fashion_mnist, digits, shapes, patches, TFDS)."
+        )
+    data = run_data.load_train_and_test(
+        args.dataset,
+        args.data_dir,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        seed=args.seed,
+    )
+    x_train, x_test, y_test, shape = data.train, data.x_test, data.y_test, data.shape
+    _resolve_recipe(args, shape)
+    out = _output_folder(args)
+    with contextlib.ExitStack() as owner:
+        with distribute.strategy_scope(args.distribute) as strategy:
+            chief = distribute.is_chief(strategy)
+            if not data.streamed:
+                x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
+            y_test = None if y_test is None else y_test[: len(x_test)]
+            model = _new_model(args, shape)  # validates the settings before touching the folder
+            model.check_inputs(x_test if data.streamed else x_train)  # e.g. the 8-bit grid
+            if chief:  # one process owns the folder from here on
+                owner.enter_context(runs.RunLock(out))
+            resumed, initial_epoch, history, state = _run_folder(
+                args, out, shape, keras.backend.backend(), chief
+            )
+            if resumed is not None:
+                model = resumed
+                model.optimizer.learning_rate = args.learning_rate
+                print(
+                    f"Resuming {out} after epoch {initial_epoch} of {args.epochs}"
+                    if initial_epoch < args.epochs
+                    else f"Finishing {out}: trained; done so far: {state.get('stage', 'training')}"
+                )
+            print(
+                f"Training a {args.architecture} VAE ({args.likelihood}, latent {args.latent_dim}) "
+                f"on {data.num_train if data.streamed else len(x_train)} {args.dataset} images "
+                f"{shape}{' (streamed)' if data.streamed else ''}, {args.epochs} epochs, backend "
+                f"{keras.backend.backend()}; run folder {out}"
+            )
+
+            train_data = x_train
+            fit_kwargs = {} if data.streamed else {"batch_size": args.batch_size}
+            if args.binarize:
+                from vae_keras.binarization import DynamicBinarization, binarize
+
+                train_data, fit_kwargs = (
+                    DynamicBinarization(x_train, args.batch_size, seed=args.seed),
+                    {},
+                )
+                train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
+                x_test = binarize(x_test, seed=args.seed)
+            checkpoint = runs.RunCheckpoint(out, history)
+            if initial_epoch < args.epochs:
+                start = time.time()
+                try:
+                    model.fit(
+                        train_data,
+                        epochs=args.epochs,
+                        initial_epoch=initial_epoch,
+                        validation_data=(x_test,),
+                        callbacks=[NaNGuard()] + ([checkpoint] if chief else []),
+                        verbose=1 if sys.stdout.isatty() else 2,
+                        **fit_kwargs,
+                    )
+                except NonFiniteLossError as error:
+                    kept = out / runs.CHECKPOINT
+                    raise NonFiniteLossError(
+                        f"{error} The last good checkpoint is {kept}: rerun with a lower "
+                        "--learning-rate to resume from it."
+                        if kept.is_file()
+                        else str(error)
+                    ) from None
+                state = {
+                    "completed_epochs": args.epochs,
+                    "history": checkpoint.history,
+                    "resumed_from_epoch": initial_epoch,
+                    "train_seconds": round(time.time() - start, 2),
+                }
+            if hasattr(model, "fit_prior") and not model.prior.is_fitted():  # VQVAE
+                from vae_keras.binarization import binarize
+
+                prior_x = binarize(x_train, seed=args.seed) if args.binarize else x_train
+                model.fit_prior(prior_x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
+            if chief and not runs.reached(state, "model"):
+                say(chief, f"saving {out / 'model.keras'} ...")
+                # model.keras (with its optimizer) replaces the checkpoint.
+                runs.save_model(model, out / "model.keras")
+                runs.write_json(
+                    out / runs.HISTORY,
+                    {"completed_epochs": state["completed_epochs"], "history": state["history"]},
+                )
+                runs.write_state(out, state, "model")
+                checkpoint.finish()
+            if not runs.reached(state, "evaluated"):
+                say(chief, f"scoring the {len(x_test)} test images ...")
+                # Every worker takes part in evaluation; the global batch divides evenly.
+                hooks = [runs.FaultHook("evaluate")] if os.environ.get("VAE_KERAS_FAULT") else []
+                test = model.evaluate(
+                    x_test, batch_size=args.batch_size, verbose=0, return_dict=True, callbacks=hooks
+                )
+                state["test"] = {k: float(v) for k, v in test.items()}
+                state["test"].update(_test_bits_per_dim(model, x_test, args.seed))
+                if chief:
+                    runs.write_state(out, state, "evaluated")
+        if chief:
+            num_train = data.num_train if data.streamed else len(x_train)
+            _write_results(args, model, out, state, num_train, x_test, y_test)
+    return out
+
+
+# The run's own bits/dim estimate (0-255 scale): importance samples per image and images.
+RUN_BPD_SAMPLES, RUN_BPD_IMAGES = 10, 1000
+
+
+def _test_bits_per_dim(model, x_test, seed):
+    """`{"bits_per_dim_8bit": ...}` for 8-bit data and a likelihood it applies to, else {}."""
+    from vae_keras import evaluation, run_data
+
+    likelihood = getattr(model, "likelihood_object", None)
+    if likelihood is None or likelihood.name == "bernoulli" or not run_data.on_8bit_grid(x_test):
+        return {}
+    bpd = evaluation.bits_per_dim_8bit(
+        model, x_test[:RUN_BPD_IMAGES], num_samples=RUN_BPD_SAMPLES, seed=seed, verbose=False
+    )
+    return {"bits_per_dim_8bit": float(bpd.mean())}
+
+
+def _write_results(args, model, out, state, num_train, x_test, y_test):
+    """The stages after evaluation; each is skipped when `state` records it."""
+    import keras
+
+    from vae_keras import plotting, report, runs
+
+    if not runs.reached(state, "figures"):
+        say(True, "drawing figures (samples, reconstructions, latent space, history) ...")
+        plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
+        runs.fault_point("figures")
+        # One layout for reconstructions everywhere: rows of x above rows of x̂, labelled.
+        plotting.reconstruction_grid(
+            x_test[:32], model.reconstruct(x_test[:32]), path=out / "reconstructions.png"
+        )
+        figures = report.write_run_figures(
+            model,
+            x_test,
+            y_test,
+            state["history"],
+            out / "figures",
+            max_points=3000,
+            seed=args.seed,
+        )
+        # Relative to the run folder, which may move between attempts.
+        state["figures"] = {k: str(Path(p).relative_to(out)) for k, p in figures.items()}
+        runs.write_state(out, state, "figures")
+    if not runs.reached(state, "exported"):
+        if keras.backend.backend() in ("tensorflow", "jax") and not hasattr(model, "pixelcnn"):
+            from vae_keras.export import export_saved_model
+
+            say(True, "exporting the TensorFlow SavedModel ...")
+            export_saved_model(model, out / "saved_model")
+        runs.write_state(out, state, "exported")
+    test = state["test"]
+    metrics = {
+        "history": state["history"],
+        "test": test,
+        "epochs": args.epochs,
+        "resumed_from_epoch": state["resumed_from_epoch"],
+        "train_seconds": state["train_seconds"],
+        "num_train": num_train,
+        "num_test": len(x_test),
+    }
+    figures = {name: out / path for name, path in state["figures"].items()}
+    report.write_report(out, metrics, figures, title=f"vae_keras run: {out.name}")
+    runs.fault_point("report")
+    runs.write_json(out / "metrics.json", metrics)  # its presence marks a finished run
+    runs.write_state(out, state, "done")
+    print(
+        f"test loss {test['loss']:.2f} nats (reconstruction {test['reconstruction_loss']:.2f}, "
+        + (f"KL {test['kl_loss']:.2f})" if "kl_loss" in test else f"VQ {test['vq_loss']:.2f})")
+        + (
+            f", {test['bits_per_dim_8bit']:.3f} bits/dim (0-255 scale)"
+            if "bits_per_dim_8bit" in test
+            else ""
+        )
+        + f"; wrote {out}"
+    )
