@@ -285,6 +285,14 @@ def test_command_line_recipe():
     )
     assert isinstance(model, HierarchicalVAE) and model.optimizer is not None
     assert model.widths == HierarchicalVAE((8, 8, 1)).widths  # the class defaults
+    # The command line's learning rate, with the recipe's gradient clipping.
+    assert model.optimizer.global_clipnorm == 200.0
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    default = HierarchicalVAE((8, 8, 1))
+    default.compile()  # the recipe's optimizer
+    assert default.optimizer.global_clipnorm == 200.0
+    assert float(default.optimizer.learning_rate) == pytest.approx(2e-3)
+    assert default.jit_compile is False
     with pytest.raises(ValueError, match="hierarchical models images"):
         recipes.build_model(
             architecture="hierarchical", likelihood="bernoulli", shape=(64,), latent_dim=2

@@ -14,7 +14,8 @@
 `benchmarks/bits_per_dim.py` (a PixelCNN with a mixture of 5 logistics per pixel).
 `--architecture vqvae` is the `VQVAE` of `benchmarks/vq_vae.py` (then its prior is fitted).
 `--architecture hierarchical` is `HierarchicalVAE` with its defaults (the MNIST recipe of
-`benchmarks/quality_mnist.py`); it has its own latent groups, so `--latent-dim` is not used.
+`benchmarks/quality_mnist.py`: Adam with the gradient's global norm clipped at 200); it has its
+own latent groups, so `--latent-dim` is not used.
 """
 
 import keras
@@ -83,6 +84,12 @@ def build_model(
                 f"are {shape}."
             )
         model = HierarchicalVAE(shape, likelihood=likelihood, seed=seed)
+        model.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate, global_clipnorm=HierarchicalVAE.RECIPE_GLOBAL_CLIPNORM
+            )
+        )
+        return model
     else:
         channels = likelihoods.get(likelihood).output_channels(shape[-1])
         builders = {
