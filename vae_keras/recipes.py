@@ -84,12 +84,6 @@ def build_model(
                 f"are {shape}."
             )
         model = HierarchicalVAE(shape, likelihood=likelihood, seed=seed)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate, global_clipnorm=HierarchicalVAE.RECIPE_GLOBAL_CLIPNORM
-            )
-        )
-        return model
     else:
         channels = likelihoods.get(likelihood).output_channels(shape[-1])
         builders = {
@@ -106,7 +100,9 @@ def build_model(
             likelihood=likelihood,
             seed=seed,
         )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    # A model class may name the gradient clipping its recipe trains with (HierarchicalVAE).
+    clipnorm = getattr(model, "RECIPE_GLOBAL_CLIPNORM", None)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm))
     return model
 
 
