@@ -41,7 +41,7 @@ def evaluate(args) -> Path:
     if hasattr(model, "nll_bound"):  # VQVAE: reconstruction + prior NLL of the indices
         bound = model.nll_bound(x, batch_size=args.batch_size)
         result.update(nll_bound=float(bound.mean()), prior_nll=float(model.prior_nll(x).mean()))
-    elif hasattr(model, "reconstruction_nll"):  # likelihood models (VAE family)
+    elif hasattr(model, "likelihood_object"):  # likelihood models (VAE family, hierarchies)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
         scored, extra_bits = x, 0.0
         likelihood = model.likelihood_object.name
