@@ -9,6 +9,10 @@ backend (its own process, `KERAS_BACKEND` set) and each `upsampling` choice:
   batches) of `fit` over `--steps` batches, after `--warmup` untimed steps;
   the ratio is against TensorFlow's `"transpose"` (today's default) from the
   same run, so every row shares the machine's load of that hour.
+- `transpose_keras` and `transpose_shuffled` are `"transpose"` with its
+  `ShuffledConv2DTranspose` stages forced to Keras's `Conv2DTranspose.call`
+  or to the convolution + pixel shuffle form on every backend (`"transpose"`
+  itself takes the shuffle only on the backends in `SHUFFLED_BACKENDS`);
 - test loss: the negative ELBO on the first `--test-images` test images after
   `--epochs` epochs on the first `--train-images` training images (seed 0),
   so a faster choice cannot silently cost quality.
@@ -27,12 +31,16 @@ import time
 from _timing import interleaved_ms_per_step, run_worker
 
 CHOICES = ("transpose", "resize", "depth_to_space")
+TRANSPOSE_FORMS = {"transpose_keras": False, "transpose_shuffled": True}  # shuffled?
 
 # The decoder's second upsampling stage (14x14x64 -> 28x28x32), batch 128: the
 # transposed convolution, and the convolution `"depth_to_space"` runs instead.
 OPS = {
     "conv_transpose 3x3 /2": ((128, 14, 14, 64), (3, 3, 32, 64)),
-    "conv 2x2 (depth_to_space)": ((128, 14, 14, 64), (2, 2, 64, 128)),
+    "conv 2x2 to 4x filters (depth_to_space, transpose_shuffled)": (
+        (128, 14, 14, 64),
+        (2, 2, 64, 128),
+    ),
 }
 
 
@@ -108,6 +116,7 @@ def run_backend(args):
     import keras
 
     from vae_keras import VAE, datasets, networks
+    from vae_keras.networks.upsampling import ShuffledConv2DTranspose
 
     choices = args.upsampling.split(",")
     x_train, _ = datasets.load("mnist", "train", args.data_dir, limit=args.train_images)
@@ -116,11 +125,15 @@ def run_backend(args):
 
     def build(upsampling):
         keras.utils.set_random_seed(0)
-        model = VAE(
-            networks.conv_encoder((28, 28, 1), 2),
-            networks.conv_decoder(2, (28, 28, 1), upsampling=upsampling),
-            seed=0,
+        decoder = networks.conv_decoder(
+            2, (28, 28, 1), upsampling="transpose" if upsampling in TRANSPOSE_FORMS else upsampling
         )
+        if upsampling in TRANSPOSE_FORMS:
+            shuffled = (keras.backend.backend(),) if TRANSPOSE_FORMS[upsampling] else ()
+            for layer in decoder.layers:
+                if isinstance(layer, ShuffledConv2DTranspose):
+                    layer.SHUFFLED_BACKENDS = shuffled  # this instance only
+        model = VAE(networks.conv_encoder((28, 28, 1), 2), decoder, seed=0)
         model.compile(optimizer=keras.optimizers.Adam())
         return model
 

@@ -1,4 +1,4 @@
-"""`conv_decoder(upsampling=...)` and the `DepthToSpace` layer."""
+"""`conv_decoder(upsampling=...)`, `ShuffledConv2DTranspose` and the `DepthToSpace` layer."""
 
 import keras
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from helpers import assert_close, saved_model_round_trip, serialization_round_trip
 
 from vae_keras import VAE, networks
-from vae_keras.networks.upsampling import UPSAMPLINGS, DepthToSpace
+from vae_keras.networks.upsampling import UPSAMPLINGS, DepthToSpace, ShuffledConv2DTranspose
 
 SHAPES = [(28, 28, 1), (8, 8, 1), (32, 32, 3), (64, 64, 3), (27, 13, 2)]
 
@@ -38,6 +38,81 @@ def test_every_choice_keeps_the_image_shape(upsampling, shape):
 def test_layers_of_each_choice(upsampling, names):
     decoder = networks.conv_decoder(2, (28, 28, 1), upsampling=upsampling)
     assert [layer.name for layer in decoder.layers[3:]] == names
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize(
+    "kernel_size, strides, input_size",
+    [
+        (3, 2, (7, 7)),
+        (3, 2, (5, 4)),
+        (4, 2, (6, 5)),
+        (5, 2, (4, 4)),
+        (2, 2, (3, 3)),
+        (1, 2, (3, 2)),
+        (3, 3, (4, 5)),
+        ((3, 5), (2, 3), (4, 3)),
+    ],
+)
+def test_shuffled_transpose_equals_keras_conv2d_transpose(
+    kernel_size, strides, input_size, monkeypatch
+):
+    # The shuffled form on this backend (whatever SHUFFLED_BACKENDS says) against
+    # Keras's `Conv2DTranspose` with the same weights: outputs and gradients.
+    monkeypatch.setattr(ShuffledConv2DTranspose, "SHUFFLED_BACKENDS", (keras.backend.backend(),))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, *input_size, 3)).astype("float32")
+    config = {"kernel_size": kernel_size, "strides": strides, "padding": "same"}
+    config["activation"] = "tanh"
+    shuffled = ShuffledConv2DTranspose(4, **config)
+    plain = keras.layers.Conv2DTranspose(4, **config)
+    shuffled.build(x.shape)
+    plain.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in plain.weights]
+    shuffled.set_weights(weights)
+    plain.set_weights(weights)
+    assert shuffled._shuffles()
+    out = keras.ops.convert_to_numpy(shuffled(x))
+    expected = keras.ops.convert_to_numpy(plain(x))
+    assert out.shape == expected.shape == tuple(shuffled.compute_output_shape(x.shape))
+    assert_close(out, expected, atol=1e-5)
+
+    # The backend where it runs by default: gradients too (kernel and bias).
+    if keras.backend.backend() == "jax":
+        import jax
+
+        target = rng.normal(size=expected.shape).astype("float32")
+
+        def gradients(layer):
+            def loss(weights):
+                return (layer.stateless_call(weights, [], x)[0] * target).sum()
+
+            return jax.grad(loss)([w.value for w in layer.trainable_weights])
+
+        for got, want in zip(gradients(shuffled), gradients(plain), strict=True):
+            assert_close(np.asarray(got), np.asarray(want), atol=1e-4)
+
+
+def test_shuffled_transpose_falls_back_where_it_does_not_apply(monkeypatch):
+    monkeypatch.setattr(ShuffledConv2DTranspose, "SHUFFLED_BACKENDS", (keras.backend.backend(),))
+    assert ShuffledConv2DTranspose(2, 3, strides=2, padding="same")._shuffles()
+    assert not ShuffledConv2DTranspose(2, 3, strides=2, padding="valid")._shuffles()
+    assert not ShuffledConv2DTranspose(2, 3, strides=1, padding="same")._shuffles()
+    assert not ShuffledConv2DTranspose(
+        2, 3, strides=2, padding="same", output_padding=1
+    )._shuffles()
+    monkeypatch.setattr(ShuffledConv2DTranspose, "SHUFFLED_BACKENDS", ())
+    assert not ShuffledConv2DTranspose(2, 3, strides=2, padding="same")._shuffles()
+
+
+def test_transpose_stages_are_shuffled_conv2d_transposes_with_keras_config():
+    decoder = networks.conv_decoder(2, (28, 28, 1))
+    layer = decoder.get_layer("deconv_0")
+    assert type(layer) is ShuffledConv2DTranspose
+    assert isinstance(layer, keras.layers.Conv2DTranspose)
+    assert layer.kernel.shape == (3, 3, 64, 64)
+    assert serialization_round_trip(layer).get_config() == layer.get_config()
+    assert ShuffledConv2DTranspose.SHUFFLED_BACKENDS == ("jax",)
 
 
 def test_default_is_unchanged_transpose():

@@ -115,10 +115,12 @@ def conv_decoder(
             Likelihoods with several parameters per sub-pixel need more
             (e.g. `2 * channels` for a location and a log-scale each).
         upsampling: How each stage doubles the size: `"transpose"` (a
-            stride-2 `Conv2DTranspose`), `"resize"` (nearest-neighbour
-            `UpSampling2D` + `Conv2D`) or `"depth_to_space"` (`Conv2D` of
-            kernel `ceil(kernel_size / 2)` to 4x the filters, then a pixel
-            shuffle). JAX on CPU trains transposed convolutions slowly; see
+            stride-2 `Conv2DTranspose`; on JAX, whose CPU backend trains
+            those slowly, computed exactly as a convolution and a pixel
+            shuffle: `ShuffledConv2DTranspose`), `"resize"`
+            (nearest-neighbour `UpSampling2D` + `Conv2D`) or
+            `"depth_to_space"` (`Conv2D` of kernel `ceil(kernel_size / 2)` to
+            4x the filters, then a pixel shuffle); see
             `vae_keras.networks.upsampling`.
 
     Returns:

@@ -12,6 +12,7 @@ import keras
 
 from vae_keras.networks._common import check_positive_int, check_shape, check_units
 from vae_keras.networks.conv import _downsampled
+from vae_keras.networks.upsampling import ShuffledConv2DTranspose
 
 
 def vq_encoder(
@@ -107,7 +108,7 @@ def vq_decoder(
     inputs = keras.Input(shape=grid_shape, name="z_q")
     x = inputs
     for i, f in enumerate(filters):
-        x = keras.layers.Conv2DTranspose(
+        x = ShuffledConv2DTranspose(
             f, kernel_size, strides=2, padding="same", activation=activation, name=f"deconv_{i}"
         )(x)
     x = keras.layers.Conv2DTranspose(

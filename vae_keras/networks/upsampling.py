@@ -17,13 +17,17 @@ width to `filters`:
 Why the choice: on CPU, XLA (JAX) computes the kernel gradient of a stride-2
 transposed convolution (a convolution of the dilated input) over ten times
 slower than its forward pass, and some 35 times slower than TensorFlow; plain
-convolutions do not have that problem. `"depth_to_space"` trains the default
+convolutions do not have that problem. `"transpose"` therefore builds a
+`ShuffledConv2DTranspose`: the same layer and weights as Keras's
+`Conv2DTranspose`, which on JAX computes the same function as a plain
+convolution and a pixel shuffle. `"depth_to_space"` trains the default
 MNIST VAE 3.4x faster than `"transpose"` on JAX, about as fast on TensorFlow,
 and reaches a test loss as good (BENCHMARKS.md, "Conv decoder upsampling on
 three backends").
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 UPSAMPLINGS = ("transpose", "resize", "depth_to_space")
@@ -87,6 +91,103 @@ class DepthToSpace(keras.layers.Layer):
         return {**super().get_config(), "block_size": self.block_size}
 
 
+@keras.saving.register_keras_serializable(package="vae_keras")
+class ShuffledConv2DTranspose(keras.layers.Conv2DTranspose):
+    """`Conv2DTranspose` that, where it pays, runs as a convolution and a pixel shuffle.
+
+    A strided transposed convolution with `"same"` padding gives output pixel
+    `(s*i + a, s*j + b)` from a few input pixels around `(i, j)`, through the
+    kernel taps of phase `(a, b)`. So it equals a plain convolution at the
+    input size to `s*s*filters` channels (the taps of every phase, zeros where
+    a phase has none) followed by a pixel shuffle: the sub-pixel form of Shi
+    et al. (2016), with the transposed kernel's weights rearranged, not new
+    ones. The outputs agree to float rounding; the weights, config and saved
+    files are `Conv2DTranspose`'s.
+
+    Why: XLA on CPU (JAX) computes a strided transposed convolution's kernel
+    gradient as a convolution of the zero-dilated input, 14x slower than its
+    forward pass and 36x slower than TensorFlow (BENCHMARKS.md, "Conv decoder
+    upsampling on three backends"). The shuffled form has 16/9 the
+    multiply-adds for a 3x3 stride-2 kernel but only plain convolutions. On the
+    backends in `SHUFFLED_BACKENDS` it is used; elsewhere (TensorFlow, whose
+    oneDNN transposed convolution is fast), and for configurations it does not
+    cover (`"valid"` padding, `output_padding`, dilation, channels first,
+    stride 1), the layer runs Keras's `Conv2DTranspose.call`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = ShuffledConv2DTranspose(4, 3, strides=2, padding="same")
+    >>> tuple(layer(np.zeros((1, 5, 5, 2), "float32")).shape)
+    (1, 10, 10, 4)
+    """
+
+    SHUFFLED_BACKENDS = ("jax",)
+
+    def _shuffles(self) -> bool:
+        return (
+            keras.backend.backend() in self.SHUFFLED_BACKENDS
+            and self.padding == "same"
+            and self.output_padding is None
+            and self.dilation_rate == (1, 1)
+            and self.data_format == "channels_last"
+            and max(self.strides) > 1
+        )
+
+    def call(self, inputs):
+        if not self._shuffles():
+            return super().call(inputs)
+        (pad_h, index_h), (pad_w, index_w) = (
+            _phase_taps(k, s) for k, s in zip(self.kernel_size, self.strides, strict=True)
+        )
+        sh, sw = self.strides
+        # Kernel (kh, kw, filters, in) -> one zero tap appended on each spatial
+        # axis -> gathered to (sh, dh, sw, dw, filters, in) -> (dh, dw, in, sh*sw*filters).
+        kernel = ops.pad(self.kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])
+        kernel = ops.take(kernel, index_h.reshape(-1), axis=0)
+        kernel = ops.take(kernel, index_w.reshape(-1), axis=1)
+        dh, dw = index_h.shape[1], index_w.shape[1]
+        kernel = ops.reshape(kernel, (sh, dh, sw, dw, self.filters, -1))
+        kernel = ops.transpose(kernel, (1, 3, 5, 0, 2, 4))
+        kernel = ops.reshape(kernel, (dh, dw, -1, sh * sw * self.filters))
+        x = ops.pad(inputs, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+        x = ops.conv(x, kernel, strides=1, padding="valid", data_format="channels_last")
+        height, width = ops.shape(x)[1], ops.shape(x)[2]
+        x = ops.reshape(x, (-1, height, width, sh, sw, self.filters))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        outputs = ops.reshape(x, (-1, height * sh, width * sw, self.filters))
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        if self.activation is not None:
+            return self.activation(outputs)
+        return outputs
+
+
+def _phase_taps(kernel_size: int, stride: int):
+    """One axis of the shuffled form of a `"same"` transposed convolution.
+
+    Output pixel `stride*m + a` sums `x[m + d] * w[t]` over the taps `t` with
+    `t = a + left - stride*d`, `left = max(kernel_size - stride, 0) // 2`
+    (TensorFlow's `"same"` padding, which every Keras backend follows). Returns
+    the input padding `(before, after)` that makes the offsets `d` a "valid"
+    window, and an index array `(stride, window)` of taps per phase and
+    window position, `kernel_size` where the phase has no tap (the appended zero).
+    """
+    left = max(kernel_size - stride, 0) // 2
+    taps = {
+        (a, (a + left - t) // stride): t
+        for a in range(stride)
+        for t in range(kernel_size)
+        if (a + left - t) % stride == 0
+    }
+    offsets = [d for _, d in taps]
+    low, high = min(offsets), max(offsets)
+    index = np.full((stride, high - low + 1), kernel_size, dtype="int32")
+    for (a, d), t in taps.items():
+        index[a, d - low] = t
+    return (-low, high), index
+
+
 def upsample(x, filters: int, kernel_size: int, activation, upsampling: str, index: int):
     """Doubles the height and width of `x` and gives it `filters` channels.
 
@@ -96,7 +197,7 @@ def upsample(x, filters: int, kernel_size: int, activation, upsampling: str, ind
     """
     upsampling = check_upsampling(upsampling)
     if upsampling == "transpose":
-        return keras.layers.Conv2DTranspose(
+        return ShuffledConv2DTranspose(
             filters,
             kernel_size,
             strides=2,
