@@ -14,6 +14,7 @@ SHAPES = [(28, 28, 1), (8, 8, 1), (32, 32, 3), (64, 64, 3), (27, 13, 2)]
 def test_choices_are_the_documented_three():
     assert UPSAMPLINGS == ("transpose", "resize", "depth_to_space")
     assert networks.DepthToSpace is DepthToSpace
+    assert networks.ShuffledConv2DTranspose is ShuffledConv2DTranspose
 
 
 @pytest.mark.backend

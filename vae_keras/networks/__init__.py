@@ -7,13 +7,14 @@ from vae_keras.networks.defaults import default_networks
 from vae_keras.networks.dense import dense_decoder, dense_encoder
 from vae_keras.networks.grid import vq_decoder, vq_encoder
 from vae_keras.networks.residual import residual_decoder, residual_encoder
-from vae_keras.networks.upsampling import DepthToSpace
+from vae_keras.networks.upsampling import DepthToSpace, ShuffledConv2DTranspose
 
 __all__ = [
     "CachedPixelCNN",
     "DepthToSpace",
     "MaskedConv2D",
     "PixelCNN",
+    "ShuffledConv2DTranspose",
     "conv_decoder",
     "conv_encoder",
     "default_networks",
