@@ -299,6 +299,18 @@ def test_command_line_recipe():
         )
 
 
+def test_command_line_names_the_hierarchy_s_latents_not_latent_dim():
+    # `vae-keras train --architecture hierarchical` ignores --latent-dim; its banner says so.
+    from vae_keras import VAE, networks
+    from vae_keras.cli.training import latent_summary
+
+    model = tiny()
+    size = sum(math.prod(s) for s in model.group_shapes)
+    assert latent_summary(model, 16) == f"{len(model.group_shapes)} latent groups, {size} dims"
+    vae = VAE(networks.dense_encoder((4,), 3), networks.dense_decoder(3, (4,)))
+    assert latent_summary(vae, 3) == "latent 3"
+
+
 def test_command_line_evaluate_reports_the_likelihood(tmp_path, capsys):
     # `vae-keras evaluate` on a hierarchy: ELBO, NLL and active units, not only the test loss.
     from vae_keras import runs

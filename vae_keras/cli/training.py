@@ -1,5 +1,6 @@
 """`vae-keras train`: a run folder that one process owns and every rerun resumes."""
 
+import math
 import os
 import sys
 import time
@@ -82,6 +83,14 @@ def _run_folder(args, out, shape, backend, chief=True):
         out.mkdir(parents=True, exist_ok=True)
         runs.write_json(out / "config.json", config)
     return model, initial_epoch, history, state
+
+
+def latent_summary(model, latent_dim: int) -> str:
+    """`latent 16` (`--latent-dim`), or for a hierarchy, which ignores it, its groups and size."""
+    groups = getattr(model, "group_shapes", None)
+    if groups:
+        return f"{len(groups)} latent groups, {sum(math.prod(g) for g in groups)} dims"
+    return f"latent {latent_dim}"
 
 
 def _new_model(args, shape):
@@ -175,7 +184,7 @@ def train(args) -> Path:
                     else f"Finishing {out}: trained; done so far: {state.get('stage', 'training')}"
                 )
             print(
-                f"Training a {args.architecture} VAE ({args.likelihood}, latent {args.latent_dim}) "
+                f"Training a {args.architecture} VAE ({args.likelihood}, {latent_summary(model, args.latent_dim)}) "
                 f"on {data.num_train if data.streamed else len(x_train)} {args.dataset} images "
                 f"{shape}{' (streamed)' if data.streamed else ''}, {args.epochs} epochs, backend "
                 f"{keras.backend.backend()}; run folder {out}"
