@@ -94,6 +94,30 @@ def test_shuffled_transpose_equals_keras_conv2d_transpose(
             assert_close(np.asarray(got), np.asarray(want), atol=1e-4)
 
 
+@pytest.mark.backend
+@pytest.mark.parametrize("activation", ["relu", "softmax", "custom"])
+def test_shuffled_transpose_applies_any_activation_like_keras(activation, monkeypatch):
+    # Elementwise activations run before the shuffle, channel-mixing ones
+    # (softmax) and unknown callables after it: all give Keras's numbers.
+    monkeypatch.setattr(ShuffledConv2DTranspose, "SHUFFLED_BACKENDS", (keras.backend.backend(),))
+    if activation == "custom":
+        activation = lambda t: t - keras.ops.max(t, axis=-1, keepdims=True)  # noqa: E731
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 4, 5, 3)).astype("float32")
+    config = {"kernel_size": 3, "strides": 2, "padding": "same", "activation": activation}
+    shuffled = ShuffledConv2DTranspose(6, **config)
+    plain = keras.layers.Conv2DTranspose(6, **config)
+    shuffled.build(x.shape)
+    plain.build(x.shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in plain.weights]
+    shuffled.set_weights(weights)
+    plain.set_weights(weights)
+    expected = keras.ops.convert_to_numpy(plain(x))
+    assert_close(keras.ops.convert_to_numpy(shuffled(x)), expected, atol=1e-5)
+    if config["activation"] == "softmax":
+        np.testing.assert_allclose(expected.sum(-1), 1.0, atol=1e-5)
+
+
 def test_shuffled_transpose_falls_back_where_it_does_not_apply(monkeypatch):
     monkeypatch.setattr(ShuffledConv2DTranspose, "SHUFFLED_BACKENDS", (keras.backend.backend(),))
     assert ShuffledConv2DTranspose(2, 3, strides=2, padding="same")._shuffles()

@@ -108,7 +108,10 @@ class ShuffledConv2DTranspose(keras.layers.Conv2DTranspose):
     gradient as a convolution of the zero-dilated input, 14x slower than its
     forward pass and 36x slower than TensorFlow (BENCHMARKS.md, "Conv decoder
     upsampling on three backends"). The shuffled form has 16/9 the
-    multiply-adds for a 3x3 stride-2 kernel but only plain convolutions. On the
+    multiply-adds for a 3x3 stride-2 kernel but no transposed convolution; it
+    runs as one matmul over the shifted windows of the input (XLA's CPU matmul
+    is near peak, its convolutions are not), with the bias and an elementwise
+    activation applied before the shuffle. On the
     backends in `SHUFFLED_BACKENDS` it is used; elsewhere (TensorFlow, whose
     oneDNN transposed convolution is fast), and for configurations it does not
     cover (`"valid"` padding, `output_padding`, dilation, channels first,
@@ -142,25 +145,48 @@ class ShuffledConv2DTranspose(keras.layers.Conv2DTranspose):
         )
         sh, sw = self.strides
         # Kernel (kh, kw, filters, in) -> one zero tap appended on each spatial
-        # axis -> gathered to (sh, dh, sw, dw, filters, in) -> (dh, dw, in, sh*sw*filters).
+        # axis -> gathered to (sh, dh, sw, dw, filters, in) -> (dh*dw*in, sh*sw*filters),
+        # rows in the order of the windows below.
         kernel = ops.pad(self.kernel, [[0, 1], [0, 1], [0, 0], [0, 0]])
         kernel = ops.take(kernel, index_h.reshape(-1), axis=0)
         kernel = ops.take(kernel, index_w.reshape(-1), axis=1)
         dh, dw = index_h.shape[1], index_w.shape[1]
         kernel = ops.reshape(kernel, (sh, dh, sw, dw, self.filters, -1))
         kernel = ops.transpose(kernel, (1, 3, 5, 0, 2, 4))
-        kernel = ops.reshape(kernel, (dh, dw, -1, sh * sw * self.filters))
+        kernel = ops.reshape(kernel, (-1, sh * sw * self.filters))
         x = ops.pad(inputs, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
-        x = ops.conv(x, kernel, strides=1, padding="valid", data_format="channels_last")
-        height, width = ops.shape(x)[1], ops.shape(x)[2]
+        # The convolution as one matmul over the dh*dw shifted windows: XLA's
+        # CPU matmul runs near peak, its convolutions do not.
+        height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
+        windows = [x[:, i : i + height, j : j + width] for i in range(dh) for j in range(dw)]
+        x = ops.matmul(ops.concatenate(windows, axis=-1), kernel)
+        # Bias and an elementwise activation before the shuffle: the same
+        # values, but XLA differentiates the activation through the shuffle's
+        # transpose slowly (the default MNIST VAE: 130 against 160 ms/step).
+        if self.use_bias:
+            x = ops.add(x, ops.tile(self.bias, (sh * sw,)))
+        elementwise = self.activation in _ELEMENTWISE_ACTIVATIONS
+        if elementwise:
+            x = self.activation(x)
         x = ops.reshape(x, (-1, height, width, sh, sw, self.filters))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
         outputs = ops.reshape(x, (-1, height * sh, width * sw, self.filters))
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        if self.activation is not None:
+        if self.activation is not None and not elementwise:
             return self.activation(outputs)
         return outputs
+
+
+# Keras activations that act on each value alone, so they commute with a pixel
+# shuffle (softmax, glu and sparsemax mix the channel axis and are not here).
+_ELEMENTWISE_ACTIVATIONS = frozenset(
+    getattr(keras.activations, name)
+    for name in (  # noqa: SIM905 (one list of names, kept compact)
+        "celu elu exponential gelu hard_shrink hard_sigmoid hard_silu hard_tanh leaky_relu "
+        "linear log_sigmoid mish relu relu6 selu sigmoid silu soft_shrink softplus softsign "
+        "sparse_plus sparse_sigmoid squareplus tanh tanh_shrink"
+    ).split()
+    if hasattr(keras.activations, name)
+)
 
 
 def _phase_taps(kernel_size: int, stride: int):
