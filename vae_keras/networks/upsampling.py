@@ -20,8 +20,8 @@ slower than its forward pass, and some 30 times slower than TensorFlow; plain
 convolutions do not have that problem. `"transpose"` therefore builds a
 `ShuffledConv2DTranspose`: the same layer and weights as Keras's
 `Conv2DTranspose`, which on JAX computes the same function as a plain
-convolution and a pixel shuffle (the default MNIST VAE's step: 159 against
-400 ms on an idle 2-core CPU; TensorFlow: 65 ms). `"resize"` and
+convolution (one matmul over shifted windows) and a pixel shuffle (the default MNIST VAE's step: 128 against
+407 ms on an idle 2-core CPU; TensorFlow: 65 ms). `"resize"` and
 `"depth_to_space"` are different networks (BENCHMARKS.md, "Conv decoder
 upsampling on three backends").
 """
@@ -162,7 +162,7 @@ class ShuffledConv2DTranspose(keras.layers.Conv2DTranspose):
         x = ops.matmul(ops.concatenate(windows, axis=-1), kernel)
         # Bias and an elementwise activation before the shuffle: the same
         # values, but XLA differentiates the activation through the shuffle's
-        # transpose slowly (the default MNIST VAE: 130 against 160 ms/step).
+        # transpose slowly (the default MNIST VAE: 133-140 against 157 ms/step).
         if self.use_bias:
             x = ops.add(x, ops.tile(self.bias, (sh * sw,)))
         elementwise = self.activation in _ELEMENTWISE_ACTIVATIONS
