@@ -41,6 +41,18 @@ def test_layers_of_each_choice(upsampling, names):
     assert [layer.name for layer in decoder.layers[3:]] == names
 
 
+def _twin_layers(filters, config, input_shape, rng):
+    """A `ShuffledConv2DTranspose` and a Keras `Conv2DTranspose`, built, with the same random weights."""
+    shuffled = ShuffledConv2DTranspose(filters, **config)
+    plain = keras.layers.Conv2DTranspose(filters, **config)
+    shuffled.build(input_shape)
+    plain.build(input_shape)
+    weights = [rng.normal(size=w.shape).astype("float32") for w in plain.weights]
+    shuffled.set_weights(weights)
+    plain.set_weights(weights)
+    return shuffled, plain
+
+
 @pytest.mark.backend
 @pytest.mark.parametrize(
     "kernel_size, strides, input_size",
@@ -64,14 +76,7 @@ def test_shuffled_transpose_equals_keras_conv2d_transpose(
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, *input_size, 3)).astype("float32")
     config = {"kernel_size": kernel_size, "strides": strides, "padding": "same"}
-    config["activation"] = "tanh"
-    shuffled = ShuffledConv2DTranspose(4, **config)
-    plain = keras.layers.Conv2DTranspose(4, **config)
-    shuffled.build(x.shape)
-    plain.build(x.shape)
-    weights = [rng.normal(size=w.shape).astype("float32") for w in plain.weights]
-    shuffled.set_weights(weights)
-    plain.set_weights(weights)
+    shuffled, plain = _twin_layers(4, {**config, "activation": "tanh"}, x.shape, rng)
     assert shuffled._shuffles()
     out = keras.ops.convert_to_numpy(shuffled(x))
     expected = keras.ops.convert_to_numpy(plain(x))
@@ -105,16 +110,10 @@ def test_shuffled_transpose_applies_any_activation_like_keras(activation, monkey
     rng = np.random.default_rng(1)
     x = rng.normal(size=(2, 4, 5, 3)).astype("float32")
     config = {"kernel_size": 3, "strides": 2, "padding": "same", "activation": activation}
-    shuffled = ShuffledConv2DTranspose(6, **config)
-    plain = keras.layers.Conv2DTranspose(6, **config)
-    shuffled.build(x.shape)
-    plain.build(x.shape)
-    weights = [rng.normal(size=w.shape).astype("float32") for w in plain.weights]
-    shuffled.set_weights(weights)
-    plain.set_weights(weights)
+    shuffled, plain = _twin_layers(6, config, x.shape, rng)
     expected = keras.ops.convert_to_numpy(plain(x))
     assert_close(keras.ops.convert_to_numpy(shuffled(x)), expected, atol=1e-5)
-    if config["activation"] == "softmax":
+    if activation == "softmax":
         np.testing.assert_allclose(expected.sum(-1), 1.0, atol=1e-5)
 
 
