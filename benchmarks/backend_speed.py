@@ -13,6 +13,9 @@ backend (its own process, `KERAS_BACKEND` set) and each `upsampling` choice:
   `ShuffledConv2DTranspose` stages forced to Keras's `Conv2DTranspose.call`
   or to the convolution + pixel shuffle form on every backend (`"transpose"`
   itself takes the shuffle only on the backends in `SHUFFLED_BACKENDS`);
+- `transpose_keras_output` is `"transpose"` with its output layer
+  (`TapConv2DTranspose`) forced to Keras's `Conv2DTranspose.call`; the
+  default takes the matmul-over-taps form on the backends in `TAP_BACKENDS`;
 - test loss: the negative ELBO on the first `--test-images` test images after
   `--epochs` epochs on the first `--train-images` training images (seed 0),
   so a faster choice cannot silently cost quality.
@@ -32,6 +35,7 @@ from _timing import interleaved_ms_per_step, run_worker
 
 CHOICES = ("transpose", "resize", "depth_to_space")
 TRANSPOSE_FORMS = {"transpose_keras": False, "transpose_shuffled": True}  # shuffled?
+KERAS_OUTPUT = "transpose_keras_output"
 
 # The decoder's second upsampling stage (14x14x64 -> 28x28x32), batch 128: the
 # transposed convolution, and the convolution `"depth_to_space"` runs instead.
@@ -116,6 +120,7 @@ def run_backend(args):
     import keras
 
     from vae_keras import VAE, datasets, networks
+    from vae_keras.networks.output_conv import TapConv2DTranspose
     from vae_keras.networks.upsampling import ShuffledConv2DTranspose
 
     choices = args.upsampling.split(",")
@@ -125,9 +130,14 @@ def run_backend(args):
 
     def build(upsampling):
         keras.utils.set_random_seed(0)
+        plain = upsampling in TRANSPOSE_FORMS or upsampling == KERAS_OUTPUT
         decoder = networks.conv_decoder(
-            2, (28, 28, 1), upsampling="transpose" if upsampling in TRANSPOSE_FORMS else upsampling
+            2, (28, 28, 1), upsampling="transpose" if plain else upsampling
         )
+        if upsampling == KERAS_OUTPUT:
+            for layer in decoder.layers:
+                if isinstance(layer, TapConv2DTranspose):
+                    layer.TAP_BACKENDS = ()  # this instance only
         if upsampling in TRANSPOSE_FORMS:
             shuffled = (keras.backend.backend(),) if TRANSPOSE_FORMS[upsampling] else ()
             for layer in decoder.layers:

@@ -8,7 +8,9 @@ FLOP/s with the decoder's FLOPs per code (ARCHITECTURE.md's convention: 2 x
 multiply-adds; Conv2DTranspose counted input-side) and divides by a float32
 2048x2048 matmul measured in the same run. Rows: the estimator eagerly (the
 package's path for these models) and as a TensorFlow graph (the path
-`HierarchicalVAE` takes, `evaluate_as_graph`). Untrained weights: the work does
+`HierarchicalVAE` takes, `evaluate_as_graph`). The conv decoder also runs with
+its output layer forced to Keras's computation (`TapConv2DTranspose` off), the
+reference for that layer. Untrained weights: the work does
 not depend on them.
 """
 
@@ -53,6 +55,16 @@ def matmul_peak(seconds=3.0) -> float:
     return 2 * 2048**3 / best
 
 
+def keras_output(decoder):
+    """`decoder` with its `TapConv2DTranspose` layers running Keras's computation."""
+    from vae_keras.networks import TapConv2DTranspose
+
+    for layer in decoder.layers:
+        if isinstance(layer, TapConv2DTranspose):
+            layer.TAP_BACKENDS = ()  # this instance only
+    return decoder
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-samples", type=int, default=200)
@@ -73,6 +85,11 @@ def main():
     models = {
         "conv (vae-keras train default, z=16)": VAE(
             networks.conv_encoder(shape, 16), networks.conv_decoder(16, shape), seed=0
+        ),
+        # The reference for the output layer: the same decoder with Keras's own
+        # Conv2DTranspose computation in place of `TapConv2DTranspose`'s.
+        "conv, Keras output layer": VAE(
+            networks.conv_encoder(shape, 16), keras_output(networks.conv_decoder(16, shape)), seed=0
         ),
         "dense (512-256, z=32)": VAE(
             networks.dense_encoder(shape, 32, hidden_units=(512, 256)),

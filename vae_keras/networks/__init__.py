@@ -6,6 +6,7 @@ from vae_keras.networks.conv import conv_decoder, conv_encoder
 from vae_keras.networks.defaults import default_networks
 from vae_keras.networks.dense import dense_decoder, dense_encoder
 from vae_keras.networks.grid import vq_decoder, vq_encoder
+from vae_keras.networks.output_conv import TapConv2DTranspose
 from vae_keras.networks.residual import residual_decoder, residual_encoder
 from vae_keras.networks.upsampling import DepthToSpace, ShuffledConv2DTranspose
 
@@ -15,6 +16,7 @@ __all__ = [
     "MaskedConv2D",
     "PixelCNN",
     "ShuffledConv2DTranspose",
+    "TapConv2DTranspose",
     "conv_decoder",
     "conv_encoder",
     "default_networks",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import keras
 
 from vae_keras.networks._common import check_positive_int, check_shape, check_units
+from vae_keras.networks.output_conv import TapConv2DTranspose
 from vae_keras.networks.upsampling import check_upsampling, upsample
 
 
@@ -97,7 +98,7 @@ def conv_decoder(
     `z` goes through an optional dense layer, then a dense layer to a small
     feature map (`output size / 2 ** len(filters)`, rounded up), then one
     stride-2 upsampling stage per entry of `filters` (a `Conv2DTranspose` by
-    default), then a stride-1 `Conv2DTranspose` to the output channels,
+    default), then a stride-1 `Conv2DTranspose` to the output channels (`TapConv2DTranspose`),
     cropped to `output_shape`.
 
     Args:
@@ -161,7 +162,7 @@ def conv_decoder(
     x = keras.layers.Reshape((base_h, base_w, filters[0]), name="reshape")(x)
     for i, f in enumerate(filters):
         x = upsample(x, f, kernel_size, activation, upsampling, i)
-    x = keras.layers.Conv2DTranspose(
+    x = TapConv2DTranspose(
         channels, kernel_size, padding="same", activation=output_activation, name="decoder_output"
     )(x)
     crop_h, crop_w = base_h * scale - height, base_w * scale - width

@@ -12,6 +12,7 @@ import keras
 
 from vae_keras.networks._common import check_positive_int, check_shape, check_units
 from vae_keras.networks.conv import _downsampled
+from vae_keras.networks.output_conv import TapConv2DTranspose
 from vae_keras.networks.upsampling import ShuffledConv2DTranspose
 
 
@@ -111,7 +112,7 @@ def vq_decoder(
         x = ShuffledConv2DTranspose(
             f, kernel_size, strides=2, padding="same", activation=activation, name=f"deconv_{i}"
         )(x)
-    x = keras.layers.Conv2DTranspose(
+    x = TapConv2DTranspose(
         channels, 3, padding="same", activation=output_activation, name="decoder_output"
     )(x)
     crop_h, crop_w = expected[0] * scale - height, expected[1] * scale - width
