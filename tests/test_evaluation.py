@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -135,3 +136,30 @@ def test_decoder_rows_per_call_shrink_with_the_image():
     assert default_max_rows((28, 28, 1)) == 20000  # MNIST: as before
     assert default_max_rows((32, 32, 3)) == 20000 * 784 // 3072  # 5104 colour images
     assert default_max_rows((1024, 1024, 3)) == 100  # never below one batch
+
+
+def test_compiled_decoder_pass_matches_the_model_and_sees_new_weights():
+    # On JAX the estimator jit-compiles log p(x|z) (`_graph.pure_function`); it must
+    # give the model's own numbers, follow weight changes, and not keep models alive.
+    import gc
+    import weakref
+
+    from vae_keras import _graph
+
+    model = VAE(networks.dense_encoder(D, LATENT), networks.dense_decoder(LATENT, D), seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, D)).astype("float32")
+    z = rng.normal(size=(6, LATENT)).astype("float32")
+    compiled = _graph.pure_function(model, "log_prob_given_codes")
+    for _ in range(2):
+        expected = keras.ops.convert_to_numpy(model.log_prob_given_codes(x, z))
+        assert expected.shape == (6,)
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(compiled(x, z)), expected, rtol=1e-5, atol=1e-4
+        )
+        model.decoder.set_weights([w + 0.5 for w in model.decoder.get_weights()])
+    assert not np.allclose(keras.ops.convert_to_numpy(model.log_prob_given_codes(x, z)), expected)
+    reference = weakref.ref(model)
+    del model, compiled
+    gc.collect()
+    assert reference() is None and reference not in _graph._COMPILED

@@ -16,7 +16,7 @@ import numpy as np
 from keras import ops
 
 from vae_keras import likelihoods, losses
-from vae_keras._graph import graph_function
+from vae_keras._graph import graph_function, pure_function
 from vae_keras.layers import bound_log_var
 from vae_keras.validation import check_positive_int
 
@@ -48,6 +48,7 @@ class _SingleCodeScorer:
                 "not supported yet; evaluate it with `model.evaluate((x, labels))`."
             )
         self.model = model
+        self.log_prob_given_codes = pure_function(model, "log_prob_given_codes")
         self.evaluation_rows = getattr(model, "evaluation_rows", None)
         self.evaluate_as_graph = getattr(model, "evaluate_as_graph", False)
 
@@ -68,7 +69,7 @@ class _SingleCodeScorer:
         z = ops.reshape(
             z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps, (num_samples * batch, latent)
         )
-        return z, self.model.log_prob_given_codes(x, z)
+        return z, self.log_prob_given_codes(x, z)
 
     def log_importance_weights(self, x, posterior, num_samples, seed):
         """log p(x|z) + log p(z) - log q(z|x): shape `(num_samples, batch)`."""
