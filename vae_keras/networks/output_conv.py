@@ -13,6 +13,8 @@ is written the same way (the shifted upstream gradients and two matmuls).
 import keras
 from keras import ops
 
+from vae_keras.networks._windows import stacked_windows
+
 
 @keras.saving.register_keras_serializable(package="vae_keras")
 class TapConv2DTranspose(keras.layers.Conv2DTranspose):
@@ -93,10 +95,8 @@ def _tap_conv_transpose(x, kernel):
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
             padded = ops.pad(upstream, [[0, 0], [lh, kh - 1 - lh], [lw, kw - 1 - lw], [0, 0]])
-            shifted = ops.concatenate(
-                [padded[:, i : i + height, j : j + width] for i in range(kh) for j in range(kw)],
-                axis=-1,
-            )  # (batch, height, width, taps): d loss / d y
+            # d loss / d y: (batch, height, width, taps).
+            shifted = stacked_windows(padded, kh, kw, height, width)
             d_x = ops.matmul(shifted, ops.transpose(weights))
             d_weights = ops.matmul(
                 ops.transpose(ops.reshape(x, (-1, channels))), ops.reshape(shifted, (-1, taps))

@@ -30,6 +30,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from vae_keras.networks._windows import stacked_windows
+
 UPSAMPLINGS = ("transpose", "resize", "depth_to_space")
 
 
@@ -155,11 +157,9 @@ class ShuffledConv2DTranspose(keras.layers.Conv2DTranspose):
         kernel = ops.transpose(kernel, (1, 3, 5, 0, 2, 4))
         kernel = ops.reshape(kernel, (-1, sh * sw * self.filters))
         x = ops.pad(inputs, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
-        # The convolution as one matmul over the dh*dw shifted windows: XLA's
-        # CPU matmul runs near peak, its convolutions do not.
+        # The convolution as one matmul over the dh*dw shifted windows.
         height, width = ops.shape(inputs)[1], ops.shape(inputs)[2]
-        windows = [x[:, i : i + height, j : j + width] for i in range(dh) for j in range(dw)]
-        x = ops.matmul(ops.concatenate(windows, axis=-1), kernel)
+        x = ops.matmul(stacked_windows(x, dh, dw, height, width), kernel)
         # Bias and an elementwise activation before the shuffle: the same
         # values, but XLA differentiates the activation through the shuffle's
         # transpose slowly (the default MNIST VAE: 133-140 against 157 ms/step).
