@@ -64,6 +64,22 @@ def test_corrupt_model_files(tmp_path, capsys, content, message):
     assert message in err and str(path) in err
 
 
+def test_a_weights_member_with_a_bad_crc_is_one_line_naming_the_file(
+    model_file, tmp_path, capsys
+):
+    data = bytearray(model_file.read_bytes())
+    with zipfile.ZipFile(model_file) as archive:
+        info = archive.getinfo("model.weights.h5")
+    # Flip a byte inside the stored weights: the archive's directory stays readable.
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 2] ^= 0xFF
+    path = tmp_path / "model.keras"
+    path.write_bytes(bytes(data))
+    assert main(["sample", "--model", str(path)]) == 2
+    err = _error(capsys)
+    assert str(path) in err and "could not be loaded" in err and "internal error" not in err
+
+
 def test_a_config_declaring_a_huge_layer_is_refused_before_loading(tmp_path, capsys):
     path = tmp_path / "model.keras"
     with zipfile.ZipFile(path, "w") as archive:

@@ -160,3 +160,37 @@ def test_leftovers_of_dead_processes_are_removed(tmp_path, name):
     mine.write_text("")
     assert runs.clean_leftovers(tmp_path) == [name]
     assert mine.exists()
+
+
+def test_an_export_killed_while_replacing_leaves_nothing_after_the_rerun(tmp_path):
+    from vae_keras import VAE, networks
+
+    vae = VAE(
+        networks.dense_encoder((8, 8, 1), 2, hidden_units=(8,)),
+        networks.dense_decoder(2, (8, 8, 1), hidden_units=(8,)),
+        seed=0,
+    )
+    model_file = runs.save_model(vae, tmp_path / "model.keras")
+    out = tmp_path / "saved_model"
+    command = [sys.executable, "-m", "vae_keras", "export", "--model", str(model_file)]
+    first = subprocess.run(
+        [*command, "--out", str(out)], capture_output=True, text=True, env=_env(), check=False
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    # Killed after moving the old export aside, before the new one took its place.
+    killed = subprocess.run(
+        [*command, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=_env("export_replace"),
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    hidden = lambda: sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("."))  # noqa: E731
+    assert any(name.endswith(".old") for name in hidden())
+    rerun = subprocess.run(
+        [*command, "--out", str(out)], capture_output=True, text=True, env=_env(), check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert hidden() == []
+    assert (out / "saved_model.pb").is_file()

@@ -18,14 +18,13 @@ from vae_keras import (
     disentanglement,
     distribute,
     evaluation,
-    explorer,
     export,
     losses,
     networks,
     plotting,
     precision,
     presets,
-    report,
+    saving,
 )
 from vae_keras.layers import Sampling
 from vae_keras.models import (
@@ -41,6 +40,19 @@ from vae_keras.models import (
     conditional_decoder,
     conditional_encoder,
 )
+
+# The `vae-keras` application's modules load on first use, so `import vae_keras` loads the
+# library alone (the application imports the library, never the reverse).
+_APP_MODULES = ("explorer", "report")
+
+
+def __getattr__(name):
+    if name in _APP_MODULES:
+        import importlib
+
+        return importlib.import_module(f"vae_keras.{name}")
+    raise AttributeError(f"module 'vae_keras' has no attribute {name!r}")
+
 
 __all__ = [
     "AE",
@@ -70,4 +82,5 @@ __all__ = [
     "precision",
     "presets",
     "report",
+    "saving",
 ]

@@ -56,7 +56,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras.runs import DIR_MODE, FILE_MODE, fault_point, temporary_prefix
+from vae_keras.saving import DIR_MODE, FILE_MODE, clean_leftovers, fault_point, temporary_prefix
 
 ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "sample")
 _BACKENDS = ("tensorflow", "jax")
@@ -122,6 +122,8 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
         _replace_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    # What an export killed earlier left beside `path` (its new or its replaced folder).
+    clean_leftovers(path.parent, prefix=f".{path.name}.")
     return path
 
 
@@ -141,7 +143,7 @@ def _check_exportable(model):
         raise ValueError(
             f"export_saved_model does not export a {type(model).__name__} yet: its decoder "
             "generates pixel by pixel in a Python loop, which a SavedModel signature cannot "
-            "hold. Serve the .keras file (`vae_keras.runs.load_model`) instead."
+            "hold. Serve the .keras file (`vae_keras.saving.load_model`) instead."
         )
     backend = keras.backend.backend()
     if backend not in _BACKENDS:
@@ -312,6 +314,7 @@ def _replace_dir(new, path):
         return
     old = Path(tempfile.mkdtemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".old"))
     os.replace(path, old / "export")  # same file system: a rename, not a copy
+    fault_point("export_replace")
     try:
         os.replace(new, path)
     except BaseException:

@@ -1,18 +1,12 @@
 """`load()`: any supported image dataset as float32 NumPy arrays in [0, 1], NHWC."""
 
-import difflib
 import os
 
 import numpy as np
 
 from vae_keras.datasets._checks import is_int
 from vae_keras.datasets._idx import _IDX_FILES, ENV_VAR, _load_local_idx, _search_dirs
-
-KNOWN_DATASETS = ("mnist", "fashion_mnist", "digits")
-"""Names `load()` reads from files or scikit-learn; any TensorFlow Datasets image dataset works too."""
-
-PROCEDURAL_DATASETS = ("shapes", "patches")
-"""Names `load()` generates in code (no files, no network): see `load_shapes`, `load_patches`."""
+from vae_keras.datasets._names import KNOWN_DATASETS, PROCEDURAL_DATASETS
 
 _DIGITS_TRAIN_FRACTION = 0.8
 
@@ -188,14 +182,3 @@ def _resize(x, size, batch_size=1024):
             x[i : i + batch_size], size, method="bilinear", antialias=True
         ).numpy()
     return np.clip(out, 0.0, 1.0, out=out)
-
-
-def unknown_name_error(name, builders):
-    candidates = dict.fromkeys([*KNOWN_DATASETS, *PROCEDURAL_DATASETS, *builders])
-    matches = difflib.get_close_matches(name, list(candidates), n=3)
-    hint = f" Did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
-    return ValueError(
-        f"Unknown dataset {name!r}.{hint} Built-in: "
-        f"{', '.join(KNOWN_DATASETS + PROCEDURAL_DATASETS)}; or any TensorFlow Datasets "
-        "image dataset name."
-    )

@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from vae_keras.datasets._checks import check_choice, check_positive_int, image_size_pair
+from vae_keras.datasets._names import KNOWN_DATASETS, unknown_name_error
 
 CELEBA_CROP_BOX = (40, 15, 148, 148)
 """`(top, left, height, width)` of the `preprocessing="celeba"` crop of the aligned
@@ -95,16 +96,12 @@ def _source(name, split, data_dir, limit, image_size, crop=None, attributes=Fals
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
-        from vae_keras.datasets.core import KNOWN_DATASETS
-
         raise ImportError(
             f"Dataset {name!r} is not built in ({', '.join(KNOWN_DATASETS)}); "
             "other names are read through TensorFlow Datasets, which is not "
             "installed: pip install tensorflow-datasets"
         ) from e
     import tensorflow as tf
-
-    from vae_keras.datasets.core import unknown_name_error
 
     if limit is not None:
         limit = check_positive_int(limit, "limit")

@@ -22,8 +22,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from vae_keras.presets import recipes
-from vae_keras.presets.recipes import RECIPES
+from vae_keras.presets.table import RECIPES, optimizer
+from vae_keras.saving import load_model
 
 FOLDER = Path(__file__).resolve().parent / "weights"
 
@@ -94,8 +94,6 @@ def load(name: str, *, check_integrity: bool = True):
         The model (a `VAE`, `ConditionalVAE`, ...), compiled with the optimizer it was
         trained with, so `fit` continues training it.
     """
-    from vae_keras import runs
-
     card = info(name)
     file = path(name)
     if not file.is_file():
@@ -109,9 +107,9 @@ def load(name: str, *, check_integrity: bool = True):
             f"replaced). Reinstall vae_keras, or retrain it with "
             f"`python examples/train_presets.py --only {name}`."
         )
-    model = runs.load_model(file)
+    model = load_model(file)
     # Saved without optimizer state (smaller, portable): compile with the preset's optimizer.
-    model.compile(optimizer=recipes.optimizer(RECIPES[name]))
+    model.compile(optimizer=optimizer(RECIPES[name]))
     return model
 
 

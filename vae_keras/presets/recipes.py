@@ -1,81 +1,15 @@
 """How each preset is built and trained: the single source `examples/train_presets.py` reads.
 
-A recipe names its data, networks, likelihood and schedule; `build_model(recipe)` returns
-the compiled, untrained model and `load_data(recipe, split, data_dir)` its arrays.
+A recipe names its data, networks, likelihood and schedule (the table: `presets/table.py`);
+`build_model(recipe)` returns the compiled, untrained model and `load_data(recipe, split,
+data_dir)` its arrays.
 """
-
-from dataclasses import asdict, dataclass
 
 import keras
 
+from vae_keras.presets.table import RECIPES, Recipe, optimizer
 
-@dataclass(frozen=True)
-class Recipe:
-    """One preset's data, model and schedule."""
-
-    name: str
-    description: str
-    dataset: str  # "mnist" or "shapes"
-    model: str  # "vae" or "conditional"
-    architecture: str  # "conv", "dense" or "residual"
-    latent_dim: int
-    epochs: int
-    likelihood: str = "bernoulli"
-    image_size: int | None = None
-    widths: tuple[int, ...] | None = None  # residual networks' stage widths (default: theirs)
-    num_train: int | None = None  # None: the dataset's whole training split
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    seed: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-RECIPES = {
-    recipe.name: recipe
-    for recipe in (
-        Recipe(
-            "mnist_conv_z2",
-            "MNIST conv VAE with a 2-D latent space: the manifold, on a slider pad",
-            dataset="mnist",
-            model="vae",
-            architecture="conv",
-            latent_dim=2,
-            epochs=5,
-        ),
-        Recipe(
-            "mnist_conv_z16",
-            "MNIST conv VAE with 16 latent dimensions: the command line's default model",
-            dataset="mnist",
-            model="vae",
-            architecture="conv",
-            latent_dim=16,
-            epochs=5,
-        ),
-        Recipe(
-            "mnist_conditional_z2",
-            "conditional MNIST VAE (dense, label-aware): pick the digit, move through styles",
-            dataset="mnist",
-            model="conditional",
-            architecture="dense",
-            latent_dim=2,
-            epochs=5,
-        ),
-        Recipe(
-            "shapes_residual_z10",
-            "colour shapes (32x32, known factors: shape, colour, size, angle, position)",
-            dataset="shapes",
-            model="vae",
-            architecture="residual",
-            latent_dim=10,
-            epochs=6,
-            image_size=32,
-            widths=(32, 64, 64),
-            num_train=10000,
-        ),
-    )
-}
+__all__ = ["RECIPES", "Recipe", "build_model", "load_data", "optimizer"]
 
 
 def load_data(recipe: Recipe, split: str, data_dir=None):
@@ -118,8 +52,3 @@ def build_model(recipe: Recipe, input_shape, compile: bool = True) -> keras.Mode
     if compile:
         model.compile(optimizer=optimizer(recipe))
     return model
-
-
-def optimizer(recipe: Recipe) -> keras.optimizers.Optimizer:
-    """The optimizer the preset was trained with (a loaded preset continues with it)."""
-    return keras.optimizers.Adam(recipe.learning_rate)
