@@ -145,7 +145,7 @@ class FactorVAE(VAE):
         data, condition = self._split_inputs(x)
         target = data if y is None else y
         inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
-        z_mean, z_log_var = self._encode_tensors(inputs, training=training)
+        z_mean, z_log_var = self.encode_tensors(inputs, training=training)
         z = self.sampler([z_mean, z_log_var])
         reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
         kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)

@@ -75,7 +75,7 @@ class IWAE(VAE):
         data, condition = self._split_inputs(x)
         target = data if y is None else y
         inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
-        z_mean, z_log_var = self._encode_tensors(inputs, training=training)
+        z_mean, z_log_var = self.encode_tensors(inputs, training=training)
         k = self.num_samples
         # Sample-major repetition: row i * batch + b is sample i of example b.
         mean_k = ops.tile(z_mean, (k, 1))
