@@ -68,8 +68,10 @@ def _load(args):
 def _test_images(args, config, model):
     """(images, labels, note): a few test images to encode, or None and why not."""
     from vae_keras import run_data
+    from vae_keras.models.capabilities import capabilities, input_shape
 
-    if not callable(getattr(model, "encode", None)):
+    declared = capabilities(model)
+    if not declared.encode:
         return None, None, "the model has no encoder"
     dataset = args.dataset or config.get("dataset")
     data_dir = args.data_dir or config.get("data_dir") or os.environ.get("VAE_KERAS_DATA_DIR")
@@ -95,13 +97,13 @@ def _test_images(args, config, model):
         if explicit:
             raise
         return None, None, f"{dataset} test images did not load ({error})"
-    shape = tuple(getattr(model, "input_shape_", x.shape[1:]))
+    shape = input_shape(model, default=tuple(x.shape[1:]))
     if tuple(x.shape[1:]) != shape:
         message = f"{dataset} test images are {x.shape[1:]}, the model reads {shape}"
         if explicit:
             raise ValueError(f"{message}: pass the --dataset the model was trained on.")
         return None, None, message
-    if getattr(model, "num_classes", None) and y is None:
+    if declared.conditional and y is None:
         return None, None, f"{dataset} has no labels for the conditional model"
     return x, y, None
 
