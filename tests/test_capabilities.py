@@ -168,3 +168,4 @@ def test_vqvae_run_on_8bit_likelihood_completes(tmp_path, capsys):
     assert main(["explore", "--model", str(out / "model.keras"), "--no-browser"]) == 2
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and "`latent_vector`" in error and "VQVAE" in error
+    assert error.startswith("vae-keras explore: error: The explorer needs")

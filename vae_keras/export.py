@@ -1,7 +1,9 @@
 """SavedModel export with named endpoints, loadable without vae_keras.
 
 `export_saved_model(model, path)` writes a TensorFlow SavedModel of a trained
-`VAE`, `AE`, `IWAE` or `ConditionalVAE` with five endpoints:
+model whose class declares `export_endpoints` (`models.capabilities`): the
+endpoints are the model's own, from `model.serving_functions()`. For `VAE`,
+`AE`, `IWAE`, `ConditionalVAE` (and `HierarchicalVAE`'s top group) they are:
 
 | endpoint              | inputs                               | returns                       |
 |-----------------------|--------------------------------------|-------------------------------|
@@ -17,6 +19,9 @@ sigmoid of the logits is part of the graph), means for a Gaussian one.
 in the model advances on each call (stateless TF random ops keyed by the
 model's seed and that counter), so a reloaded model starts the same sequence
 again. For reproducible samples draw `z` yourself and call `decode`.
+
+A `VQVAE`'s `encode` returns int32 code indices `(batch, h, w)` and its `decode`
+reads them (`models/_vq_export.py`).
 
 A `ConditionalVAE` takes integer class ids `labels` (int32, shape
 `(batch,)`) as a second input of every endpoint: `encode(x, labels)`,
@@ -83,8 +88,10 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
     renamed into place, so `path` never holds a half-written export.
 
     Args:
-        model: A built `VAE`, `AE`, `IWAE` or `ConditionalVAE` (any model of
-            the package with an encoder and a decoder).
+        model: A built model whose class declares the capability
+            `export_endpoints` (`VAE`, `AE`, `IWAE`, `ConditionalVAE`,
+            `VQVAE`, `HierarchicalVAE`; not `PixelVAE`, which decodes pixel
+            by pixel: that raises `CapabilityError`).
         path: Folder to write (created; its parent too).
         overwrite: Replace an existing export at `path`. With `False`, an
             existing `path` raises `FileExistsError`.

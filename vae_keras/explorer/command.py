@@ -112,10 +112,12 @@ def run(args):
     """Loads the model and test images, then serves the explorer until Ctrl-C."""
     from vae_keras.explorer import serve
     from vae_keras.explorer.app import ExplorerServer
+    from vae_keras.explorer.decoding import check_explorable
 
     if args.port is not None:  # a taken port fails now, not after loading the model
         ExplorerServer(None, args.host, args.port).server_close()
     model, config = _load(args)
+    check_explorable(model)  # before loading any test images
     images, labels, note = _test_images(args, config, model)
     if note:
         print(f"No test images to encode ({note}); sliders, pad and prior draws still work.")

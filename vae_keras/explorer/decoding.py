@@ -89,6 +89,23 @@ def _fast_path(model) -> bool:
     return capabilities(model).single_pass_decoder
 
 
+def check_explorable(model, purpose: str = "The explorer"):
+    """`capabilities(model)` when the explorer can show it (flat codes to decode),
+    else the one-line `CapabilityError`."""
+    return require(
+        model,
+        "latent_vector",
+        purpose,
+        instead=(
+            "A VQ-VAE's codes are index grids, not sliders: explore a VAE-family model "
+            "(e.g. `vae-keras train --architecture conv`)."
+            if capabilities(model).discrete_codes
+            else "Pass a VAE-family model.keras written by `vae-keras train`, like a VAE "
+            "or ConditionalVAE."
+        ),
+    )
+
+
 class LatentDecoder:
     """A model's decoder (and encoder) for the explorer, checked and warmed.
 
@@ -108,18 +125,7 @@ class LatentDecoder:
     """
 
     def __init__(self, model):
-        declared = require(
-            model,
-            "latent_vector",
-            "The explorer",
-            instead=(
-                "A VQ-VAE's codes are index grids, not sliders: explore a VAE-family model "
-                "(e.g. `vae-keras train --architecture conv`)."
-                if capabilities(model).discrete_codes
-                else "Pass a VAE-family model.keras written by `vae-keras train`, like a VAE "
-                "or ConditionalVAE."
-            ),
-        )
+        declared = check_explorable(model)
         self.model = model
         self.latent_dim = latent_dim = int(model.latent_dim)
         self.num_classes = int(model.num_classes) if declared.conditional else None
