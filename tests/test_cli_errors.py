@@ -183,6 +183,56 @@ def test_out_of_range_numbers_are_usage_errors(argv, capsys):
     assert "must be" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["train", "--learning-rate", "abc"],
+            "vae-keras train: error: argument --learning-rate: must be a finite number >= 0 "
+            "(e.g. 0.001 or 1e-3), got 'abc' (options: `vae-keras train -h`)",
+        ),
+        (
+            ["train", "--epochs", "abc"],
+            "vae-keras train: error: argument --epochs: must be a whole number >= 1, got 'abc' "
+            "(options: `vae-keras train -h`)",
+        ),
+        (
+            ["train", "--epochs", "0"],
+            "vae-keras train: error: argument --epochs: must be a whole number >= 1, got 0 "
+            "(options: `vae-keras train -h`)",
+        ),
+        (
+            ["evaluate", "--model", "m.keras", "--seed", "x"],
+            "vae-keras evaluate: error: argument --seed: must be a whole number in "
+            "[0, 2147483647], got 'x' (options: `vae-keras evaluate -h`)",
+        ),
+        (
+            ["explore", "--preset", "p", "--port", "http"],
+            "vae-keras explore: error: argument --port: must be a port number in [1, 65535], "
+            "got 'http' (options: `vae-keras explore -h`)",
+        ),
+        (
+            ["train", "--epoks", "3"],
+            "vae-keras train: error: unrecognized arguments: --epoks 3 (options: "
+            "`vae-keras train -h`)",
+        ),
+    ],
+)
+def test_flag_errors_are_one_line_naming_flag_value_and_fix(argv, line, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == line + "\n"  # no usage block before it
+
+
+def test_help_still_prints_the_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "-h"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("usage: vae-keras train") and "--learning-rate" in help_text
+
+
 def test_other_io_errors_and_accelerator_out_of_memory(model_file, capsys, monkeypatch):
     def io_error(args):
         raise OSError("Unable to synchronously create file (file write failed)")

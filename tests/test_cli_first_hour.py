@@ -36,10 +36,25 @@ def test_every_train_option_shows_its_default(capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     train = parser._subparsers._group_actions[0].choices["train"]
     for action in train._actions:
-        if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
+        unset = action.default is None or action.default is False  # 0 is a default to show
+        if not unset and action.default != "==SUPPRESS==" and action.option_strings:
             assert f"(default: {action.default})" in help_text, action.option_strings
+    assert "seed of the weights, batches and samples (default: 0)" in help_text
     assert "passes over the data (default: 20; digits: 150)" in help_text
     assert "images per step (default: 128; digits: 32)" in help_text
+
+
+def test_help_states_each_default_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["explore", "-h"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "address to listen on (default: 127.0.0.1, this machine only)" in help_text
+    assert help_text.count("(default: 127.0.0.1)") == 0
+    with pytest.raises(SystemExit):
+        main(["evaluate", "-h"])
+    assert "seed of the importance samples (default: 0)" in " ".join(
+        capsys.readouterr().out.split()
+    )
 
 
 def test_digits_gets_enough_steps_unless_the_user_says_otherwise():
