@@ -191,7 +191,9 @@ def train(args) -> Path:
             )
 
             train_data = x_train
-            fit_kwargs = {} if data.streamed else {"batch_size": args.batch_size}
+            # A stream reshuffles its files every epoch itself (and fit() warns at a shuffle
+            # it cannot apply to one).
+            fit_kwargs = {"shuffle": False} if data.streamed else {"batch_size": args.batch_size}
             if args.binarize:
                 from vae_keras.binarization import DynamicBinarization, binarize
 
