@@ -124,3 +124,52 @@ def test_evaluate_defaults_to_a_quick_estimate_with_progress(tmp_path):
                  "--num-samples", "3"]) == 0  # fmt: skip
     full = json.loads((out / "evaluation.json").read_text())
     assert full["nll_num_images"] == num_test and full["nll_num_samples"] == 3
+
+
+def _write_idx(folder, count=80, size=8, seed=0):
+    """Tiny MNIST-format IDX files (8x8 images) for both splits."""
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", count), ("t10k", count // 4)):
+        images = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in images.shape)
+        (folder / f"{split}-images-idx3-ubyte").write_bytes(header + images.tobytes())
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        header = bytes([0, 0, 8, 1]) + n.to_bytes(4, "big")
+        (folder / f"{split}-labels-idx1-ubyte").write_bytes(header + labels.tobytes())
+
+
+def test_a_run_finds_its_data_from_any_folder(tmp_path, monkeypatch, capsys):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    _write_idx(project / "data" / "mnist")
+    elsewhere.mkdir()
+    monkeypatch.delenv("VAE_KERAS_DATA_DIR", raising=False)
+    monkeypatch.chdir(project)
+    argv = ["train", "--dataset", "mnist", "--data-dir", "data/mnist", "--architecture", "dense"]
+    argv += ["--latent-dim", "2", "--epochs", "1", "--batch-size", "16", "--output", "runs/r"]
+    assert main(argv) == 0
+    run = project / "runs" / "r"
+    config = json.loads((run / "config.json").read_text())
+    assert config["data_dir"] == str(project / "data" / "mnist")  # absolute, not as typed
+    monkeypatch.chdir(elsewhere)
+    evaluate = ["evaluate", "--model", str(run / "model.keras"), "--num-samples", "2"]
+    assert main(evaluate) == 0
+    assert json.loads((run / "evaluation.json").read_text())["num_examples"] == 20
+    # A run of an older version recorded the folder as typed: found from the run's parents.
+    config["data_dir"] = "data/mnist"
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "evaluation.json").unlink()
+    assert main(evaluate) == 0
+    assert json.loads((run / "evaluation.json").read_text())["num_examples"] == 20
+    # Nowhere to be found: one line naming config.json and the flag that overrides it.
+    config["data_dir"] = "moved/mnist"
+    (run / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(evaluate) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"'moved/mnist' recorded in {run / 'config.json'} does not exist" in err
+    assert "Pass --data-dir" in err
+    assert main([*evaluate, "--data-dir", str(project / "data" / "mnist")]) == 0

@@ -8,7 +8,9 @@ evaluation, figures and the report use.
 """
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -113,6 +115,37 @@ def load_test(dataset, data_dir, *, image_size, limit, seed=0, labels=False):
         return (x, None) if labels else x
     x, y = datasets.load(dataset, "test", data_dir, limit=limit, image_size=size)
     return (x, y) if labels else x
+
+
+def absolute_data_dir(data_dir):
+    """`data_dir` as `train` records it in config.json: absolute, so the run's other
+    commands find the data from any folder (None stays None: $VAE_KERAS_DATA_DIR or TFDS)."""
+    return os.path.abspath(os.path.expanduser(data_dir)) if data_dir else data_dir
+
+
+def recorded_data_dir(model_path, config):
+    """The `data_dir` a run's config.json records, as a path that exists from here, or None.
+
+    New runs record an absolute path. An older run's relative one is tried from the current
+    folder, then from the run folder and each folder above it (one of them is usually where
+    the run was trained). Raises FileNotFoundError naming config.json and `--data-dir` when
+    none of them exists.
+    """
+    recorded = config.get("data_dir")
+    if not recorded:
+        return None
+    path = Path(recorded).expanduser()
+    run_folder = Path(os.path.abspath(model_path)).parent
+    bases = [Path.cwd(), run_folder, *run_folder.parents] if not path.is_absolute() else [None]
+    for base in bases:
+        candidate = path if base is None else base / path
+        if candidate.is_dir():
+            return str(candidate)
+    tried = "" if path.is_absolute() else f" (tried from {Path.cwd()} and from {run_folder} up)"
+    raise FileNotFoundError(
+        f"The data folder {recorded!r} recorded in {run_folder / 'config.json'} does not "
+        f"exist{tried}. Pass --data-dir with the run's dataset files (it overrides config.json)."
+    )
 
 
 def on_8bit_grid(x) -> bool:

@@ -29,6 +29,12 @@ _RUN_SETTINGS = (
 )
 
 
+def _absolute(data_dir):
+    from vae_keras import run_data
+
+    return run_data.absolute_data_dir(data_dir)
+
+
 def _output_folder(args) -> Path:
     return Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
 
@@ -39,7 +45,8 @@ def _run_folder(args, out, shape, backend, chief=True):
     from vae_keras import runs
 
     config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
-    config.update(backend=backend, input_shape=list(shape))
+    # Absolute: evaluate, plot and explore find the data from any folder.
+    config.update(backend=backend, input_shape=list(shape), data_dir=_absolute(args.data_dir))
     removed = runs.clean_leftovers(out) if chief else []
     if removed:
         print(f"Removed {len(removed)} temporary file(s) left in {out} by a killed run")
@@ -57,6 +64,8 @@ def _run_folder(args, out, shape, backend, chief=True):
         previous, state = None, {}
     model, initial_epoch, history = runs.resume_state(out)
     if model is not None:
+        if previous and previous.get("data_dir"):  # older runs: as typed, from this folder
+            previous["data_dir"] = _absolute(previous["data_dir"])
         changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
         if changed:
             raise ValueError(

@@ -79,9 +79,17 @@ def _test_images(args, config, model):
     if not callable(getattr(model, "encode", None)):
         return None, None, "the model has no encoder"
     dataset = args.dataset or config.get("dataset")
-    data_dir = args.data_dir or config.get("data_dir") or os.environ.get("VAE_KERAS_DATA_DIR")
     if not dataset:
         return None, None, "the model's dataset is unknown: pass --dataset"
+    data_dir = args.data_dir
+    if not data_dir and args.model:  # the run's (a relative one of an older run: searched)
+        try:
+            data_dir = run_data.recorded_data_dir(args.model, config)
+        except FileNotFoundError as error:
+            if args.dataset:
+                raise
+            return None, None, str(error)
+    data_dir = data_dir or os.environ.get("VAE_KERAS_DATA_DIR")
     if not data_dir and dataset not in _OFFLINE:
         if args.preset:  # the few test images shipped with the preset
             from vae_keras import presets
