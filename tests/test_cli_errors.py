@@ -3,6 +3,7 @@
 
 import errno
 import json
+import types
 import zipfile
 
 import numpy as np
@@ -247,3 +248,39 @@ def test_other_io_errors_and_accelerator_out_of_memory(model_file, capsys, monke
     monkeypatch.setitem(cli.COMMANDS, "export", xla_oom)
     assert main(["export", "--model", str(model_file)]) == 2
     assert "out of memory" in _error(capsys)
+
+
+def test_without_data_and_network_train_fails_fast_naming_the_fix(tmp_path, capsys, monkeypatch):
+    import socket
+    import time
+
+    import tensorflow_datasets as tfds
+
+    def unreachable(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    downloads = []
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds, "load", lambda *args, **kwargs: downloads.append(args))
+    features = {
+        "image": types.SimpleNamespace(shape=(28, 28, 1)),
+        "label": types.SimpleNamespace(shape=()),
+    }
+    mnist = types.SimpleNamespace(
+        is_prepared=lambda: False, info=types.SimpleNamespace(features=features)
+    )
+    monkeypatch.setattr(tfds, "builder", lambda *args, **kwargs: mnist)
+    monkeypatch.delenv("VAE_KERAS_DATA_DIR", raising=False)
+    start = time.monotonic()
+    assert main(["train", "--output", str(tmp_path / "run")]) == 2
+    assert time.monotonic() - start < 60
+    assert downloads == []  # no download (and its minutes of retries) was started
+    err = _error(capsys)
+    assert "No mnist files here and no network to download them" in err
+    assert "Pass --data-dir" in err and "$VAE_KERAS_DATA_DIR" in err
+    # Online, the download goes ahead (here the fake one, which fails).
+    monkeypatch.setattr(
+        socket, "create_connection", lambda *a, **k: types.SimpleNamespace(close=int)
+    )
+    assert main(["train", "--output", str(tmp_path / "run")]) == 2
+    assert downloads == [("mnist",)]
