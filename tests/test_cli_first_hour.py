@@ -173,3 +173,31 @@ def test_a_run_finds_its_data_from_any_folder(tmp_path, monkeypatch, capsys):
     assert f"'moved/mnist' recorded in {run / 'config.json'} does not exist" in err
     assert "Pass --data-dir" in err
     assert main([*evaluate, "--data-dir", str(project / "data" / "mnist")]) == 0
+
+
+def test_evaluate_scores_the_runs_test_set_and_says_why_its_loss_differs(tmp_path, capsys):
+    out = tmp_path / "run"
+    train = ["train", "--dataset", "digits", "--architecture", "dense", "--latent-dim", "2"]
+    train += ["--epochs", "1", "--limit", "64", "--binarize", "--seed", "3"]
+    assert main([*train, "--output", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    model = str(out / "model.keras")
+    assert main(["evaluate", "--model", model, "--num-samples", "2", "--nll-images", "8"]) == 0
+    result = json.loads((out / "evaluation.json").read_text())
+    # The same binarized test images as train scored (the run's seed 3, not --seed 0): the
+    # KL, deterministic given the images, agrees.
+    assert result["binarized"] and result["num_examples"] == metrics["num_test"]
+    assert result["test_kl_loss"] == pytest.approx(metrics["test"]["kl_loss"], rel=1e-4)
+    # Where the losses differ, one line under the test loss says why.
+    metrics["test"]["loss"] = 123.456
+    (out / "metrics.json").write_text(json.dumps(metrics))
+    capsys.readouterr()
+    assert main(["evaluate", "--model", model, "--num-samples", "2", "--nll-images", "8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  test loss"))
+    assert lines[at + 1].strip() == (
+        "(metrics.json: 123.46; the loss draws a random z per image, so each scoring differs "
+        "a little)"
+    )
+    assert main(["evaluate", "--model", model, "--num-samples", "2", "--limit", "16"]) == 0
+    assert "(metrics.json: 123.46; other test images than train scored)" in capsys.readouterr().out
