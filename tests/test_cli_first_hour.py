@@ -173,6 +173,19 @@ def test_a_run_finds_its_data_from_any_folder(tmp_path, monkeypatch, capsys):
     assert f"'moved/mnist' recorded in {run / 'config.json'} does not exist" in err
     assert "Pass --data-dir" in err
     assert main([*evaluate, "--data-dir", str(project / "data" / "mnist")]) == 0
+    # An interrupted run of an older version (data_dir as typed) resumes from where it was
+    # trained: the same folder, not "other settings".
+    from vae_keras import runs
+
+    config["data_dir"] = "data/mnist"
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "metrics.json").unlink()
+    runs.save_model(runs.load_model(run / "model.keras"), run / runs.CHECKPOINT)
+    monkeypatch.chdir(project)
+    capsys.readouterr()
+    argv[argv.index("--epochs") + 1] = "2"
+    assert main(argv) == 0
+    assert "Resuming runs/r after epoch 1 of 2" in capsys.readouterr().out
 
 
 def test_evaluate_scores_the_runs_test_set_and_says_why_its_loss_differs(tmp_path, capsys):
