@@ -1,0 +1,154 @@
+"""HierarchicalVAE speed: train steps (XLA on/off, cell widths) and evaluation throughput.
+
+    python benchmarks/hierarchical_speed.py --jit-compile              # XLA A/B, default widths
+    python benchmarks/hierarchical_speed.py --widths 24/48,32/64,48/96 --eval
+    python benchmarks/hierarchical_speed.py --steps 0 --eval --eval-rounds 2   # graph vs eager
+
+The model is `HierarchicalVAE((28, 28, 1), widths=...)` with every other argument
+at its default (5 latent groups, Bernoulli likelihood), compiled with its recipe
+(`compile()`: Adam 2e-3, global norm clipped at 200, XLA off). Inputs are random
+binary 28x28x1 images: step and evaluation times do not depend on the values or
+the weights. Rows:
+
+- ms/step: `fit` over `--steps` batches of `--batch-size`, median over
+  `--rounds` interleaved rounds (every row once per round, same batches) after
+  `--warmup` untimed steps; with `--jit-compile` each width also runs compiled with
+  `jit_compile=True` (TensorFlow's XLA; the default is off);
+- `--eval`: importance samples per second of `evaluation.log_likelihood` (k =
+  `--num-samples` on `--images` images), the package's path (the top-down passes as
+  a TensorFlow graph, `evaluate_as_graph`) and the same estimator eagerly, in
+  `--eval-rounds` interleaved rounds after one warm-up round.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from _timing import interleaved_ms_per_step
+
+
+def parse_widths(text):
+    """ "24/48,32/64" -> [(24, 48), (32, 64)]."""
+    return [tuple(int(w) for w in item.split("/")) for item in text.split(",") if item]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--widths",
+        default="24/48",
+        help="cell widths per scale, finest first; comma-separated variants (24/48 is the default)",
+    )
+    parser.add_argument(
+        "--jit-compile", action="store_true", help="also time each width with XLA on"
+    )
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per round (0: none)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps (tracing)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--eval", action="store_true", help="also time the NLL estimator")
+    parser.add_argument("--num-samples", type=int, default=200, help="k of the estimator")
+    parser.add_argument("--images", type=int, default=100, help="images the estimator scores")
+    parser.add_argument("--eval-rounds", type=int, default=2, help="timed estimator rounds")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+
+    import keras
+    import numpy as np
+
+    from vae_keras import evaluation
+    from vae_keras.models import HierarchicalVAE
+
+    widths = parse_widths(args.widths)
+    rng = np.random.default_rng(args.seed)
+    x = (rng.random((args.batch_size * max(args.steps, args.warmup, 1), 28, 28, 1)) < 0.3).astype(
+        "float32"
+    )
+
+    def build(width, jit_compile=False):
+        keras.utils.set_random_seed(args.seed)
+        model = HierarchicalVAE((28, 28, 1), widths=width, seed=args.seed)
+        model.compile(jit_compile=jit_compile)
+        return model
+
+    def label(width):
+        return "/".join(map(str, width))
+
+    load_before = os.getloadavg()
+    step_rows = {}
+    if args.steps:
+        models = {}
+        for width in widths:
+            for xla in (False, True) if args.jit_compile else (False,):
+                name = f"widths {label(width)}, jit_compile={xla}"
+                models[name] = build(width, xla)
+                models[name].fit(
+                    x[: args.batch_size * args.warmup],
+                    batch_size=args.batch_size,
+                    shuffle=False,
+                    verbose=0,
+                )
+                step_rows[name] = models[name].count_params()
+        timed = x[: args.batch_size * args.steps]
+        medians, every = interleaved_ms_per_step(
+            models, timed, args.batch_size, args.rounds, args.steps
+        )
+        step_rows = {name: (step_rows[name], ms, every[name]) for name, ms in medians.items()}
+
+    eval_rows = {}
+    if args.eval:
+        images = x[: args.images]
+        paths = {}
+        for width in widths:
+            model = build(width)
+            for graph in (True, False):
+                paths[(label(width), graph)] = model
+        times = {path: [] for path in paths}
+        for _ in range(args.eval_rounds + 1):  # the first round warms up (tracing)
+            for (name, graph), model in paths.items():
+                model.evaluate_as_graph = graph  # this instance; the class default is True
+                start = time.perf_counter()
+                evaluation.log_likelihood(
+                    model, images, num_samples=args.num_samples, verbose=False
+                )
+                times[(name, graph)].append(time.perf_counter() - start)
+        for path, measured in times.items():
+            rates = [args.images * args.num_samples / t for t in measured[1:]]
+            eval_rows[path] = (statistics.median(rates), rates)
+
+    print(
+        f"\nHierarchicalVAE((28, 28, 1)), recipe compile(); backend {keras.backend.backend()}, "
+        f"keras {keras.__version__}; machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"load average {load_before[0]:.1f} before / {os.getloadavg()[0]:.1f} after"
+    )
+    if step_rows:
+        print(
+            f"\nms/step: median of {args.rounds} interleaved rounds x {args.steps} steps of "
+            f"batch {args.batch_size}, after {args.warmup} warm-up steps"
+        )
+        print("| model | params | ms/step (median) | each round |\n| --- | ---: | ---: | --- |")
+        for name, (params, ms, rounds) in step_rows.items():
+            each = ", ".join(f"{t:.1f}" for t in rounds)
+            print(f"| {name} | {params:,} | {ms:.1f} | {each} |")
+    if eval_rows:
+        print(
+            f"\nlog_likelihood, k = {args.num_samples} on {args.images} images: importance "
+            f"samples (rows) per second, median of {args.eval_rounds} rounds after one warm-up"
+        )
+        print("| widths | estimator | rows/s (median) | each round |\n| --- | --- | ---: | --- |")
+        for (name, graph), (rate, rates) in eval_rows.items():
+            path = "graph (evaluate_as_graph, the default)" if graph else "eager"
+            each = ", ".join(f"{r:,.0f}" for r in rates)
+            print(f"| {name} | {path} | {rate:,.0f} | {each} |")
+
+
+if __name__ == "__main__":
+    main()
