@@ -17,7 +17,9 @@ the weights. Rows:
 - `--eval`: importance samples per second of `evaluation.log_likelihood` (k =
   `--num-samples` on `--images` images), the package's path (the top-down passes as
   a TensorFlow graph, `evaluate_as_graph`) and the same estimator eagerly, in
-  `--eval-rounds` interleaved rounds after one warm-up round.
+  `--eval-rounds` interleaved rounds after one warm-up round; `--max-rows` compares
+  decoder rows per call on the graph path (`default`: the model's
+  `evaluation_rows`, 4,000).
 """
 
 import argparse
@@ -54,6 +56,12 @@ def build_parser():
     parser.add_argument("--num-samples", type=int, default=200, help="k of the estimator")
     parser.add_argument("--images", type=int, default=100, help="images the estimator scores")
     parser.add_argument("--eval-rounds", type=int, default=2, help="timed estimator rounds")
+    parser.add_argument(
+        "--max-rows",
+        default="default",
+        help="rows per call to compare on the graph path, comma-separated "
+        "(`default`: the model's evaluation_rows)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -109,17 +117,19 @@ def main(argv=None):
         paths = {}
         for width in widths:
             model = build(width)
-            for graph in (True, False):
-                paths[(label(width), graph)] = model
+            for rows in dict.fromkeys(args.max_rows.split(",")):
+                rows = model.evaluation_rows if rows == "default" else int(rows)
+                paths[(label(width), True, rows)] = model
+            paths[(label(width), False, model.evaluation_rows)] = model
         times = {path: [] for path in paths}
         for _ in range(args.eval_rounds + 1):  # the first round warms up (tracing)
-            for (name, graph), model in paths.items():
+            for (name, graph, rows), model in paths.items():
                 model.evaluate_as_graph = graph  # this instance; the class default is True
                 start = time.perf_counter()
                 evaluation.log_likelihood(
-                    model, images, num_samples=args.num_samples, verbose=False
+                    model, images, num_samples=args.num_samples, max_rows=rows, verbose=False
                 )
-                times[(name, graph)].append(time.perf_counter() - start)
+                times[(name, graph, rows)].append(time.perf_counter() - start)
         for path, measured in times.items():
             rates = [args.images * args.num_samples / t for t in measured[1:]]
             eval_rows[path] = (statistics.median(rates), rates)
@@ -143,11 +153,14 @@ def main(argv=None):
             f"\nlog_likelihood, k = {args.num_samples} on {args.images} images: importance "
             f"samples (rows) per second, median of {args.eval_rounds} rounds after one warm-up"
         )
-        print("| widths | estimator | rows/s (median) | each round |\n| --- | --- | ---: | --- |")
-        for (name, graph), (rate, rates) in eval_rows.items():
+        print(
+            "| widths | estimator | rows per call | rows/s (median) | each round |\n"
+            "| --- | --- | ---: | ---: | --- |"
+        )
+        for (name, graph, rows), (rate, rates) in eval_rows.items():
             path = "graph (evaluate_as_graph, the default)" if graph else "eager"
             each = ", ".join(f"{r:,.0f}" for r in rates)
-            print(f"| {name} | {path} | {rate:,.0f} | {each} |")
+            print(f"| {name} | {path} | {rows:,} | {rate:,.0f} | {each} |")
 
 
 if __name__ == "__main__":
