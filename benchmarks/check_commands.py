@@ -19,7 +19,8 @@ for the lines after it. Each command is checked without running anything:
   --help` (or `vae-keras COMMAND --help`) output.
 
 Tables: every Markdown table must have a command between the previous table (or
-heading) and the next one, so that each table names the command that produced it.
+heading) and its end, or in the paragraph right after it, so that each table names the
+command that produced it.
 """
 
 import argparse
@@ -237,7 +238,8 @@ def check_commands(markdown, subprocess_mode=False):
 
 
 def tables_without_command(markdown):
-    """Line numbers of tables with no command between their neighbours (tables, headings)."""
+    """First lines of the tables with no command in the text around them: after the previous
+    table (or heading), or in the paragraph or code block right after the table."""
     lines = markdown.splitlines()
     command_lines = {c.line for c in extract_commands(markdown)}
     code = {n for n, _, in_code in _code_lines(lines) if in_code}
@@ -253,7 +255,13 @@ def tables_without_command(markdown):
     for i, (first, last) in enumerate(tables):
         low = max([tables[i - 1][1] if i else 0] + [h for h in headings if h < first])
         nexts = [tables[i + 1][0]] if i + 1 < len(tables) else []
-        high = min(nexts + [h for h in headings if h > last] + [len(lines) + 1])
+        # After the table: the paragraph (or code block) that follows it, no further.
+        after = last + 1
+        while after <= len(lines) and not lines[after - 1].strip():
+            after += 1
+        while after <= len(lines) and lines[after - 1].strip():
+            after += 1
+        high = min(nexts + [h for h in headings if h > last] + [after])
         # A command may start on a line inside a multi-line span: count the span's lines too.
         if not any(low < n < high for n in command_lines):
             missing.append(first)
