@@ -283,7 +283,7 @@ def main():
         f"| VQVAE + PixelCNN prior | {bound.mean():.2f} | {prior_nll.mean():.2f} | {fd_ours:.1f} | {conf_ours:.1%} |"
     )
     print(
-        f"| conv VAE (z = 16), loss (−ELBO form) | {vae_elbo['loss']:.2f} | (KL {vae_elbo['kl_loss']:.2f}) | {fd_vae:.1f} | {conf_vae:.1%} |"
+        f"| conv VAE (z = 16), loss (reconstruction cross-entropy + KL) | {vae_elbo['loss']:.2f} | (KL {vae_elbo['kl_loss']:.2f}) | {fd_vae:.1f} | {conf_vae:.1%} |"
     )
     print(f"| test images (reference) | | | {fd_real:.1f} | {conf_real:.1%} |")
     results["prior"] = {
