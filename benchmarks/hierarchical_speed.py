@@ -50,7 +50,9 @@ def build_parser():
     )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20, help="timed steps per round (0: none)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps (tracing)")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed steps (tracing), at most --steps"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--eval", action="store_true", help="also time the NLL estimator")
     parser.add_argument("--num-samples", type=int, default=200, help="k of the estimator")
@@ -77,9 +79,8 @@ def main(argv=None):
 
     widths = parse_widths(args.widths)
     rng = np.random.default_rng(args.seed)
-    x = (rng.random((args.batch_size * max(args.steps, args.warmup, 1), 28, 28, 1)) < 0.3).astype(
-        "float32"
-    )
+    n = max(args.batch_size * max(args.steps, 1), args.images)
+    x = (rng.random((n, 28, 28, 1)) < 0.3).astype("float32")
 
     def build(width, jit_compile=False):
         keras.utils.set_random_seed(args.seed)
@@ -98,9 +99,12 @@ def main(argv=None):
             for xla in (False, True) if args.jit_compile else (False,):
                 name = f"widths {label(width)}, jit_compile={xla}"
                 models[name] = build(width, xla)
+                # Warm-up on the timed array itself (`steps_per_epoch` of it): a fit on
+                # an array of another size left a retrace in the first timed round.
                 models[name].fit(
-                    x[: args.batch_size * args.warmup],
+                    x[: args.batch_size * args.steps],
                     batch_size=args.batch_size,
+                    steps_per_epoch=max(1, min(args.warmup, args.steps)),
                     shuffle=False,
                     verbose=0,
                 )
