@@ -153,19 +153,28 @@ class _Captured(Exception):  # noqa: N818 (a signal, not an error)
 
 def _load_parser(program):
     """The argparse parser of a script (its `build_parser()`, or the one `main()` builds)."""
-    if program == "vae-keras":
-        sys.path.insert(0, str(ROOT))
-        from vae_keras.cli.parser import build_parser
+    saved_path = list(sys.path)
+    try:
+        if program == "vae-keras":
+            sys.path.insert(0, str(ROOT))
+            from vae_keras.cli.parser import build_parser
 
-        return build_parser()
-    path = ROOT / program
-    sys.path[:0] = [str(path.parent), str(ROOT)]
-    name = "_checked_" + program.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if hasattr(module, "build_parser"):
-        return module.build_parser()
+            return build_parser()
+        path = ROOT / program
+        sys.path[:0] = [str(path.parent), str(ROOT)]  # as `python SCRIPT` from the root sees it
+        name = "_checked_" + program.replace("/", "_").removesuffix(".py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if hasattr(module, "build_parser"):
+            return module.build_parser()
+        return _parser_of_main(program, module)
+    finally:
+        sys.path[:] = saved_path
+
+
+def _parser_of_main(program, module):
+    """Runs `module.main()` until it parses its arguments, and returns that parser."""
 
     def capture(self, *args, **kwargs):
         raise _Captured(self)
