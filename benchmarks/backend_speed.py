@@ -18,9 +18,17 @@ backend (its own process, `KERAS_BACKEND` set) and each `upsampling` choice:
   default takes the matmul-over-taps form on the backends in `TAP_BACKENDS`;
 - test loss: the negative ELBO on the first `--test-images` test images after
   `--epochs` epochs on the first `--train-images` training images (seed 0),
-  so a faster choice cannot silently cost quality.
+  so a faster choice cannot silently cost quality;
+- `--per-layer`: every encoder and decoder layer with weights of each choice's
+  model, alone on its real input at `--batch-size` (`_layers.py`): ms of the
+  forward pass and of the forward pass with the gradients of its input and
+  weights, median of `--per-layer-repeats`; the output layer
+  (`TapConv2DTranspose`) also with each form forced (matmuls over its taps, Keras's
+  `Conv2DTranspose.call`).
 
     python benchmarks/backend_speed.py --data-dir ../shared/datasets/mnist
+    python benchmarks/backend_speed.py --backends tensorflow,jax --upsampling transpose \
+        --epochs 0 --per-layer
 """
 
 import argparse
@@ -31,6 +39,7 @@ import platform
 import sys
 import time
 
+from _layers import layer_inputs, time_layer
 from _timing import interleaved_ms_per_step, run_worker
 
 CHOICES = ("transpose", "resize", "depth_to_space")
@@ -115,6 +124,33 @@ def _gradient(backend, f, which):
     return grad
 
 
+def per_layer(model, x, args):
+    """{layer label: (forward ms, forward + gradients ms)} for the model's weighted layers."""
+    import keras
+    import numpy as np
+
+    from vae_keras.networks.output_conv import TapConv2DTranspose
+
+    batch = x[: args.batch_size]
+    z = np.random.default_rng(0).normal(size=(args.batch_size, model.latent_dim))
+    out = {}
+    for part, inputs in (("encoder", batch), ("decoder", z.astype("float32"))):
+        for layer, layer_x in layer_inputs(getattr(model, part), inputs):
+            forms = {"": None}
+            if isinstance(layer, TapConv2DTranspose):
+                forms = {" (taps forced)": (keras.backend.backend(),), " (Keras forced)": ()}
+            for suffix, tap_backends in forms.items():
+                if tap_backends is not None:
+                    layer.TAP_BACKENDS = tap_backends  # this instance only
+                out[f"{part} {layer.name}{suffix}"] = tuple(
+                    time_layer(layer, layer_x, args.per_layer_repeats, gradients=g)
+                    for g in (False, True)
+                )
+            if "TAP_BACKENDS" in layer.__dict__:
+                del layer.TAP_BACKENDS  # back to the class's choice
+    return out
+
+
 def run_backend(args):
     """Times and trains every choice on the current backend; prints one JSON line."""
     import keras
@@ -162,6 +198,8 @@ def run_backend(args):
     result["ms_per_step"], result["all_ms"] = interleaved_ms_per_step(
         models, timed, args.batch_size, args.rounds, args.steps
     )
+    if args.per_layer:
+        result["layers_ms"] = {c: per_layer(models[c], timed, args) for c in choices}
     if args.epochs:
         for choice in choices:
             model = build(choice)
@@ -188,6 +226,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=2, help="0 skips the quality check")
     parser.add_argument("--train-images", type=int, default=10000)
     parser.add_argument("--test-images", type=int, default=2000)
+    parser.add_argument(
+        "--per-layer", action="store_true", help="also time each layer alone (forward; + grads)"
+    )
+    parser.add_argument("--per-layer-repeats", type=int, default=20, help="median of this many")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps > args.train_images // args.batch_size:
@@ -201,8 +243,9 @@ def main():
         cmd = [sys.executable, __file__, "--worker"]
         for name in ("data_dir", "upsampling", "batch_size", "steps", "warmup", "rounds"):
             cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-        for name in ("epochs", "train_images", "test_images"):
+        for name in ("epochs", "train_images", "test_images", "per_layer_repeats"):
             cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+        cmd += ["--per-layer"] if args.per_layer else []
         start = time.perf_counter()
         row = run_worker(cmd, backend)
         if row is None:
@@ -245,6 +288,18 @@ def main():
                 f"| {row['backend']} | {name} | {t['forward']:.1f} | {t['d_input']:.1f} "
                 f"| {t['d_kernel']:.1f} |"
             )
+
+    if args.per_layer:
+        print(
+            f"\nEach layer alone on its input, batch {args.batch_size}, median of "
+            f"{args.per_layer_repeats}, ms (gradients of sum(y * dy) w.r.t. input and weights):"
+        )
+        print("| backend | upsampling | layer | forward | forward + gradients |")
+        print("| --- | --- | --- | ---: | ---: |")
+        for row in rows:
+            for choice, layers in row.get("layers_ms", {}).items():
+                for name, (forward, both) in layers.items():
+                    print(f"| {row['backend']} | {choice} | {name} | {forward:.1f} | {both:.1f} |")
 
 
 def _versions():

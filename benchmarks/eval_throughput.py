@@ -12,6 +12,14 @@ package's path for these models) and as a TensorFlow graph (the path
 its output layer forced to Keras's computation (`TapConv2DTranspose` off), the
 reference for that layer. Untrained weights: the work does
 not depend on them.
+
+`--per-layer` times the conv decoder's layers instead, each alone on its real
+input for `--per-layer-codes` codes (forward only, as in evaluation; one compiled
+function per layer, `_layers.py`), median of `--per-layer-repeats`, beside the
+whole decoder as one function, and the output layer (`TapConv2DTranspose`) with
+each form forced (matmuls over its taps, Keras's `Conv2DTranspose.call`):
+
+    python benchmarks/eval_throughput.py --per-layer
 """
 
 import argparse
@@ -26,21 +34,24 @@ import keras
 import numpy as np
 
 
+def layer_flops(layer) -> float:
+    """FLOPs of one pass per code through a Dense, Conv2D or Conv2DTranspose layer (else 0)."""
+    if isinstance(layer, keras.layers.Dense):
+        return 2 * layer.input.shape[-1] * layer.units
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        _, h, w, c_in = layer.input.shape
+        kh, kw = layer.kernel_size
+        return 2 * h * w * kh * kw * c_in * layer.filters
+    if isinstance(layer, keras.layers.Conv2D):
+        _, h, w, c_out = layer.output.shape
+        kh, kw = layer.kernel_size
+        return 2 * h * w * kh * kw * layer.input.shape[-1] * c_out
+    return 0.0
+
+
 def decoder_flops(decoder) -> float:
     """FLOPs of one decoder pass per code (Dense, Conv2D, Conv2DTranspose layers)."""
-    total = 0.0
-    for layer in decoder.layers:
-        if isinstance(layer, keras.layers.Dense):
-            total += 2 * layer.input.shape[-1] * layer.units
-        elif isinstance(layer, keras.layers.Conv2DTranspose):
-            _, h, w, c_in = layer.input.shape
-            kh, kw = layer.kernel_size
-            total += 2 * h * w * kh * kw * c_in * layer.filters
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, c_out = layer.output.shape
-            kh, kw = layer.kernel_size
-            total += 2 * h * w * kh * kw * layer.input.shape[-1] * c_out
-    return total
+    return float(sum(layer_flops(layer) for layer in decoder.layers))
 
 
 def matmul_peak(seconds=3.0) -> float:
@@ -65,6 +76,40 @@ def keras_output(decoder):
     return decoder
 
 
+def per_layer(codes, repeats):
+    """Prints ms per layer of the default conv decoder (z=16) on `codes` random codes."""
+    from _layers import layer_inputs, time_layer
+
+    from vae_keras import networks
+    from vae_keras.networks import TapConv2DTranspose
+
+    decoder = networks.conv_decoder(16, (28, 28, 1))
+    z = np.random.default_rng(0).normal(size=(codes, 16)).astype("float32")
+    rows = []
+    for layer, x in layer_inputs(decoder, z):
+        forms = {"": None}
+        if isinstance(layer, TapConv2DTranspose):
+            forms = {" (taps forced)": (keras.backend.backend(),), " (Keras forced)": ()}
+        for suffix, tap_backends in forms.items():
+            if tap_backends is not None:
+                layer.TAP_BACKENDS = tap_backends  # this instance only
+            flops = layer_flops(layer) * codes
+            ms = time_layer(layer, x, repeats)
+            rows.append((layer.name + suffix, ms, flops / ms / 1e6))
+        layer.__dict__.pop("TAP_BACKENDS", None)  # back to the class's choice
+    whole = time_layer(decoder, z, repeats)
+    rows.append(
+        ("whole decoder, one function", whole, decoder_flops(decoder) * codes / whole / 1e6)
+    )
+    print(
+        f"conv decoder (z=16) layer by layer, {codes} codes, forward, median of {repeats}, "
+        f"backend {keras.backend.backend()}, load average {os.getloadavg()[0]:.2f}"
+    )
+    print("| layer | ms | GFLOP/s |\n|---|---:|---:|")
+    for name, ms, gflops in rows:
+        print(f"| {name} | {ms:.1f} | {gflops:.1f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-samples", type=int, default=200)
@@ -76,7 +121,14 @@ def main():
         help="decoder rows per call to compare on the eager path, comma-separated "
         "(`default`: `evaluation.default_max_rows`, 20000 for MNIST)",
     )
+    parser.add_argument(
+        "--per-layer", action="store_true", help="time the conv decoder's layers one by one instead"
+    )
+    parser.add_argument("--per-layer-codes", type=int, default=2000)
+    parser.add_argument("--per-layer-repeats", type=int, default=7)
     args = parser.parse_args()
+    if args.per_layer:
+        return per_layer(args.per_layer_codes, args.per_layer_repeats)
 
     from vae_keras import VAE, evaluation, networks
 

@@ -15,8 +15,18 @@ default). Rows, each the median and 95th percentile over the moves:
   on the page itself, timed inside the page from setting a slider's value and its
   `input` event to the new image drawn on the canvas (`performance.now()`), one move
   after another.
+Optional rows, each an A/B against a row above in the same run:
+- `--thread`: `model.decode(z)` timed in a second thread of the same process (on
+  PyTorch the main thread's intra-op pool stalls on a busy CPU; the server decodes
+  in its worker threads);
+- `--nagle`: the HTTP row again from a second server whose handler leaves Nagle's
+  algorithm on (`disable_nagle_algorithm = False`, no `TCP_NODELAY`): each keep-alive
+  answer then waits on a delayed ACK.
 Latency does not depend on the weights, so an untrained model of the right
 architecture measures the same as a trained one.
+
+    KERAS_BACKEND=torch python benchmarks/explorer_latency.py --preset mnist_conv_z16 --thread
+    python benchmarks/explorer_latency.py --moves 20 --nagle
 """
 
 import argparse
@@ -26,6 +36,7 @@ import os
 import platform
 import shutil
 import statistics
+import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -113,6 +124,28 @@ def browser_times(url, moves):
         driver.quit()
 
 
+def in_thread(fn, *args):
+    """`fn(*args)` run in a second thread of this process; returns its result."""
+    result = []
+    worker = threading.Thread(target=lambda: result.append(fn(*args)))
+    worker.start()
+    worker.join()
+    return result[0]
+
+
+def nagle_server(model):
+    """An explorer server like `explorer.serve`'s, but with Nagle's algorithm left on."""
+    from vae_keras.explorer.app import ExplorerApp, ExplorerServer
+
+    server = ExplorerServer(ExplorerApp(model))
+
+    class NagleHandler(server.RequestHandlerClass):
+        disable_nagle_algorithm = False  # no TCP_NODELAY on the answers' sockets
+
+    server.RequestHandlerClass = NagleHandler
+    return server.start()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a model.keras (default: an untrained conv VAE)")
@@ -120,6 +153,14 @@ def main():
     parser.add_argument("--latent-dim", type=int, default=16, help="of the default model")
     parser.add_argument("--moves", type=int, default=200)
     parser.add_argument("--browser", action="store_true", help="also time headless Chromium")
+    parser.add_argument(
+        "--thread", action="store_true", help="also time model.decode in a second thread"
+    )
+    parser.add_argument(
+        "--nagle",
+        action="store_true",
+        help="also time HTTP from a server with Nagle's algorithm on (no TCP_NODELAY)",
+    )
     args = parser.parse_args()
 
     if args.preset:
@@ -140,6 +181,13 @@ def main():
         ("`model.decode(z)` (reference, eager)", timed(lambda z: model.decode(z[None]), codes)),
         ("explorer decoder (compiled, 8-bit)", timed(lambda z: decoder.decode(z[None]), codes)),
     ]
+    if args.thread:
+        rows.append(
+            (
+                "`model.decode(z)` in a second thread",
+                in_thread(timed, lambda z: model.decode(z[None]), codes),
+            )
+        )
     server = explorer.serve(model, block=False)
     try:
         rows.append(("HTTP `POST /api/decode` (keep-alive)", http_times(server.url, codes)))
@@ -149,6 +197,14 @@ def main():
             )
     finally:
         server.close()
+    if args.nagle:
+        server = nagle_server(model)
+        try:
+            rows.append(
+                ("HTTP, Nagle's algorithm on (no TCP_NODELAY)", http_times(server.url, codes))
+            )
+        finally:
+            server.close()
 
     print(
         f"\n{type(model).__name__} latent {model.latent_dim}, image "

@@ -14,7 +14,11 @@ the two samplers alternating. The same seed must give the same images: the scrip
 checks it and prints how many pixels differ (0). `--prior` adds the VQ-VAE recipe's
 code prior (`CodePrior`, 7x7 grid of 128 codes), sampled the same two ways.
 `--hierarchical` adds the default `HierarchicalVAE` (a factorised decoder: one
-parallel pass, no pixel loop) beside the cached PixelVAE sampler.
+parallel pass, no pixel loop) beside the cached PixelVAE sampler; with `--eager`
+(TensorFlow) also the same pass run eagerly (`tf.config.run_functions_eagerly`),
+the reference for its graph (`vae_keras/_graph.py`).
+
+    PYTHONPATH=$PWD python benchmarks/sampling_speed.py --hierarchical --eager --repeats 3
 """
 
 import argparse
@@ -65,7 +69,14 @@ def main():
     parser.add_argument(
         "--hierarchical", action="store_true", help="also time HierarchicalVAE.sample"
     )
+    parser.add_argument(
+        "--eager",
+        action="store_true",
+        help="with --hierarchical on TensorFlow: also time its sampling pass run eagerly",
+    )
     args = parser.parse_args()
+    if args.eager and not args.hierarchical:
+        parser.error("--eager times HierarchicalVAE.sample: pass --hierarchical too")
 
     model = recipes.build_model(
         architecture="pixelcnn",
@@ -116,6 +127,20 @@ def main():
             f"| PixelVAE, cached sampler (reference) | {n} | {pixel:.3f} | 1.0x |",
             f"| HierarchicalVAE, default recipe | {n} | {hier:.3f} | {pixel / hier:.1f}x |",
         ]
+        if args.eager and keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.run_functions_eagerly(True)  # the same graph function, op by op
+            try:
+                hvae.sample(n, seed=args.seed)  # warm-up, as for the graph
+                eager, _ = timed(lambda: hvae.sample(n, seed=args.seed), repeats)
+            finally:
+                tf.config.run_functions_eagerly(False)
+            parallel.append(
+                f"| HierarchicalVAE, same pass eagerly | {n} | {eager:.3f} | {pixel / eager:.1f}x |"
+            )
+        elif args.eager:
+            print(f"--eager: {keras.backend.backend()} runs the pass eagerly already")
 
     load = os.getloadavg()
     print(

@@ -14,7 +14,12 @@ References:
   `train_step` (a `compute_loss` override), the nearest equivalent on JAX and
   PyTorch.
 
+`--jit-compile` (TensorFlow) adds the package's model compiled with
+`jit_compile=True` (XLA) as another row of the same interleaved rounds: the A/B
+behind keeping Keras's default (no XLA on CPU).
+
     python benchmarks/train_speed.py --data-dir ../shared/datasets/mnist
+    python benchmarks/train_speed.py --backends tensorflow --jit-compile
 """
 
 import argparse
@@ -111,6 +116,9 @@ def reference_models(keras, ops):
     return networks, KerasIoVAE, BuiltinStepVAE
 
 
+XLA_ROW = "vae_keras VAE, XLA (jit_compile=True)"
+
+
 def run_backend(args):
     """Times the implementations on the current backend; prints one JSON line."""
     import keras
@@ -137,11 +145,15 @@ def run_backend(args):
     }
     if keras.backend.backend() == "tensorflow":
         builders["keras.io (GradientTape)"] = lambda: KerasIoVAE(*ref_networks())
+        if args.jit_compile:
+            builders[XLA_ROW] = package
 
     models = {}
     for name, build in builders.items():
         model = build()
-        model.compile(optimizer=keras.optimizers.Adam())
+        # Keras's default ("auto": no XLA on a CPU-only TensorFlow; jax.jit on JAX) but the XLA row.
+        xla = {"jit_compile": True} if name == XLA_ROW else {}
+        model.compile(optimizer=keras.optimizers.Adam(), **xla)
         model.fit(
             x[: args.batch_size * args.warmup], batch_size=args.batch_size, epochs=1, verbose=0
         )
@@ -165,6 +177,11 @@ def main():
         "--warmup", type=int, default=10, help="untimed steps (tracing, compilation)"
     )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--jit-compile",
+        action="store_true",
+        help="TensorFlow: also time the package's model with XLA (jit_compile=True)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -186,7 +203,7 @@ def main():
             str(args.warmup),
             "--rounds",
             str(args.rounds),
-        ]
+        ] + (["--jit-compile"] if args.jit_compile else [])
         row = run_worker(cmd, backend)
         if row is not None:
             rows.append(row)

@@ -9,6 +9,9 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# `vae-keras train`'s download probe (run_data) knocks on a closed local port, never the
+# network, in this process and in the commands tests start.
+os.environ.setdefault("VAE_KERAS_PROBE_HOST", "127.0.0.1:9")
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import keras
@@ -260,3 +261,30 @@ def test_resuming_with_other_settings_is_refused(tmp_path, capsys):
     runs.save_model(model, out / runs.CHECKPOINT)
     assert main(_train_cmd(out, epochs=2)[3:] + ["--limit", "64", "--latent-dim", "3"]) == 2
     assert "other settings (latent_dim: 2 -> 3)" in capsys.readouterr().err
+
+
+def test_a_resumed_run_counts_the_training_time_before_the_kill(tmp_path, monkeypatch):
+    from vae_keras import runs
+    from vae_keras.cli import training
+
+    now = [1000.0]  # a clock on which every training batch takes 10 s
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(time=lambda: now[0]))
+
+    def fault_point(name):
+        if name == "train_batch":
+            now[0] += 10.0
+        if name == "after_checkpoint" and killed == []:
+            killed.append(name)  # the first attempt dies after its first epoch's checkpoint
+            raise KeyboardInterrupt
+
+    killed = []
+    monkeypatch.setattr(runs, "fault_point", fault_point)
+    out = tmp_path / "run"
+    argv = _train_cmd(out, epochs=2)[3:] + ["--limit", "64"]  # 16 batches of 4 an epoch
+    assert main(argv) == 130
+    now[0] += 3600.0  # the time between the kill and the rerun is not training
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] == 1
+    assert metrics["train_seconds"] == 320.0  # 160 s before the kill + 160 s after it
+    assert runs.read_state(out)["train_seconds_after_epoch"] == [160.0, 320.0]

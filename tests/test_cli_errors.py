@@ -3,6 +3,7 @@
 
 import errno
 import json
+import types
 import zipfile
 
 import numpy as np
@@ -199,6 +200,56 @@ def test_out_of_range_numbers_are_usage_errors(argv, capsys):
     assert "must be" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["train", "--learning-rate", "abc"],
+            "vae-keras train: error: argument --learning-rate: must be a finite number >= 0 "
+            "(e.g. 0.001 or 1e-3), got 'abc' (options: `vae-keras train -h`)",
+        ),
+        (
+            ["train", "--epochs", "abc"],
+            "vae-keras train: error: argument --epochs: must be a whole number >= 1, got 'abc' "
+            "(options: `vae-keras train -h`)",
+        ),
+        (
+            ["train", "--epochs", "0"],
+            "vae-keras train: error: argument --epochs: must be a whole number >= 1, got 0 "
+            "(options: `vae-keras train -h`)",
+        ),
+        (
+            ["evaluate", "--model", "m.keras", "--seed", "x"],
+            "vae-keras evaluate: error: argument --seed: must be a whole number in "
+            "[0, 2147483647], got 'x' (options: `vae-keras evaluate -h`)",
+        ),
+        (
+            ["explore", "--preset", "p", "--port", "http"],
+            "vae-keras explore: error: argument --port: must be a port number in [1, 65535], "
+            "got 'http' (options: `vae-keras explore -h`)",
+        ),
+        (
+            ["train", "--epoks", "3"],
+            "vae-keras train: error: unrecognized arguments: --epoks 3 (options: "
+            "`vae-keras train -h`)",
+        ),
+    ],
+)
+def test_flag_errors_are_one_line_naming_flag_value_and_fix(argv, line, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == line + "\n"  # no usage block before it
+
+
+def test_help_still_prints_the_usage(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "-h"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("usage: vae-keras train") and "--learning-rate" in help_text
+
+
 def test_other_io_errors_and_accelerator_out_of_memory(model_file, capsys, monkeypatch):
     def io_error(args):
         raise OSError("Unable to synchronously create file (file write failed)")
@@ -213,3 +264,39 @@ def test_other_io_errors_and_accelerator_out_of_memory(model_file, capsys, monke
     monkeypatch.setitem(cli.COMMANDS, "export", xla_oom)
     assert main(["export", "--model", str(model_file)]) == 2
     assert "out of memory" in _error(capsys)
+
+
+def test_without_data_and_network_train_fails_fast_naming_the_fix(tmp_path, capsys, monkeypatch):
+    import socket
+    import time
+
+    import tensorflow_datasets as tfds
+
+    def unreachable(*args, **kwargs):
+        raise OSError(101, "Network is unreachable")
+
+    downloads = []
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    monkeypatch.setattr(tfds, "load", lambda *args, **kwargs: downloads.append(args))
+    features = {
+        "image": types.SimpleNamespace(shape=(28, 28, 1)),
+        "label": types.SimpleNamespace(shape=()),
+    }
+    mnist = types.SimpleNamespace(
+        is_prepared=lambda: False, info=types.SimpleNamespace(features=features)
+    )
+    monkeypatch.setattr(tfds, "builder", lambda *args, **kwargs: mnist)
+    monkeypatch.delenv("VAE_KERAS_DATA_DIR", raising=False)
+    start = time.monotonic()
+    assert main(["train", "--output", str(tmp_path / "run")]) == 2
+    assert time.monotonic() - start < 60
+    assert downloads == []  # no download (and its minutes of retries) was started
+    err = _error(capsys)
+    assert "No mnist files here and no network to download them" in err
+    assert "Pass --data-dir" in err and "$VAE_KERAS_DATA_DIR" in err
+    # Online, the download goes ahead (here the fake one, which fails).
+    monkeypatch.setattr(
+        socket, "create_connection", lambda *a, **k: types.SimpleNamespace(close=int)
+    )
+    assert main(["train", "--output", str(tmp_path / "run")]) == 2
+    assert downloads == [("mnist",)]

@@ -10,6 +10,8 @@ from keras import ops
 
 from vae_keras.layers import bound_log_var
 
+LOG_2PI = math.log(2.0 * math.pi)
+
 # Probabilities are clipped to [EPSILON, 1 - EPSILON] when a decoder emits
 # probabilities instead of logits (a sigmoid output layer).
 EPSILON = 1e-7
@@ -20,6 +22,46 @@ def _sum_over_example(values):
     if len(values.shape) == 1:
         return values
     return ops.sum(values, axis=tuple(range(1, len(values.shape))))
+
+
+def _sum_over_non_batch(values):
+    return ops.sum(values, axis=tuple(range(1, len(values.shape))))
+
+
+# === The Gaussian maths: every density and KL of a diagonal Gaussian in the package ===
+
+
+def gaussian_log_density(z, mean, log_var):
+    """log N(z; mean, exp(log_var)) elementwise (nothing summed): the one home of the formula.
+
+    Example:
+
+    >>> round(float(gaussian_log_density(0.0, 0.0, 0.0)), 4)
+    -0.9189
+    """
+    return -0.5 * (LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var))
+
+
+def gaussian_log_prob(z, mean, log_var):
+    """log N(z; mean, diag(e^log_var)) per example, summed over all non-batch axes."""
+    return _sum_over_non_batch(gaussian_log_density(z, mean, log_var))
+
+
+def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
+    """KL(N(mean_q, e^log_var_q) || N(mean_p, e^log_var_p)) per example, summed over all axes.
+
+    >>> import numpy as np
+    >>> z = np.zeros((1, 2, 2, 1), "float32")
+    >>> float(gaussian_kl(z + 1.0, z, z, z)[0])
+    2.0
+    """
+    terms = 0.5 * (
+        log_var_p
+        - log_var_q
+        + (ops.exp(log_var_q) + ops.square(mean_q - mean_p)) * ops.exp(-log_var_p)
+        - 1.0
+    )
+    return _sum_over_non_batch(terms)
 
 
 def kl_divergence(z_mean, z_log_var):
@@ -111,7 +153,7 @@ def gaussian_nll(x, mean, log_var=0.0):
     mean = ops.convert_to_tensor(mean)
     x = ops.cast(ops.convert_to_tensor(x), mean.dtype)
     log_var = ops.cast(ops.convert_to_tensor(log_var), mean.dtype)
-    per_pixel = 0.5 * (math.log(2.0 * math.pi) + log_var + ops.square(x - mean) * ops.exp(-log_var))
+    per_pixel = -gaussian_log_density(x, mean, log_var)
     per_pixel = per_pixel + ops.zeros_like(mean)  # broadcast a scalar log_var
     return _sum_over_example(per_pixel)
 
@@ -119,7 +161,7 @@ def gaussian_nll(x, mean, log_var=0.0):
 def standard_normal_log_prob(z):
     """log N(z; 0, I) per example, summed over the latent axis."""
     z = ops.convert_to_tensor(z)
-    return _sum_over_example(-0.5 * (math.log(2.0 * math.pi) + ops.square(z)))
+    return _sum_over_example(-0.5 * (LOG_2PI + ops.square(z)))
 
 
 def diagonal_normal_log_prob(z, mean, log_var):
@@ -127,5 +169,4 @@ def diagonal_normal_log_prob(z, mean, log_var):
     z = ops.convert_to_tensor(z)
     mean = ops.cast(ops.convert_to_tensor(mean), z.dtype)
     log_var = ops.cast(ops.convert_to_tensor(log_var), z.dtype)
-    terms = -0.5 * (math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var))
-    return ops.sum(terms, axis=-1)
+    return ops.sum(gaussian_log_density(z, mean, log_var), axis=-1)

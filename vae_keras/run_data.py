@@ -7,8 +7,11 @@ the first `MAX_FOLDER_TEST` of those, gathered into an array, are the test image
 evaluation, figures and the report use.
 """
 
+import logging
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -82,6 +85,50 @@ def _gather(dataset, limit):
     return np.concatenate(parts)[:limit]
 
 
+# Where TFDS downloads from (its Cloud Storage mirror, MNIST's own files), and how long
+# `train` waits to learn that it cannot: TFDS itself retries for minutes.
+# (`VAE_KERAS_PROBE_HOST=HOST:PORT` points the probe elsewhere: the test suite keeps it local.)
+DOWNLOAD_HOST, PROBE_SECONDS = ("storage.googleapis.com", 443), 5.0
+_PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+_OFFLINE = ("digits", "shapes", "patches")
+
+
+def _check_download_possible(dataset, data_dir):
+    """Fails in seconds, naming --data-dir, where the data would come from a TFDS download
+    that cannot start (no --data-dir, no $VAE_KERAS_DATA_DIR, not in TFDS's folder, and
+    no network)."""
+    import socket
+
+    from vae_keras import datasets
+
+    if data_dir or os.environ.get(datasets.ENV_VAR) or dataset.lower() in _OFFLINE:
+        return
+    if any(os.environ.get(v) for v in _PROXY_VARIABLES):
+        return  # downloads go through the proxy: it decides
+    absl = logging.getLogger("absl")  # TFDS warns of a dataset folder it has not made yet
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        import tensorflow_datasets as tfds
+
+        if tfds.builder(dataset).is_prepared():  # downloaded before
+            return
+    except Exception:  # noqa: BLE001  (no TFDS, an unknown name: `datasets.load` says so)
+        return
+    finally:
+        absl.setLevel(level)
+    host, _, port = os.environ.get("VAE_KERAS_PROBE_HOST", "").rpartition(":")
+    address = (host, int(port)) if host else DOWNLOAD_HOST
+    try:
+        socket.create_connection(address, timeout=PROBE_SECONDS).close()
+    except OSError as error:
+        raise FileNotFoundError(
+            f"No {dataset} files here and no network to download them ({address[0]} "
+            f"unreachable: {error}). Pass --data-dir with the dataset files (for MNIST: the "
+            f"four IDX files), or set ${datasets.ENV_VAR} to a folder holding them."
+        ) from None
+
+
 def load_train_and_test(dataset, data_dir, *, image_size, batch_size, limit, seed) -> RunData:
     """Training input and test arrays for `vae-keras train`."""
     from vae_keras import datasets
@@ -97,6 +144,7 @@ def load_train_and_test(dataset, data_dir, *, image_size, batch_size, limit, see
             num_train = min(num_train, limit)
         x_test = _gather(held_out, MAX_FOLDER_TEST)
         return RunData(train, num_train, x_test, None, tuple(x_test.shape[1:]))
+    _check_download_possible(dataset, data_dir)
     x_train, _ = datasets.load(dataset, "train", data_dir, limit=limit, image_size=size)
     x_test, y_test = datasets.load(dataset, "test", data_dir, image_size=size)
     return RunData(x_train, len(x_train), x_test, y_test, tuple(x_train.shape[1:]))
@@ -111,8 +159,40 @@ def load_test(dataset, data_dir, *, image_size, limit, seed=0, labels=False):
         _check_folder_args(data_dir)
         x = _gather(_folder(data_dir, size, 64, seed, "validation"), limit or MAX_FOLDER_TEST)
         return (x, None) if labels else x
+    _check_download_possible(dataset, data_dir)
     x, y = datasets.load(dataset, "test", data_dir, limit=limit, image_size=size)
     return (x, y) if labels else x
+
+
+def absolute_data_dir(data_dir):
+    """`data_dir` as `train` records it in config.json: absolute, so the run's other
+    commands find the data from any folder (None stays None: $VAE_KERAS_DATA_DIR or TFDS)."""
+    return os.path.abspath(os.path.expanduser(data_dir)) if data_dir else data_dir
+
+
+def recorded_data_dir(model_path, config):
+    """The `data_dir` a run's config.json records, as a path that exists from here, or None.
+
+    New runs record an absolute path. An older run's relative one is tried from the current
+    folder, then from the run folder and each folder above it (one of them is usually where
+    the run was trained). Raises FileNotFoundError naming config.json and `--data-dir` when
+    none of them exists.
+    """
+    recorded = config.get("data_dir")
+    if not recorded:
+        return None
+    path = Path(recorded).expanduser()
+    run_folder = Path(os.path.abspath(model_path)).parent
+    bases = [Path.cwd(), run_folder, *run_folder.parents] if not path.is_absolute() else [None]
+    for base in bases:
+        candidate = path if base is None else base / path
+        if candidate.is_dir():
+            return str(candidate)
+    tried = "" if path.is_absolute() else f" (tried from {Path.cwd()} and from {run_folder} up)"
+    raise FileNotFoundError(
+        f"The data folder {recorded!r} recorded in {run_folder / 'config.json'} does not "
+        f"exist{tried}. Pass --data-dir with the run's dataset files (it overrides config.json)."
+    )
 
 
 def on_8bit_grid(x) -> bool:

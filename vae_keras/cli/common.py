@@ -15,7 +15,7 @@ def test_data(args, config, labels=False):
     from vae_keras import run_data
 
     dataset = args.dataset or config.get("dataset", DEFAULTS["dataset"])
-    data_dir = args.data_dir or config.get("data_dir")
+    data_dir = args.data_dir or run_data.recorded_data_dir(args.model, config)
     x, y = run_data.load_test(
         dataset,
         data_dir,

@@ -28,44 +28,78 @@ DEFAULTS = {
 DATASET_DEFAULTS = {"digits": {"epochs": 150, "batch_size": 32}}
 
 
+def _number(text, kind, expected):
+    """`kind(text)`, or an argparse error saying what the flag expects (not a type's name)."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+
+
 def _positive_int(text):
-    value = int(text)
+    expected = "a whole number >= 1"
+    value = _number(text, int, expected)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
     return value
 
 
 def _non_negative_float(text):
-    value = float(text)
+    expected = "a finite number >= 0 (e.g. 0.001 or 1e-3)"
+    value = _number(text, float, expected)
     if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
     return value
 
 
 def _non_negative_int(text):
-    value = int(text)
+    expected = "a whole number >= 0"
+    value = _number(text, int, expected)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
     return value
 
 
 def _seed(text):
-    value = int(text)
-    if not 0 <= value < 2**31:  # what every backend's random generators accept
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, {2**31 - 1}], got {text}")
+    expected = f"a whole number in [0, {2**31 - 1}]"  # what every backend's generators accept
+    value = _number(text, int, expected)
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Flag errors print one line naming the flag, the bad value and the fix (exit 2), not
+    the usage block first; `-h` still prints the full help."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (options: `{self.prog} -h`)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        # argparse reports an unknown flag from the top parser; the command's names its -h.
+        args, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+            command = getattr(args, "command", None)
+            owner = commands[0].choices.get(command, self) if commands and command else self
+            owner.error(f"unrecognized arguments: {' '.join(extras)}")
+        return args
+
+
 class _HelpWithDefaults(argparse.RawDescriptionHelpFormatter):
-    """`-h` shows every option's default (except the "not set" ones: None, False)."""
+    """`-h` shows every option's default (except the "not set" ones: None, False) unless
+    the help already says it."""
 
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
+        # Identity, not `in`: 0 == False, and a default of 0 is a default worth showing.
+        unset = default is None or default is False or default is argparse.SUPPRESS
         if (
             "%(default)" not in text
-            and default not in (None, False, argparse.SUPPRESS)
-            and action.option_strings
+            and "(default:" not in text
+            and not unset
+            and (action.option_strings)
         ):
             text += " (default: %(default)s)"
         return text
@@ -80,7 +114,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vae-keras",
         description=DESCRIPTION,
         epilog="Run `vae-keras COMMAND -h` for a command's options and their defaults. Quick "

@@ -24,8 +24,8 @@ def evaluate(args) -> Path:
     binarized = args.binarize == "yes" or (
         args.binarize == "auto" and config.get("binarize", False)
     )
-    if binarized:
-        x = binarize(x, seed=args.seed)
+    if binarized:  # the fixed binarization the run scored its test set with (its seed)
+        x = binarize(x, seed=config.get("seed", args.seed))
     print(
         f"evaluating {args.model} on {len(x)} {dataset} test images: losses, ELBO, active "
         "units ...",
@@ -77,8 +77,40 @@ def evaluate(args) -> Path:
         )
     result["seconds"] = round(time.time() - start, 2)
     runs.write_json(out, result)
-    print(_evaluation_summary(result, len(x), dataset) + f"\nwrote {out}", flush=True)
+    summary = _evaluation_summary(result, len(x), dataset)
+    same_images = (
+        binarized == config.get("binarize", False)
+        and not args.limit
+        and args.dataset in (None, config.get("dataset"))
+        and args.image_size in (None, config.get("image_size"))
+    )
+    summary = _against_training(summary, result, Path(args.model), same_images)
+    print(summary + f"\nwrote {out}", flush=True)
     return out
+
+
+def _against_training(summary, result, model_path, same_images) -> str:
+    """The summary, with one line saying why its test loss differs from `train`'s in
+    metrics.json (where a run folder has one and the two differ)."""
+    from vae_keras import runs
+
+    metrics = model_path.with_name("metrics.json")
+    try:
+        trained = float(runs.read_json(metrics)["test"]["loss"]) if metrics.is_file() else None
+    except (ValueError, KeyError, TypeError):  # not a run's metrics.json: nothing to compare
+        trained = None
+    now = result.get("test_loss")
+    if trained is None or now is None or f"{trained:.2f}" == f"{now:.2f}":
+        return summary
+    why = (
+        "the loss draws a random z per image, so each scoring differs a little"
+        if same_images
+        else "other test images than train scored"
+    )
+    lines = summary.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  test loss"))
+    lines.insert(at + 1, f"                   (metrics.json: {trained:.2f}; {why})")
+    return "\n".join(lines)
 
 
 def _evaluation_summary(result, num_images, dataset) -> str:

@@ -29,6 +29,12 @@ _RUN_SETTINGS = (
 )
 
 
+def _absolute(data_dir):
+    from vae_keras import run_data
+
+    return run_data.absolute_data_dir(data_dir)
+
+
 def _output_folder(args) -> Path:
     return Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
 
@@ -39,7 +45,8 @@ def _run_folder(args, out, shape, backend, chief=True):
     from vae_keras import runs
 
     config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
-    config.update(backend=backend, input_shape=list(shape))
+    # Absolute: evaluate, plot and explore find the data from any folder.
+    config.update(backend=backend, input_shape=list(shape), data_dir=_absolute(args.data_dir))
     removed = runs.clean_leftovers(out) if chief else []
     if removed:
         print(f"Removed {len(removed)} temporary file(s) left in {out} by a killed run")
@@ -57,6 +64,8 @@ def _run_folder(args, out, shape, backend, chief=True):
         previous, state = None, {}
     model, initial_epoch, history = runs.resume_state(out)
     if model is not None:
+        if previous and previous.get("data_dir"):  # older runs: as typed, from this folder
+            previous["data_dir"] = _absolute(previous["data_dir"])
         changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
         if changed:
             raise ValueError(
@@ -70,19 +79,58 @@ def _run_folder(args, out, shape, backend, chief=True):
                 f"{args.epochs} is fewer. Rerun with --epochs {initial_epoch} to finish it, "
                 "or pass --overwrite to start over."
             )
+    clock = _seconds_after_epoch(state, initial_epoch)  # the attempts before a kill
     if initial_epoch < args.epochs:
-        state = {}  # (more) training to do: every later stage is redone
+        # (More) training to do: every later stage is redone.
+        state = {SECONDS_AFTER_EPOCH: clock}
     elif not runs.reached(state, "model"):  # trained, killed before model.keras was written
         state = {
             "completed_epochs": initial_epoch,
             "history": history,
             "resumed_from_epoch": initial_epoch,
-            "train_seconds": 0.0,
+            "train_seconds": clock[-1] if clock else 0.0,
+            SECONDS_AFTER_EPOCH: clock,
         }
     if chief:
         out.mkdir(parents=True, exist_ok=True)
         runs.write_json(out / "config.json", config)
     return model, initial_epoch, history, state
+
+
+# state.json while training: the training seconds (all attempts) after each completed epoch,
+# so a resumed run's train_seconds counts the time spent before the kill.
+SECONDS_AFTER_EPOCH = "train_seconds_after_epoch"
+
+
+def _seconds_after_epoch(state, completed_epochs) -> list:
+    """The record up to `completed_epochs` (the checkpoint's), or [] where it is incomplete
+    (folders of older versions)."""
+    record = list(state.get(SECONDS_AFTER_EPOCH, []))[:completed_epochs]
+    return record if len(record) == completed_epochs else []
+
+
+def _training_clock(out, record, start):
+    """A callback that records the training seconds after each epoch in state.json (before
+    the checkpoint of that epoch is written: the record never lags the checkpoint)."""
+    import keras
+
+    from vae_keras import runs
+
+    earlier = record[-1] if record else 0.0
+
+    class TrainingClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.record = list(record)
+
+        def seconds(self):
+            return round(earlier + time.time() - start, 2)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.record[epoch:] = [self.seconds()]
+            runs.write_state(out, {SECONDS_AFTER_EPOCH: self.record}, "training")
+
+    return TrainingClock()
 
 
 def latent_summary(model, latent_dim: int) -> str:
@@ -194,7 +242,9 @@ def train(args) -> Path:
             )
 
             train_data = x_train
-            fit_kwargs = {} if data.streamed else {"batch_size": args.batch_size}
+            # A stream reshuffles its files every epoch itself (and fit() warns at a shuffle
+            # it cannot apply to one).
+            fit_kwargs = {"shuffle": False} if data.streamed else {"batch_size": args.batch_size}
             if args.binarize:
                 from vae_keras.binarization import DynamicBinarization, binarize
 
@@ -206,14 +256,14 @@ def train(args) -> Path:
                 x_test = binarize(x_test, seed=args.seed)
             checkpoint = runs.RunCheckpoint(out, history)
             if initial_epoch < args.epochs:
-                start = time.time()
+                clock = _training_clock(out, state[SECONDS_AFTER_EPOCH], time.time())
                 try:
                     model.fit(
                         train_data,
                         epochs=args.epochs,
                         initial_epoch=initial_epoch,
                         validation_data=(x_test,),
-                        callbacks=[NaNGuard()] + ([checkpoint] if chief else []),
+                        callbacks=[NaNGuard()] + ([clock, checkpoint] if chief else []),
                         verbose=1 if sys.stdout.isatty() else 2,
                         **fit_kwargs,
                     )
@@ -229,7 +279,8 @@ def train(args) -> Path:
                     "completed_epochs": args.epochs,
                     "history": checkpoint.history,
                     "resumed_from_epoch": initial_epoch,
-                    "train_seconds": round(time.time() - start, 2),
+                    "train_seconds": clock.seconds(),  # with the attempts before a kill
+                    SECONDS_AFTER_EPOCH: clock.record,
                 }
             if capabilities(model).needs_fit_prior and not model.prior.is_fitted():  # VQVAE
                 from vae_keras.binarization import binarize

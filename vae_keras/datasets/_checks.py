@@ -2,15 +2,11 @@
 
 import numpy as np
 
+from vae_keras.validation import check_positive_int  # noqa: F401  (the loaders import it here)
+
 
 def is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def check_positive_int(value, name: str) -> int:
-    if not is_int(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
 
 
 def image_size_pair(image_size, name: str = "image_size") -> tuple[int, int]:

@@ -8,18 +8,23 @@ from pathlib import Path
 _OFFLINE = ("digits", "shapes")
 
 
-def _port(text):
-    value = int(text)
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"must be a port number in [1, 65535], got {text}")
+def _whole_number(text, low, high, expected):
+    """`int(text)` in [low, high], or an argparse error saying what the flag expects."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
     return value
+
+
+def _port(text):
+    return _whole_number(text, 1, 65535, "a port number in [1, 65535]")
 
 
 def _positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    return _whole_number(text, 1, float("inf"), "a whole number >= 1")
 
 
 def add_arguments(parser: argparse.ArgumentParser):
@@ -29,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser):
     source.add_argument("--preset", help="a shipped pretrained model (see vae_keras.presets)")
     parser.add_argument("--port", type=_port, help="port to listen on (default: a free one)")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: %(default)s, this machine only)",
     )
     parser.add_argument(
         "--no-browser", action="store_true", help="only print the URL; do not open a browser"
@@ -74,9 +81,17 @@ def _test_images(args, config, model):
     if not declared.encode:
         return None, None, "the model has no encoder"
     dataset = args.dataset or config.get("dataset")
-    data_dir = args.data_dir or config.get("data_dir") or os.environ.get("VAE_KERAS_DATA_DIR")
     if not dataset:
         return None, None, "the model's dataset is unknown: pass --dataset"
+    data_dir = args.data_dir
+    if not data_dir and args.model:  # the run's (a relative one of an older run: searched)
+        try:
+            data_dir = run_data.recorded_data_dir(args.model, config)
+        except FileNotFoundError as error:
+            if args.dataset:
+                raise
+            return None, None, str(error)
+    data_dir = data_dir or os.environ.get("VAE_KERAS_DATA_DIR")
     if not data_dir and dataset not in _OFFLINE:
         if args.preset:  # the few test images shipped with the preset
             from vae_keras import presets

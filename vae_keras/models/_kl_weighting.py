@@ -13,32 +13,9 @@ does):
   its size, so that groups with little information are pushed to carry some.
 """
 
-import math
-
 from keras import ops
 
-
-def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
-    """KL(N(mean_q, e^log_var_q) || N(mean_p, e^log_var_p)) per example, summed over all axes.
-
-    >>> import numpy as np
-    >>> z = np.zeros((1, 2, 2, 1), "float32")
-    >>> float(gaussian_kl(z + 1.0, z, z, z)[0])
-    2.0
-    """
-    terms = 0.5 * (
-        log_var_p
-        - log_var_q
-        + (ops.exp(log_var_q) + ops.square(mean_q - mean_p)) * ops.exp(-log_var_p)
-        - 1.0
-    )
-    return ops.sum(terms, axis=tuple(range(1, len(terms.shape))))
-
-
-def gaussian_log_prob(z, mean, log_var):
-    """log N(z; mean, diag(e^log_var)) per example, summed over all non-batch axes."""
-    terms = -0.5 * (math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var))
-    return ops.sum(terms, axis=tuple(range(1, len(terms.shape))))
+from vae_keras.losses import gaussian_kl, gaussian_log_prob  # noqa: F401  (the group KLs' maths)
 
 
 def warmup_coefficient(step, warmup_steps):

@@ -305,6 +305,13 @@ class ReconstructionModel(LatentModel):
         """Nats per example -> bits per dimension of the data."""
         return nll_nats / (math.prod(self.input_shape_) * math.log(2.0))
 
+    def with_bits_per_dim(self, results: dict, nll_nats, name: str = "bits_per_dim") -> dict:
+        """`results` with `name`: `nll_nats` in bits per dimension, when the likelihood is
+        8-bit discrete (a probability mass, so the figure is the data's bits/dim)."""
+        if self._reports_bits_per_dim:
+            results[name] = self._bits_per_dim(nll_nats)
+        return results
+
     def call(self, inputs, training=False):
         """Deterministic reconstruction: decodes `z_mean`."""
         data, condition = self._split_inputs(inputs)

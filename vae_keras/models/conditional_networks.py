@@ -24,7 +24,7 @@ NETWORKS = ("dense", "conv")
 def _check(network, num_classes):
     if network not in NETWORKS:
         raise ValueError(f"`network` must be one of {NETWORKS}. Received: network={network!r}")
-    check_positive_int(num_classes, "num_classes")
+    num_classes = check_positive_int(num_classes, "num_classes")
 
 
 def conditional_encoder(
@@ -115,7 +115,7 @@ def conditional_decoder(
     (None, 28, 28, 1)
     """
     _check(network, num_classes)
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     factory = networks.conv_decoder if network == "conv" else networks.dense_decoder
 
     # === Layers and functional model ===

@@ -141,21 +141,12 @@ class FactorVAE(VAE):
         super().compile(optimizer=optimizer, **kwargs)
         self.optimizer.build(self._vae_variables())
 
-    def compute_losses(self, x, y=None, training=False):
-        data, condition = self._split_inputs(x)
-        target = data if y is None else y
-        inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
-        z_mean, z_log_var = self.encode_tensors(inputs, training=training)
-        z = self.sampler([z_mean, z_log_var])
-        reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
-        kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)
+    def regularizer(self, elbo, training=False):
+        """`beta * KL + gamma * TC`, the total correlation estimated by the discriminator's
+        logit; its own loss (trained by `discriminator_optimizer`) rides along as a metric."""
+        z = elbo.z
         logits = ops.reshape(ops.cast(self.discriminator(z, training=training), "float32"), (-1,))
         total_correlation = ops.mean(logits)
-        loss = (
-            self._reconstruction_weight * reconstruction_loss
-            + self._beta * kl_penalty
-            + self._gamma * total_correlation
-        )
         fixed = ops.stop_gradient(z)
         joint = ops.reshape(self.discriminator(fixed, training=training), (-1,))
         shuffled = permute_dims(fixed, self.permutation_seed_generator)
@@ -164,16 +155,11 @@ class FactorVAE(VAE):
         discriminator_loss = 0.5 * ops.mean(
             ops.softplus(-ops.cast(joint, "float32")) + ops.softplus(ops.cast(product, "float32"))
         )
-        results = {
-            "loss": loss,
-            "reconstruction_loss": reconstruction_loss,
-            "kl_loss": kl_loss,
+        penalty = self._beta * elbo.kl_penalty + self._gamma * total_correlation
+        return penalty, {
             "total_correlation": total_correlation,
             "discriminator_loss": discriminator_loss,
         }
-        if self._reports_bits_per_dim:
-            results["bits_per_dim"] = self._bits_per_dim(reconstruction_loss + kl_loss)
-        return results
 
     # === Config ===
 

@@ -72,10 +72,7 @@ class IWAE(VAE):
     def log_weights(self, x, y=None, training=False):
         """Returns `(log_w, log_px, z_mean, z_log_var)`; `log_w` and `log_px`
         (the log-likelihood terms) are shaped `(num_samples, batch)`."""
-        data, condition = self._split_inputs(x)
-        target = data if y is None else y
-        inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
-        z_mean, z_log_var = self.encode_tensors(inputs, training=training)
+        target, condition, z_mean, z_log_var = self.encode_pass(x, y, training=training)
         k = self.num_samples
         # Sample-major repetition: row i * batch + b is sample i of example b.
         mean_k = ops.tile(z_mean, (k, 1))
@@ -97,9 +94,7 @@ class IWAE(VAE):
             "reconstruction_loss": -ops.mean(log_px),
             "kl_loss": ops.mean(losses.kl_divergence(z_mean, z_log_var)),
         }
-        if self._reports_bits_per_dim:  # of the IWAE bound
-            results["bits_per_dim"] = self._bits_per_dim(results["loss"])
-        return results
+        return self.with_bits_per_dim(results, results["loss"])  # of the IWAE bound
 
     def get_config(self):
         return {**super().get_config(), "num_samples": self.num_samples}

@@ -1,8 +1,6 @@
 """β-TCVAE (Chen, Li, Grosse & Duvenaud, 2018, "Isolating Sources of
 Disentanglement in Variational Autoencoders")."""
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
@@ -16,7 +14,7 @@ def _log_density_matrix(z, z_mean, z_log_var):
     """`log q(z_i[d] | x_j)` for every pair of batch rows: `(batch, batch, latent)`."""
     z = ops.expand_dims(z, 1)
     mean, log_var = ops.expand_dims(z_mean, 0), ops.expand_dims(z_log_var, 0)
-    return -0.5 * (math.log(2.0 * math.pi) + log_var + ops.square(z - mean) * ops.exp(-log_var))
+    return losses.gaussian_log_density(z, mean, log_var)
 
 
 def decompose_kl(z, z_mean, z_log_var, dataset_size):
@@ -149,33 +147,15 @@ class BetaTCVAE(VAE):
             self.dataset_size = len(x)
         return super().fit(x, y, *args, **kwargs)
 
-    def compute_losses(self, x, y=None, training=False):
-        """The weighted decomposition, batch means of per-example terms."""
-        data, condition = self._split_inputs(x)
-        target = data if y is None else y
-        inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
-        z_mean, z_log_var = self.encode_tensors(inputs, training=training)
-        z = self.sampler([z_mean, z_log_var])
-        reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
-        kl_loss = ops.mean(losses.kl_divergence(z_mean, z_log_var))
-        mi, tc, dim_kl = decompose_kl(z, z_mean, z_log_var, self._dataset_size)
-        loss = (
-            self._reconstruction_weight * reconstruction_loss
-            + self.alpha * mi
-            + self._beta * tc
-            + self.gamma * dim_kl
-        )
-        results = {
-            "loss": loss,
-            "reconstruction_loss": reconstruction_loss,
-            "kl_loss": kl_loss,
+    def regularizer(self, elbo, training=False):
+        """The KL's decomposition, weighted: `alpha * MI + beta * TC + gamma * dim-wise KL`."""
+        mi, tc, dim_kl = decompose_kl(elbo.z, elbo.z_mean, elbo.z_log_var, self._dataset_size)
+        penalty = self.alpha * mi + self._beta * tc + self.gamma * dim_kl
+        return penalty, {
             "mutual_information": mi,
             "total_correlation": tc,
             "dimension_wise_kl": dim_kl,
         }
-        if self._reports_bits_per_dim:
-            results["bits_per_dim"] = self._bits_per_dim(reconstruction_loss + kl_loss)
-        return results
 
     def get_config(self):
         config = super().get_config()

@@ -1,6 +1,7 @@
 """The variational autoencoder of Kingma & Welling (2014), as the slides build it."""
 
 import numbers
+from typing import NamedTuple
 
 import keras
 from keras import ops
@@ -18,6 +19,17 @@ from vae_keras.models._reconstruction import (  # noqa: F401  (re-exported names
 )
 from vae_keras.models.base import check_pair, split_concatenated_encoder
 from vae_keras.validation import check_non_negative, check_positive_int
+
+
+class ElboPass(NamedTuple):
+    """What one pass of the ELBO computes; objectives add their terms to it."""
+
+    z_mean: object
+    z_log_var: object
+    z: object  # one sample of q(z | x)
+    reconstruction_loss: object  # batch mean of -log p(x | z)
+    kl_loss: object  # batch mean of KL(q(z | x) || p(z)), the reported KL
+    kl_penalty: object  # the KL term the loss weighs by beta (free bits clamp it)
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
@@ -219,20 +231,48 @@ class VAE(ReconstructionModel):
         per_dimension = ops.mean(losses.kl_divergence_per_dimension(z_mean, z_log_var), axis=0)
         return ops.sum(per_dimension), ops.sum(ops.maximum(per_dimension, self.free_bits))
 
-    def compute_losses(self, x, y=None, training=False):
-        """The negative ELBO and its terms, batch means of per-example sums."""
+    def encode_pass(self, x, y=None, training=False):
+        """The start every objective shares: `(target, condition, z_mean, z_log_var)`.
+
+        Splits the labels off a conditional input, corrupts the encoder's input in
+        training (denoising), and encodes; `target` is `y` when given, else the clean data.
+        """
         data, condition = self._split_inputs(x)
         target = data if y is None else y
         inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
         z_mean, z_log_var = self.encode_tensors(inputs, training=training)
+        return target, condition, z_mean, z_log_var
+
+    def elbo_pass(self, x, y=None, training=False) -> "ElboPass":
+        """The one-sample ELBO pass: encode, sample `z`, reconstruct, and the KL terms."""
+        target, condition, z_mean, z_log_var = self.encode_pass(x, y, training=training)
         z = self.sampler([z_mean, z_log_var])
         reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
         kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)
-        loss = self._reconstruction_weight * reconstruction_loss + self._beta * kl_penalty
-        results = {"loss": loss, "reconstruction_loss": reconstruction_loss, "kl_loss": kl_loss}
-        if self._reports_bits_per_dim:  # the negative ELBO, whatever beta is
-            results["bits_per_dim"] = self._bits_per_dim(reconstruction_loss + kl_loss)
-        return results
+        return ElboPass(z_mean, z_log_var, z, reconstruction_loss, kl_loss, kl_penalty)
+
+    def regularizer(self, elbo: "ElboPass", training=False):
+        """What the objective adds to the weighted reconstruction term: `(penalty, metrics)`.
+
+        β-VAE's is `beta * KL` (with free bits, their clamp of it). Variants override this
+        alone, as disentanglement_lib's `regularizer` (β-TCVAE: the KL's decomposition;
+        FactorVAE: plus the discriminator's total correlation); `metrics` are the extra
+        terms they report, by name.
+        """
+        return self._beta * elbo.kl_penalty, {}
+
+    def compute_losses(self, x, y=None, training=False):
+        """The objective and its terms, batch means of per-example sums."""
+        elbo = self.elbo_pass(x, y, training=training)
+        penalty, metrics = self.regularizer(elbo, training=training)
+        results = {
+            "loss": self._reconstruction_weight * elbo.reconstruction_loss + penalty,
+            "reconstruction_loss": elbo.reconstruction_loss,
+            "kl_loss": elbo.kl_loss,
+            **metrics,
+        }
+        # The negative ELBO, whatever the objective weighs.
+        return self.with_bits_per_dim(results, elbo.reconstruction_loss + elbo.kl_loss)
 
     # === Config ===
 

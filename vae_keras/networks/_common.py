@@ -1,6 +1,9 @@
 """Argument checks shared by the network factories."""
 
 import math
+import numbers
+
+from vae_keras.validation import check_positive_int  # noqa: F401  (the factories import it here)
 
 
 def check_shape(shape, name, min_rank=1, max_rank=3):
@@ -22,20 +25,11 @@ def check_shape(shape, name, min_rank=1, max_rank=3):
     return shape
 
 
-def check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return value
-
-
 def check_units(units, name):
     """Returns a tuple of positive layer widths (an int is one layer)."""
-    if isinstance(units, int):
+    if isinstance(units, numbers.Integral):
         units = (units,)
-    units = tuple(units)
-    for u in units:
-        check_positive_int(u, f"{name} entries")
-    return units
+    return tuple(check_positive_int(u, f"{name} entries") for u in units)
 
 
 def flat_size(shape):

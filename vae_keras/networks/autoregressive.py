@@ -152,7 +152,7 @@ class PixelCNN(keras.Model):
         ):
             check_positive_int(value, label)
         if output_channels is not None:
-            check_positive_int(output_channels, "output_channels")
+            output_channels = check_positive_int(output_channels, "output_channels")
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0:
             raise ValueError(
                 f"`num_layers` must be an integer >= 0. Received: num_layers={num_layers!r}"

@@ -59,11 +59,11 @@ def conv_encoder(
             f"Received: input_shape={input_shape}. Add a channel axis "
             "(e.g. x[..., None]) or use `dense_encoder` for flat vectors."
         )
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     filters = check_units(filters, "filters")
-    check_positive_int(kernel_size, "kernel_size")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
     if dense_units is not None:
-        check_positive_int(dense_units, "dense_units")
+        dense_units = check_positive_int(dense_units, "dense_units")
 
     # === Layers and functional model ===
     inputs = keras.Input(shape=input_shape, name="x")
@@ -136,7 +136,7 @@ def conv_decoder(
     >>> tuple(conv_decoder(2, (32, 32, 3), output_channels=6).output.shape)
     (None, 32, 32, 6)
     """
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     output_shape = check_shape(output_shape, "output_shape", min_rank=1, max_rank=3)
     if len(output_shape) != 3:
         raise ValueError(
@@ -144,7 +144,7 @@ def conv_decoder(
             f"Received: output_shape={output_shape}. Use `dense_decoder` for flat vectors."
         )
     filters = check_units(filters, "filters")
-    check_positive_int(kernel_size, "kernel_size")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
     upsampling = check_upsampling(upsampling)
     height, width, channels = output_shape
     if output_channels is not None:
@@ -156,7 +156,7 @@ def conv_decoder(
     inputs = keras.Input(shape=(latent_dim,), name="z")
     x = inputs
     if dense_units:
-        check_positive_int(dense_units, "dense_units")
+        dense_units = check_positive_int(dense_units, "dense_units")
         x = keras.layers.Dense(dense_units, activation=activation, name="dense")(x)
     x = keras.layers.Dense(base_h * base_w * filters[0], activation=activation, name="project")(x)
     x = keras.layers.Reshape((base_h, base_w, filters[0]), name="reshape")(x)

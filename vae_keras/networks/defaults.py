@@ -61,7 +61,7 @@ def default_networks(
     'conv_1'
     """
     input_shape = check_shape(input_shape, "input_shape")
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     family = default_family(input_shape)
     if family == "dense":
         return (

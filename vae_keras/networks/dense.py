@@ -37,7 +37,7 @@ def dense_encoder(
     [(None, 2), (None, 2)]
     """
     input_shape = check_shape(input_shape, "input_shape")
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     hidden_units = check_units(hidden_units, "hidden_units")
 
     # === Layers and functional model ===
@@ -93,10 +93,10 @@ def dense_decoder(
     >>> tuple(dense_decoder(2, (8, 8, 3), output_channels=6).output.shape)
     (None, 8, 8, 6)
     """
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     output_shape = check_shape(output_shape, "output_shape")
     if output_channels is not None:
-        check_positive_int(output_channels, "output_channels")
+        output_channels = check_positive_int(output_channels, "output_channels")
         if len(output_shape) < 2:
             raise ValueError(
                 "`output_channels` replaces the channel axis, but a flat output has none. "

@@ -40,9 +40,9 @@ def vq_encoder(
     (None, 7, 7, 16)
     """
     input_shape = check_shape(input_shape, "input_shape", min_rank=3, max_rank=3)
-    check_positive_int(embedding_dim, "embedding_dim")
+    embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
     filters = check_units(filters, "filters")
-    check_positive_int(kernel_size, "kernel_size")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
 
     # === Layers and functional model ===
     inputs = keras.Input(shape=input_shape, name="x")
@@ -91,7 +91,7 @@ def vq_decoder(
     grid_shape = check_shape(grid_shape, "grid_shape", min_rank=3, max_rank=3)
     output_shape = check_shape(output_shape, "output_shape", min_rank=3, max_rank=3)
     filters = check_units(filters, "filters")
-    check_positive_int(kernel_size, "kernel_size")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
     height, width, channels = output_shape
     if output_channels is not None:
         channels = check_positive_int(output_channels, "output_channels")

@@ -45,7 +45,7 @@ def _level_widths(widths, levels: int) -> tuple[int, ...]:
     sequence repeats its last entry, a longer one is cut.
     """
     if isinstance(widths, int) and not isinstance(widths, bool):
-        check_positive_int(widths, "widths")
+        widths = check_positive_int(widths, "widths")
         return tuple(min(widths * 2**i, 4 * widths) for i in range(levels))
     widths = check_units(widths, "widths")
     if not widths:
@@ -63,7 +63,7 @@ def _check_common(image_shape, name, blocks_per_stage, normalization, base_size)
             f"Received: {name}={image_shape}. Add a channel axis (e.g. x[..., None]) "
             "or use the dense factories for flat vectors."
         )
-    check_positive_int(base_size, "base_size")
+    base_size = check_positive_int(base_size, "base_size")
     if min(image_shape[:2]) < base_size:
         raise ValueError(
             f"The image is smaller than the base feature map: {name}={image_shape} but "
@@ -171,9 +171,9 @@ def residual_encoder(
     input_shape = _check_common(
         input_shape, "input_shape", blocks_per_stage, normalization, base_size
     )
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     if dense_units is not None:
-        check_positive_int(dense_units, "dense_units")
+        dense_units = check_positive_int(dense_units, "dense_units")
     stages = num_stages(min(input_shape[:2]), base_size)
     level_widths = _level_widths(widths, stages + 1)
 
@@ -247,16 +247,16 @@ def residual_decoder(
     >>> tuple(residual_decoder(16, (64, 64, 3), output_channels=6).output.shape)
     (None, 64, 64, 6)
     """
-    check_positive_int(latent_dim, "latent_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
     output_shape = _check_common(
         output_shape, "output_shape", blocks_per_stage, normalization, base_size
     )
     if dense_units is not None:
-        check_positive_int(dense_units, "dense_units")
+        dense_units = check_positive_int(dense_units, "dense_units")
     height, width, channels = output_shape
     if output_channels is None:
         output_channels = channels
-    check_positive_int(output_channels, "output_channels")
+    output_channels = check_positive_int(output_channels, "output_channels")
     stages = num_stages(min(height, width), base_size)
     level_widths = _level_widths(widths, stages + 1)
     base_h, base_w = _downsampled(height, stages), _downsampled(width, stages)
