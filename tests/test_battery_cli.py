@@ -24,9 +24,9 @@ DATASETS = {"digits": ((8, 8, 1), []), "shapes": ((16, 16, 3), ["--image-size", 
 TRAIN = ["--epochs", "1", "--limit", "64", "--batch-size", "32", "--latent-dim", "2"]
 # The run's test split, cut to this many images (train has no flag for it; the figures and
 # the scoring read every test image: 2,000 shapes would triple the battery's time).
-TEST_IMAGES = 64
+TEST_IMAGES = 32
 # evaluate and plot on a few test images (their own --limit), k=2 importance samples.
-EVALUATE = ["--num-samples", "2", "--nll-images", "8", "--limit", "32", "--batch-size", "32"]
+EVALUATE = ["--num-samples", "2", "--nll-images", "8", "--limit", "16", "--batch-size", "16"]
 FIGURES = {  # a capability -> the figures of the run folder it calls for
     "reconstruct": ("reconstructions.png", "training_history.png"),
     "samples": ("samples.png",),
@@ -226,7 +226,7 @@ def test_command_line_battery(combination, tmp_path, capsys, fits):
     later = {
         "evaluate": ["evaluate", "--model", model_file, *EVALUATE, "--out", str(tmp_path)],
         "sample": ["sample", "--model", model_file, "--num-samples", "4", "--out", str(tmp_path)],
-        "plot": ["plot", "--model", model_file, "--limit", "32", "--out", str(tmp_path / "fig")],
+        "plot": ["plot", "--model", model_file, "--limit", "16", "--out", str(tmp_path / "fig")],
         "export": ["export", "--model", model_file, "--out", str(tmp_path / "exported")],
     }
     for command, argv in later.items():
