@@ -150,7 +150,7 @@ def test_compiled_decoder_pass_matches_the_model_and_sees_new_weights():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3, D)).astype("float32")
     z = rng.normal(size=(6, LATENT)).astype("float32")
-    compiled = _graph.pure_function(model, "log_prob_given_codes")
+    compiled = _graph.pure_function(model.log_prob_given_codes)
     for _ in range(2):
         expected = keras.ops.convert_to_numpy(model.log_prob_given_codes(x, z))
         assert expected.shape == (6,)

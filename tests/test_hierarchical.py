@@ -253,7 +253,10 @@ def test_hierarchy_levels_figure(binary_images, tmp_path):
     assert labels == ["top 1 · x0", "top 2 · x0", "top 1 · x1", "top 2 · x1"]
     assert (tmp_path / "levels.png").stat().st_size > 0
     vae = VAE(networks.dense_encoder((8, 8, 1), 2), networks.dense_decoder(2, (8, 8, 1)))
-    with pytest.raises(ValueError, match="HierarchicalVAE.*Received: VAE"):
+    with pytest.raises(
+        ValueError,
+        match=r"hierarchy_levels.*HierarchicalVAE.*`latent_groups`.*a VAE does not declare it",
+    ):
         plotting.hierarchy_levels(vae, binary_images[:1])
 
 

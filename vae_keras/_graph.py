@@ -26,19 +26,20 @@ def graph_function(fn, dynamic_batch: bool = False):
     return tf.function(fn, reduce_retracing=dynamic_batch)
 
 
-def pure_function(model, name: str):
-    """`getattr(model, name)` compiled with `jax.jit` on JAX; the method itself elsewhere.
+def pure_function(method):
+    """A model's bound `method` compiled with `jax.jit` on JAX; the method itself elsewhere.
 
-    For passes with no randomness that read `model`'s variables (a decoder's
+    For passes with no randomness that read the model's variables (a decoder's
     log-likelihood of given codes): op-by-op dispatch ran the default MNIST conv
     decoder's evaluation at 8% of the CPU's matmul peak on JAX. The variables'
     current values go in as arguments, so later weight updates are seen; the
     compiled function is kept per model, so each evaluation does not recompile.
     """
     if keras.backend.backend() != "jax":
-        return getattr(model, name)
+        return method
+    model, function = method.__self__, method.__func__
     variables = list(model.variables)
-    key = (name, len(variables))
+    key = (function, len(variables))
     cache = _COMPILED.setdefault(model, {})
     if key not in cache:
         import jax
@@ -48,11 +49,11 @@ def pure_function(model, name: str):
         @jax.jit
         def pure(values, *args):
             with keras.StatelessScope(state_mapping=list(zip(variables, values, strict=True))):
-                return getattr(model_ref(), name)(*args)
+                return function(model_ref(), *args)
 
         cache[key] = pure
     pure = cache[key]
     return lambda *args: pure([v.value for v in variables], *args)
 
 
-_COMPILED = weakref.WeakKeyDictionary()  # model -> {(method name, variable count): jitted}
+_COMPILED = weakref.WeakKeyDictionary()  # model -> {(function, variable count): jitted}

@@ -18,46 +18,29 @@ from keras import ops
 from vae_keras import likelihoods, losses
 from vae_keras._graph import graph_function, pure_function
 from vae_keras.layers import bound_log_var
+from vae_keras.models.capabilities import capabilities, require
 from vae_keras.validation import check_positive_int
 
 
-def _is_hierarchical(model):
-    """A model that scores its own draws (`HierarchicalVAE`): it provides
-    `posterior_context(x)` (what the k samples of a batch share), and
-    `log_importance_weights` and `elbo_draws`, each
-    `(x, context, num_samples, seed) -> (num_samples, batch)`."""
-    return hasattr(model, "log_importance_weights")
+class SingleCodeScorer:
+    """The scoring interface (`LatentModel.scorer`) of the VAE family: one Gaussian code
+    z ~ q(z | x), a standard normal prior, the decoder's `log_prob_given_codes`.
 
-
-class _SingleCodeScorer:
-    """The scoring interface of `_is_hierarchical` for the VAE family (one Gaussian code
-    z ~ q(z | x), a standard normal prior, the decoder's `log_prob_given_codes`)."""
+    `HierarchicalVAE` scores its own draws: its `scorer()` is the model."""
 
     def __init__(self, model):
-        # `sampler` marks a model with a posterior q(z|x); an AE has none.
-        for name in ("encoder", "decoder", "log_prob_given_codes", "check_inputs", "sampler"):
-            if not hasattr(model, name):
-                raise ValueError(
-                    f"Likelihood evaluation needs a VAE with a posterior q(z|x); received a "
-                    f"{type(model).__name__} without `{name}`. A deterministic AE has no "
-                    "likelihood: compare AEs by reconstruction error (`model.evaluate`)."
-                )
-        if getattr(model, "num_classes", None):
-            raise ValueError(
-                f"Likelihood evaluation of a {type(model).__name__} (conditional on labels) is "
-                "not supported yet; evaluate it with `model.evaluate((x, labels))`."
-            )
+        require(model, "posterior", "Likelihood evaluation")
         self.model = model
-        self.log_prob_given_codes = pure_function(model, "log_prob_given_codes")
-        self.evaluation_rows = getattr(model, "evaluation_rows", None)
-        self.evaluate_as_graph = getattr(model, "evaluate_as_graph", False)
+        self.log_prob_given_codes = pure_function(model.log_prob_given_codes)
+        self.evaluation_rows = model.evaluation_rows
+        self.evaluate_as_graph = model.evaluate_as_graph
 
     def check_inputs(self, x):
         return self.model.check_inputs(x)
 
     def posterior_context(self, x):
         """The encoder's pass, which every importance sample of a batch shares."""
-        z_mean, z_log_var = self.model._encode_tensors(x)
+        z_mean, z_log_var = self.model.encode_tensors(x)
         return z_mean, bound_log_var(z_log_var)  # as the sampler and the KL bound it
 
     def _draws(self, x, posterior, num_samples, seed):
@@ -91,9 +74,13 @@ class _SingleCodeScorer:
         return ops.reshape(log_px_z, (num_samples, -1)) - kl[None]
 
 
+_SingleCodeScorer = SingleCodeScorer  # the former private name
+
+
 def _scorer(model):
-    """The model itself where it scores its own draws, else its `_SingleCodeScorer`."""
-    return model if _is_hierarchical(model) else _SingleCodeScorer(model)
+    """The model's importance-scoring interface (`model.scorer()`), or the capability error."""
+    require(model, "posterior", "Likelihood evaluation")
+    return model.scorer()
 
 
 # Decoder rows per call for MNIST-sized (784-value) images; larger images get proportionally
@@ -116,10 +103,10 @@ def _batches(scorer, x, batch_size, num_samples, max_rows, seed, verbose, score)
     batch_size = check_positive_int(batch_size, "batch_size")
     seed_generator = keras.random.SeedGenerator(seed)
     if max_rows is None:  # a model with large activations per code names its own budget
-        max_rows = getattr(scorer, "evaluation_rows", None) or default_max_rows(x.shape[1:])
+        max_rows = scorer.evaluation_rows or default_max_rows(x.shape[1:])
     chunk = max(1, min(num_samples, max_rows // batch_size))
     progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
-    if getattr(scorer, "evaluate_as_graph", False):  # models whose passes are many small ops
+    if scorer.evaluate_as_graph:  # models whose passes are many small ops
         score = graph_function(score)
     results = []
     for start in range(0, len(x), batch_size):
@@ -205,7 +192,7 @@ def active_units(model, x, threshold: float = 0.01, batch_size: int = 256):
         per-dimension variance of `z_mean` over the data. A hierarchy counts
         every group's dimensions (see `active_units_per_group`).
     """
-    if _is_hierarchical(model):
+    if capabilities(model).latent_groups:
         counts, variances = active_units_per_group(model, x, threshold, batch_size)
         return sum(counts), np.concatenate(variances)
     z_mean, _ = model.encode(x, batch_size=batch_size)
@@ -292,7 +279,10 @@ def bits_per_dim_8bit(
       trained on `k / 255`; the dequantised data lie within 1/255 of it.
 
     A Bernoulli likelihood models binary pixels and has no 8-bit figure:
-    use `log_likelihood` and `bits_per_dim` for binarized data.
+    use `log_likelihood` and `bits_per_dim` for binarized data. A model
+    without a posterior but with a bound (`VQVAE` after `fit_prior`: the
+    capability `nll_bound`) is scored by `-log p(x) <= model.nll_bound(x)`
+    (`num_samples` unused), an upper bound on the bits.
 
     Example:
 
@@ -300,9 +290,12 @@ def bits_per_dim_8bit(
     >>> float(bpd.mean())  # doctest: +SKIP
     3.91
     """
-    likelihood = getattr(model, "likelihood_object", None)
-    if likelihood is None or likelihood.name == "bernoulli":
-        name = getattr(likelihood, "name", type(model).__name__)
+    declared = require(model, "likelihood", "Bits per dimension of 8-bit data")
+    if not declared.nll_bound:
+        require(model, "posterior", "Bits per dimension of 8-bit data")
+    likelihood = model.likelihood_object
+    if likelihood.name == "bernoulli":
+        name = likelihood.name
         raise ValueError(
             f"Bits per dimension of 8-bit data need a discrete 8-bit likelihood or a density; "
             f"this model's likelihood is {name!r} (binary pixels). Train with "
@@ -314,7 +307,10 @@ def bits_per_dim_8bit(
     extra_bits = 0.0
     if not likelihood.discrete:
         x, extra_bits = dequantize(x, seed), DEQUANTIZATION_BITS
-    log_px = log_likelihood(
-        model, x, num_samples=num_samples, batch_size=batch_size, seed=seed, verbose=verbose
-    )
+    if declared.posterior:
+        log_px = log_likelihood(
+            model, x, num_samples=num_samples, batch_size=batch_size, seed=seed, verbose=verbose
+        )
+    else:  # no posterior to sample (VQ-VAE): the bound -log p(x) <= nll_bound(x)
+        log_px = -model.nll_bound(x, batch_size=batch_size)
     return -log_px / (dims * math.log(2.0)) + extra_bits

@@ -1,7 +1,9 @@
 """SavedModel export with named endpoints, loadable without vae_keras.
 
 `export_saved_model(model, path)` writes a TensorFlow SavedModel of a trained
-`VAE`, `AE`, `IWAE` or `ConditionalVAE` with five endpoints:
+model whose class declares `export_endpoints` (`models.capabilities`): the
+endpoints are the model's own, from `model.serving_functions()`. For `VAE`,
+`AE`, `IWAE`, `ConditionalVAE` (and `HierarchicalVAE`'s top group) they are:
 
 | endpoint              | inputs                               | returns                       |
 |-----------------------|--------------------------------------|-------------------------------|
@@ -17,6 +19,9 @@ sigmoid of the logits is part of the graph), means for a Gaussian one.
 in the model advances on each call (stateless TF random ops keyed by the
 model's seed and that counter), so a reloaded model starts the same sequence
 again. For reproducible samples draw `z` yourself and call `decode`.
+
+A `VQVAE`'s `encode` returns int32 code indices `(batch, h, w)` and its `decode`
+reads them (`models/_vq_export.py`).
 
 A `ConditionalVAE` takes integer class ids `labels` (int32, shape
 `(batch,)`) as a second input of every endpoint: `encode(x, labels)`,
@@ -47,18 +52,19 @@ strategy, export after the strategy's scope.
 """
 
 import os
-import random
 import shutil
 import tempfile
 from pathlib import Path
 
 import keras
-import numpy as np
-from keras import ops
 
+from vae_keras.models.capabilities import (  # noqa: F401  (ENDPOINTS re-exported)
+    ENDPOINTS,
+    capabilities,
+    require,
+)
 from vae_keras.saving import DIR_MODE, FILE_MODE, clean_leftovers, fault_point, temporary_prefix
 
-ENDPOINTS = ("serve", "encode", "decode", "reconstruct", "sample")
 _BACKENDS = ("tensorflow", "jax")
 
 
@@ -82,8 +88,10 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
     renamed into place, so `path` never holds a half-written export.
 
     Args:
-        model: A built `VAE`, `AE`, `IWAE` or `ConditionalVAE` (any model of
-            the package with an encoder and a decoder).
+        model: A built model whose class declares the capability
+            `export_endpoints` (`VAE`, `AE`, `IWAE`, `ConditionalVAE`,
+            `VQVAE`, `HierarchicalVAE`; not `PixelVAE`, which decodes pixel
+            by pixel: that raises `CapabilityError`).
         path: Folder to write (created; its parent too).
         overwrite: Replace an existing export at `path`. With `False`, an
             existing `path` raises `FileExistsError`.
@@ -131,20 +139,21 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
 
 
 def _check_exportable(model):
-    from vae_keras.models._reconstruction import ReconstructionModel
-
-    if not isinstance(model, ReconstructionModel) and not hasattr(model, "top_prior"):
-        raise ValueError(
-            "export_saved_model exports the package's encoder/decoder models (VAE, AE, "
-            f"IWAE, ConditionalVAE). Received: {type(model).__name__}. For any other Keras "
-            "model use `model.export(path)`."
-        )
-    if hasattr(model, "pixelcnn"):
-        raise ValueError(
-            f"export_saved_model does not export a {type(model).__name__} yet: its decoder "
-            "generates pixel by pixel in a Python loop, which a SavedModel signature cannot "
-            "hold. Serve the .keras file (`vae_keras.saving.load_model`) instead."
-        )
+    declared = capabilities(model)
+    require(
+        model,
+        "export_endpoints",
+        "export_saved_model",
+        instead=(
+            f"{type(model).__name__}'s decoder generates pixel by pixel in a Python loop, which "
+            "a SavedModel signature cannot hold: serve the .keras file "
+            "(`vae_keras.saving.load_model`) instead."
+            if declared.decode and not declared.single_pass_decoder
+            else "It exports the package's encoder/decoder models (VAE, AE, IWAE, "
+            "ConditionalVAE, VQVAE, HierarchicalVAE); for any other Keras model use "
+            "`model.export(path)`."
+        ),
+    )
     backend = keras.backend.backend()
     if backend not in _BACKENDS:
         raise RuntimeError(
@@ -172,125 +181,17 @@ def _check_exportable(model):
 # === Endpoints ===
 
 
-def _num_classes(model):
-    return getattr(model, "num_classes", None)
-
-
-def _core_functions(model):
-    """The model's computations, in keras.ops (converted by the archive per backend).
-
-    Returns `(encode, decode, reconstruct)`; conditional models take integer
-    `labels` as a second argument.
-    """
-    num_classes = _num_classes(model)
-
-    def one_hot(labels):
-        labels = ops.cast(labels, "int32")
-        valid = ops.logical_and(labels >= 0, labels < num_classes)
-        return ops.one_hot(labels, num_classes, dtype="float32"), valid
-
-    def mask(tensor, valid):
-        """NaN rows where the label was out of range (instead of a silent all-zero one-hot)."""
-        valid = ops.reshape(valid, (-1,) + (1,) * (len(tensor.shape) - 1))
-        return ops.where(valid, tensor, ops.full_like(tensor, float("nan")))
-
-    if num_classes is None:
-
-        def encode(x):
-            z_mean, z_log_var = model._encode_tensors(x)
-            return {"mean": z_mean, "log_var": z_log_var}
-
-        def decode(z):
-            return model._decode_tensors(z)
-
-        def reconstruct(x):
-            z_mean, _ = model._encode_tensors(x)
-            return model._decode_tensors(z_mean)
-
-        return encode, decode, reconstruct
-
-    def encode(x, labels):
-        condition, valid = one_hot(labels)
-        z_mean, z_log_var = model._encode_tensors(model._encoder_inputs(x, condition))
-        return {"mean": mask(z_mean, valid), "log_var": mask(z_log_var, valid)}
-
-    def decode(z, labels):
-        condition, valid = one_hot(labels)
-        return mask(model._decode_tensors(z, condition), valid)
-
-    def reconstruct(x, labels):
-        condition, valid = one_hot(labels)
-        z_mean, _ = model._encode_tensors(model._encoder_inputs(x, condition))
-        return mask(model._decode_tensors(z_mean, condition), valid)
-
-    return encode, decode, reconstruct
-
-
-def _sample_function(model, decode_fn):
-    """`sample(num_samples[, labels])` in plain TensorFlow around the exported `decode`.
-
-    Plain TF (not the backend) because the count sets the output shape, which
-    `jax2tf` cannot take from an input's value.
-    """
-    import tensorflow as tf
-
-    seed = getattr(model, "seed", None)
-    if seed is None:
-        seed = random.randrange(2**31)
-    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
-    latent_dim = int(model.latent_dim)
-    # A hierarchy's top group has a learned prior (its lower groups decode at their prior means).
-    prior_mean, prior_std = 0.0, 1.0
-    if hasattr(model, "top_prior"):
-        mean, log_var = model.top_prior()
-        prior_mean, prior_std = tf.constant(mean), tf.constant(np.exp(0.5 * log_var))
-
-    def draw(num_samples):
-        tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
-        step = counter.assign_add(1)
-        key = tf.stack([tf.constant(seed, tf.int64), step])
-        eps = tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=key)
-        return prior_mean + prior_std * eps
-
-    count = tf.TensorSpec([], tf.int32, name="num_samples")
-    if _num_classes(model) is None:
-
-        @tf.function(input_signature=[count], autograph=False)
-        def sample(num_samples):
-            return decode_fn(draw(num_samples))
-
-    else:
-        labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
-
-        @tf.function(input_signature=[count, labels_spec], autograph=False)
-        def sample(num_samples, labels):
-            return decode_fn(draw(num_samples), tf.broadcast_to(labels, [num_samples]))
-
-    sample.get_concrete_function()  # traced now, so the archive takes it as is
-    return sample
-
-
 def _build_archive(model):
-    if hasattr(model, "encode_indices"):  # VQVAE: code indices in and out (models/_vq_export.py)
-        from vae_keras.models._vq_export import build_vq_archive
-
-        return build_vq_archive(model)
-    encode, decode, reconstruct = _core_functions(model)
-    x_spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape_), dtype="float32")
-    z_spec = keras.InputSpec(shape=(None, int(model.latent_dim)), dtype="float32")
-    label_specs = []
-    if _num_classes(model) is not None:
-        label_specs = [keras.InputSpec(shape=(None,), dtype="int32")]
-
+    """The model's own endpoints (`model.serving_functions()`), written by one archive."""
+    serving = model.serving_functions()
     kwargs = endpoint_kwargs()
     archive = keras.export.ExportArchive()
     archive.track(model)
-    # `serve` first: the archive makes the first endpoint `serving_default`.
-    archive.add_endpoint("serve", reconstruct, [x_spec] + label_specs, **kwargs)
-    archive.add_endpoint("encode", encode, [x_spec] + label_specs, **kwargs)
-    decode_fn = archive.add_endpoint("decode", decode, [z_spec] + label_specs, **kwargs)
-    archive.add_endpoint("reconstruct", reconstruct, [x_spec] + label_specs, **kwargs)
-    archive.add_endpoint("sample", _sample_function(model, decode_fn))
+    added = {}
+    for name, (function, specs) in serving.endpoints.items():  # `serve` first: the default
+        added[name] = archive.add_endpoint(name, function, specs, **kwargs)
+    if serving.sample is not None:
+        archive.add_endpoint("sample", serving.sample(added["decode"]))
     return archive
 
 

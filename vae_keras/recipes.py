@@ -101,7 +101,7 @@ def build_model(
             seed=seed,
         )
     # A model class may name the gradient clipping its recipe trains with (HierarchicalVAE).
-    clipnorm = getattr(model, "RECIPE_GLOBAL_CLIPNORM", None)
+    clipnorm = model.RECIPE_GLOBAL_CLIPNORM
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm))
     return model
 

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from vae_keras import plotting
+from vae_keras.models.capabilities import capabilities, require
 from vae_keras.plotting._common import atomic_path, encode_mean
 from vae_keras.plotting.history import history_dict
 
@@ -88,11 +89,13 @@ def write_run_figures(
         y = np.asarray(y).reshape(-1)
         if len(y) != len(x):
             raise ValueError(f"`y` has {len(y)} labels but `x` has {len(x)} examples.")
-    if hasattr(model, "encode_indices"):  # VQVAE: discrete codes (plotting/codes.py)
+    declared = capabilities(model)
+    if declared.discrete_codes:  # VQVAE: discrete codes (plotting/codes.py)
         return plotting.codes.run_figures(model, x, history, directory, num_images, seed)
+    require(model, "latent_vector", "write_run_figures")
     latent_dim = int(model.latent_dim)
-    has_prior = hasattr(model, "sample")
-    conditional = hasattr(model, "num_classes")
+    has_prior = declared.samples
+    conditional = declared.conditional
     if conditional and y is None:
         raise ValueError(
             f"{type(model).__name__} is conditional: pass the labels `y` of `x` so the data "
@@ -118,7 +121,7 @@ def write_run_figures(
         model.reconstruct(x[shown], labels=y[shown]) if conditional else model.reconstruct(x[shown])
     )
     plotting.reconstruction_grid(x[shown], x_hat, path=path("reconstructions"))
-    if hasattr(model, "resample"):  # HierarchicalVAE: what each level of latents holds
+    if declared.latent_groups:  # HierarchicalVAE: what each level of latents holds
         plotting.hierarchy_levels(model, x[:2], seed=seed, path=path("hierarchy_levels"))
 
     keep = np.arange(len(x))

@@ -11,12 +11,3 @@ def _check_count(value, name, minimum=1, allow_none=False):
 
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _require(model, attributes, callback):
-    missing = [a for a in attributes if not hasattr(model, a)]
-    if missing:
-        raise ValueError(
-            f"{callback} needs a model with {', '.join(attributes)} (like vae_keras.VAE). "
-            f"Received a {type(model).__name__} without {', '.join(missing)}."
-        )

@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 
-from vae_keras.callbacks._common import _check_count, _is_number, _require
+from vae_keras.callbacks._common import _check_count, _is_number
+from vae_keras.models.capabilities import require
 
 SCHEDULES = ("linear", "cyclical")
 UPDATE_FREQS = ("batch", "epoch")
@@ -100,7 +101,7 @@ class BetaSchedule(keras.callbacks.Callback):
         self.current = None
 
     def on_train_begin(self, logs=None):
-        _require(self.model, ("beta",), "BetaSchedule")
+        require(self.model, "kl_weight", "BetaSchedule")
         if self.target is None:
             self.target = float(keras.ops.convert_to_numpy(self.model.beta))
         params = self.params or {}

@@ -6,7 +6,8 @@ import warnings
 import keras
 import numpy as np
 
-from vae_keras.callbacks._common import _check_count, _require
+from vae_keras.callbacks._common import _check_count
+from vae_keras.models.capabilities import CapabilityError, capabilities, input_shape, require
 from vae_keras.plotting import image_grid, paired_grid, save_grid_png
 from vae_keras.plotting._common import as_images
 from vae_keras.plotting.grids import grid_to_uint8, save_grid_gif
@@ -96,13 +97,13 @@ class SampleGrid(_GridCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if hasattr(self.model, "encode_indices"):  # VQVAE
-            raise ValueError(
-                "SampleGrid decodes prior draws every epoch, but a VQVAE's prior is trained "
-                "after `fit` (`fit_prior`). Use ReconstructionGrid during `fit`, and "
-                "`model.sample(n)` after `fit_prior`."
+        if capabilities(self.model).needs_fit_prior:  # VQVAE
+            raise CapabilityError(
+                f"SampleGrid decodes prior draws every epoch, but a {type(self.model).__name__}'s "
+                "prior is trained after `fit` (capability `needs_fit_prior`). Use "
+                "ReconstructionGrid during `fit`, and `model.sample(n)` after `fit_prior`."
             )
-        _require(self.model, ("decode", "latent_dim"), "SampleGrid")
+        require(self.model, "latent_vector", "SampleGrid")
         latent_dim = int(self.model.latent_dim)
         if self.z is None or self.z.shape[1] != latent_dim:
             rng = np.random.default_rng(self.seed)
@@ -111,7 +112,7 @@ class SampleGrid(_GridCallback):
             self._writer = _summary_writer(self.tensorboard_dir)
 
     def grid(self):
-        if hasattr(self.model, "num_classes"):  # conditional: classes cycle, like `sample`
+        if capabilities(self.model).conditional:  # classes cycle, like `sample`
             images = self.model.decode(self.z, np.arange(len(self.z)) % self.model.num_classes)
         else:
             images = self.model.decode(self.z)
@@ -185,25 +186,24 @@ class ReconstructionGrid(_GridCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        expected = getattr(self.model, "input_shape_", None)
-        if expected is None and getattr(self.model, "inputs", None):
-            expected = tuple(self.model.inputs[0].shape[1:])
+        expected = input_shape(self.model)
         if expected is not None and tuple(self.images.shape[1:]) != tuple(expected):
             raise ValueError(
                 f"ReconstructionGrid `images` have per-example shape {self.images.shape[1:]} "
                 f"but the model reads {tuple(expected)}. Pass images shaped "
                 f"(N, {', '.join(map(str, expected))})."
             )
-        if hasattr(self.model, "num_classes") and self.labels is None:
+        if capabilities(self.model).conditional and self.labels is None:
             raise ValueError(
                 f"{type(self.model).__name__} is conditional: pass the images' labels, "
                 "ReconstructionGrid(directory, images, labels=...)."
             )
 
     def grid(self):
-        if hasattr(self.model, "num_classes"):
+        declared = capabilities(self.model)
+        if declared.conditional:
             x_hat = self.model.reconstruct(self.images, labels=self.labels)
-        elif hasattr(self.model, "reconstruct"):
+        elif declared.reconstruct:
             x_hat = self.model.reconstruct(self.images)
         else:
             x_hat = self.model.predict(self.images, verbose=0)

@@ -11,6 +11,7 @@ def evaluate(args) -> Path:
 
     from vae_keras import evaluation, run_data, runs
     from vae_keras.binarization import binarize
+    from vae_keras.models.capabilities import capabilities
 
     out = (  # checked before the (long) evaluation
         file_in(args.out, "evaluation.json", ".json")
@@ -38,10 +39,11 @@ def evaluate(args) -> Path:
         "binarized": binarized,
         **{f"test_{k}": float(v) for k, v in losses.items()},
     }
-    if hasattr(model, "nll_bound"):  # VQVAE: reconstruction + prior NLL of the indices
+    declared = capabilities(model)
+    if declared.nll_bound:  # VQVAE: reconstruction + prior NLL of the indices
         bound = model.nll_bound(x, batch_size=args.batch_size)
         result.update(nll_bound=float(bound.mean()), prior_nll=float(model.prior_nll(x).mean()))
-    elif hasattr(model, "likelihood_object"):  # likelihood models (VAE family, hierarchies)
+    elif declared.posterior:  # importance-weighted scoring (VAE family, hierarchies)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
         scored, extra_bits = x, 0.0
         likelihood = model.likelihood_object.name

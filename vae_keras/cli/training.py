@@ -135,8 +135,10 @@ def _training_clock(out, record, start):
 
 def latent_summary(model, latent_dim: int) -> str:
     """`latent 16` (`--latent-dim`), or for a hierarchy, which ignores it, its groups and size."""
-    groups = getattr(model, "group_shapes", None)
-    if groups:
+    from vae_keras.models.capabilities import capabilities
+
+    if capabilities(model).latent_groups:
+        groups = model.group_shapes
         return f"{len(groups)} latent groups, {sum(math.prod(g) for g in groups)} dims"
     return f"latent {latent_dim}"
 
@@ -180,6 +182,7 @@ def train(args) -> Path:
 
     from vae_keras import distribute, run_data, runs
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
+    from vae_keras.models.capabilities import capabilities
 
     _apply_dataset_defaults(args)
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
@@ -279,7 +282,7 @@ def train(args) -> Path:
                     "train_seconds": clock.seconds(),  # with the attempts before a kill
                     SECONDS_AFTER_EPOCH: clock.record,
                 }
-            if hasattr(model, "fit_prior") and not model.prior.is_fitted():  # VQVAE
+            if capabilities(model).needs_fit_prior and not model.prior.is_fitted():  # VQVAE
                 from vae_keras.binarization import binarize
 
                 prior_x = binarize(x_train, seed=args.seed) if args.binarize else x_train
@@ -316,11 +319,18 @@ RUN_BPD_SAMPLES, RUN_BPD_IMAGES = 10, 1000
 
 
 def _test_bits_per_dim(model, x_test, seed):
-    """`{"bits_per_dim_8bit": ...}` for 8-bit data and a likelihood it applies to, else {}."""
-    from vae_keras import evaluation, run_data
+    """`{"bits_per_dim_8bit": ...}` for 8-bit data and a likelihood it applies to, else {}.
 
-    likelihood = getattr(model, "likelihood_object", None)
-    if likelihood is None or likelihood.name == "bernoulli" or not run_data.on_8bit_grid(x_test):
+    From the importance-weighted estimate for a model with a posterior, from
+    `nll_bound` (an upper bound) for one without (VQ-VAE, after `fit_prior`)."""
+    from vae_keras import evaluation, run_data
+    from vae_keras.models.capabilities import capabilities
+
+    declared = capabilities(model)
+    scorable = declared.likelihood and (declared.posterior or declared.nll_bound)
+    if not scorable or model.likelihood_object.name == "bernoulli":
+        return {}
+    if not run_data.on_8bit_grid(x_test):
         return {}
     bpd = evaluation.bits_per_dim_8bit(
         model, x_test[:RUN_BPD_IMAGES], num_samples=RUN_BPD_SAMPLES, seed=seed, verbose=False
@@ -333,6 +343,7 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
     import keras
 
     from vae_keras import plotting, report, runs
+    from vae_keras.models.capabilities import capabilities
 
     if not runs.reached(state, "figures"):
         say(True, "drawing figures (samples, reconstructions, latent space, history) ...")
@@ -355,7 +366,8 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
         state["figures"] = {k: str(Path(p).relative_to(out)) for k, p in figures.items()}
         runs.write_state(out, state, "figures")
     if not runs.reached(state, "exported"):
-        if keras.backend.backend() in ("tensorflow", "jax") and not hasattr(model, "pixelcnn"):
+        exportable = bool(capabilities(model).export_endpoints)  # not PixelVAE's pixel loop
+        if keras.backend.backend() in ("tensorflow", "jax") and exportable:
             from vae_keras.export import export_saved_model
 
             say(True, "exporting the TensorFlow SavedModel ...")

@@ -5,6 +5,7 @@ representation instead of fixed codes."""
 import numpy as np
 
 from vae_keras.disentanglement._common import as_codes, as_factor_matrix
+from vae_keras.models.capabilities import capabilities
 from vae_keras.validation import check_positive_int
 
 
@@ -41,7 +42,7 @@ class ShapesSampler:
 
 
 def _representation(representation):
-    if hasattr(representation, "encode"):  # a model: its deterministic codes
+    if capabilities(representation).encode:  # a model: its deterministic codes
         return lambda x: representation.encode(x)[0]
     if not callable(representation):
         raise ValueError(

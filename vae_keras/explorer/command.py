@@ -75,8 +75,10 @@ def _load(args):
 def _test_images(args, config, model):
     """(images, labels, note): a few test images to encode, or None and why not."""
     from vae_keras import run_data
+    from vae_keras.models.capabilities import capabilities, input_shape
 
-    if not callable(getattr(model, "encode", None)):
+    declared = capabilities(model)
+    if not declared.encode:
         return None, None, "the model has no encoder"
     dataset = args.dataset or config.get("dataset")
     if not dataset:
@@ -110,13 +112,13 @@ def _test_images(args, config, model):
         if explicit:
             raise
         return None, None, f"{dataset} test images did not load ({error})"
-    shape = tuple(getattr(model, "input_shape_", x.shape[1:]))
+    shape = input_shape(model, default=tuple(x.shape[1:]))
     if tuple(x.shape[1:]) != shape:
         message = f"{dataset} test images are {x.shape[1:]}, the model reads {shape}"
         if explicit:
             raise ValueError(f"{message}: pass the --dataset the model was trained on.")
         return None, None, message
-    if getattr(model, "num_classes", None) and y is None:
+    if declared.conditional and y is None:
         return None, None, f"{dataset} has no labels for the conditional model"
     return x, y, None
 
@@ -125,10 +127,12 @@ def run(args):
     """Loads the model and test images, then serves the explorer until Ctrl-C."""
     from vae_keras.explorer import serve
     from vae_keras.explorer.app import ExplorerServer
+    from vae_keras.explorer.decoding import check_explorable
 
     if args.port is not None:  # a taken port fails now, not after loading the model
         ExplorerServer(None, args.host, args.port).server_close()
     model, config = _load(args)
+    check_explorable(model)  # before loading any test images
     images, labels, note = _test_images(args, config, model)
     if note:
         print(f"No test images to encode ({note}); sliders, pad and prior draws still work.")

@@ -13,6 +13,8 @@ import threading
 import keras
 import numpy as np
 
+from vae_keras.models.capabilities import capabilities, display_name, require
+
 # The most codes one request may decode (a 32 x 32 pad background is 1024).
 MAX_BATCH = 1024
 # Batch sizes the page asks for: one code (a slider move), the interpolation strip,
@@ -44,7 +46,7 @@ def to_uint8(images) -> np.ndarray:
 
 
 class _CompiledDecode(keras.Model):
-    """`model._decode_tensors` as a Keras model, so `predict_on_batch`
+    """`model.decode_tensors` as a Keras model, so `predict_on_batch`
     compiles it once per backend (the likelihood's mean included)."""
 
     def __init__(self, model, conditional):
@@ -56,8 +58,8 @@ class _CompiledDecode(keras.Model):
     def call(self, inputs):
         if self.conditional:
             z, one_hot = inputs
-            return self.inner._decode_tensors(z, one_hot)
-        return self.inner._decode_tensors(inputs)
+            return self.inner.decode_tensors(z, one_hot)
+        return self.inner.decode_tensors(inputs)
 
 
 def _jax_predict(compiled):
@@ -82,12 +84,25 @@ def _jax_predict(compiled):
 
 
 def _fast_path(model) -> bool:
-    """Feed-forward decoders of the package: `decode` is `_decode_tensors`, batched."""
-    decode_module = getattr(type(model).decode, "__module__", "")
-    return (
-        decode_module.startswith("vae_keras.models")
-        and hasattr(model, "_decode_tensors")
-        and not hasattr(model, "pixelcnn")  # PixelVAE: pixel by pixel, its own decode
+    """Feed-forward decoders of the package: `decode` is `decode_tensors`, batched
+    (not PixelVAE's, which generates pixel by pixel through its own `decode`)."""
+    return capabilities(model).single_pass_decoder
+
+
+def check_explorable(model, purpose: str = "The explorer"):
+    """`capabilities(model)` when the explorer can show it (flat codes to decode),
+    else the one-line `CapabilityError`."""
+    return require(
+        model,
+        "latent_vector",
+        purpose,
+        instead=(
+            "A VQ-VAE's codes are index grids, not sliders: explore a VAE-family model "
+            "(e.g. `vae-keras train --architecture conv`)."
+            if capabilities(model).discrete_codes
+            else "Pass a VAE-family model.keras written by `vae-keras train`, like a VAE "
+            "or ConditionalVAE."
+        ),
     )
 
 
@@ -110,19 +125,11 @@ class LatentDecoder:
     """
 
     def __init__(self, model):
-        latent_dim = getattr(model, "latent_dim", None)
-        if not callable(getattr(model, "decode", None)) or not isinstance(
-            latent_dim, (int, np.integer)
-        ):
-            raise ValueError(
-                f"The explorer needs a model with a decoder: `decode(z)` and `latent_dim`, "
-                f"like vae_keras.VAE or ConditionalVAE. Received a {type(model).__name__}, "
-                "which has no such decoder. Pass a model.keras written by `vae-keras train`."
-            )
+        declared = check_explorable(model)
         self.model = model
-        self.latent_dim = int(latent_dim)
-        self.num_classes = int(getattr(model, "num_classes", 0) or 0) or None
-        self.can_encode = callable(getattr(model, "encode", None))
+        self.latent_dim = latent_dim = int(model.latent_dim)
+        self.num_classes = int(model.num_classes) if declared.conditional else None
+        self.can_encode = declared.encode
         self._lock = threading.Lock()  # one decode at a time (the server is threaded)
         self._compiled = None
         if _fast_path(model):
@@ -187,7 +194,7 @@ class LatentDecoder:
         """What the page needs to lay itself out (JSON-ready)."""
         return {
             "model": type(self.model).__name__,
-            "name": getattr(self.model, "name", ""),
+            "name": display_name(self.model),
             "backend": keras.backend.backend(),
             "latent_dim": self.latent_dim,
             "num_classes": self.num_classes,

@@ -3,6 +3,7 @@ VQVAE, BetaTCVAE, FactorVAE, HierarchicalVAE)."""
 
 from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
+from vae_keras.models.capabilities import Capabilities, CapabilityError
 from vae_keras.models.code_prior import CodePrior
 from vae_keras.models.conditional import ConditionalVAE
 from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
@@ -17,6 +18,8 @@ from vae_keras.models.vq_vae import VQVAE
 __all__ = [
     "AE",
     "BetaTCVAE",
+    "Capabilities",
+    "CapabilityError",
     "CodePrior",
     "ConditionalVAE",
     "FactorVAE",

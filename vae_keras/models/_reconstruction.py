@@ -17,6 +17,7 @@ from keras import ops
 from vae_keras import likelihoods
 from vae_keras.models import _corruption
 from vae_keras.models.base import LatentModel
+from vae_keras.models.capabilities import ENDPOINTS
 from vae_keras.validation import check_data
 
 LIKELIHOODS = likelihoods.NAMES
@@ -118,6 +119,16 @@ class ReconstructionModel(LatentModel):
     Subclasses assign `self.encoder` and `self.decoder`, then call
     `_init_reconstruction(...)` and define `compute_losses`.
     """
+
+    capabilities = LatentModel.capabilities.replace(
+        decode=True,
+        reconstruct=True,
+        samples=True,
+        latent_vector=True,
+        likelihood=True,
+        single_pass_decoder=True,
+        export_endpoints=ENDPOINTS,
+    )
 
     def _init_reconstruction(
         self,
@@ -271,7 +282,8 @@ class ReconstructionModel(LatentModel):
 
     # === Inference (NumPy in, NumPy out, batched) ===
 
-    def _decode_tensors(self, z, condition=None, training=False):
+    def decode_tensors(self, z, condition=None, training=False):
+        """Codes (and a conditional model's one-hot `condition`) -> data space, as tensors."""
         outputs = ops.cast(self._decode_raw(z, condition, training=training), "float32")
         return self._likelihood.mean(outputs)
 
@@ -303,14 +315,14 @@ class ReconstructionModel(LatentModel):
     def call(self, inputs, training=False):
         """Deterministic reconstruction: decodes `z_mean`."""
         data, condition = self._split_inputs(inputs)
-        z_mean, _ = self._encode_tensors(self._encoder_inputs(data, condition), training=training)
-        return self._decode_tensors(z_mean, condition, training=training)
+        z_mean, _ = self.encode_tensors(self._encoder_inputs(data, condition), training=training)
+        return self.decode_tensors(z_mean, condition, training=training)
 
     def decode(self, z, batch_size: int = 256):
         """Decodes latent codes to data space (probabilities or means), as NumPy."""
         z = check_data(z, (self.latent_dim,), "z")
         return self._batched(
-            lambda zb: ops.convert_to_numpy(self._decode_tensors(zb)), [z], batch_size
+            lambda zb: ops.convert_to_numpy(self.decode_tensors(zb)), [z], batch_size
         )
 
     def reconstruct(self, x, batch_size: int = 256):

@@ -1,4 +1,5 @@
-"""SavedModel endpoints of a `VQVAE` (called by `export.export_saved_model`).
+"""SavedModel endpoints of a `VQVAE` (its `serving_functions()`, which
+`export.export_saved_model` writes).
 
 | endpoint              | inputs                                   | returns                         |
 |-----------------------|------------------------------------------|---------------------------------|
@@ -22,6 +23,8 @@ import random
 
 import keras
 from keras import ops
+
+from vae_keras.models._serving import ServingFunctions
 
 
 def _core(model):
@@ -83,20 +86,21 @@ def _sample_function(model, decode_fn):
     return sample
 
 
-def build_vq_archive(model):
-    """A `keras.export.ExportArchive` with the VQVAE's endpoints."""
-    from vae_keras.export import endpoint_kwargs  # (export.py calls in here)
-
+def vq_serving(model) -> ServingFunctions:
+    """The VQVAE's endpoints: code indices in and out (`sample` on TensorFlow only)."""
     encode, decode, reconstruct = _core(model)
     x_spec = keras.InputSpec(shape=(None, *model.input_shape_), dtype="float32")
     i_spec = keras.InputSpec(shape=(None, *model.grid_shape), dtype="int32")
-    kwargs = endpoint_kwargs()
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serve", reconstruct, [x_spec], **kwargs)
-    archive.add_endpoint("encode", encode, [x_spec], **kwargs)
-    decode_fn = archive.add_endpoint("decode", decode, [i_spec], **kwargs)
-    archive.add_endpoint("reconstruct", reconstruct, [x_spec], **kwargs)
+    endpoints = {
+        "serve": (reconstruct, [x_spec]),
+        "encode": (encode, [x_spec]),
+        "decode": (decode, [i_spec]),
+        "reconstruct": (reconstruct, [x_spec]),
+    }
+    sample = None
     if keras.backend.backend() == "tensorflow":
-        archive.add_endpoint("sample", _sample_function(model, decode_fn))
-    return archive
+
+        def sample(decode_fn):
+            return _sample_function(model, decode_fn)
+
+    return ServingFunctions(endpoints, sample)

@@ -58,6 +58,8 @@ class AE(ReconstructionModel):
     """
 
     loss_names = ("loss", "reconstruction_loss")
+    # No posterior q(z|x): the code is the encoder's z_mean (no likelihood to score).
+    capabilities = ReconstructionModel.capabilities
 
     def __init__(
         self,
@@ -97,7 +99,7 @@ class AE(ReconstructionModel):
     def compute_losses(self, x, y=None, training=False):
         """The reconstruction loss of the code `z_mean`, a batch mean of per-example sums."""
         target = x if y is None else y
-        z, z_log_var = self._encode_tensors(self.corrupt_inputs(x, training), training=training)
+        z, z_log_var = self.encode_tensors(self.corrupt_inputs(x, training), training=training)
         outputs = self._decode_raw(z, training=training)
         reconstruction_loss = ops.mean(self.reconstruction_nll(target, outputs))
         # The ignored z_log_var head gets an exact zero gradient (rather than

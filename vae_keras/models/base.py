@@ -9,7 +9,8 @@ import numpy as np
 from keras import ops
 
 from vae_keras.layers import bound_log_var
-from vae_keras.models import _steps
+from vae_keras.models import _serving, _steps
+from vae_keras.models.capabilities import Capabilities, require
 from vae_keras.validation import check_data, check_positive_int
 
 
@@ -129,6 +130,17 @@ class LatentModel(keras.Model):
     """
 
     loss_names = ("loss", "reconstruction_loss")
+
+    # What the model can do (`vae_keras.models.capabilities`); subclasses replace what differs.
+    capabilities = Capabilities(encode=True)
+
+    # The gradient clipping (global norm) `vae-keras train` compiles the model with; None: none.
+    RECIPE_GLOBAL_CLIPNORM = None
+
+    # Likelihood evaluation (`vae_keras.evaluation`): importance samples decoded per call
+    # (None: the default for the image size), and whether its passes run as a graph.
+    evaluation_rows = None
+    evaluate_as_graph = False
 
     @classmethod
     def from_preset(cls, name: str):
@@ -404,11 +416,44 @@ class LatentModel(keras.Model):
             return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
         return np.concatenate(outputs)
 
-    def _encode_tensors(self, x, training=False):
+    def encode_tensors(self, x, training=False):
+        """`(z_mean, z_log_var)` of the encoder's inputs `x`, as float32 tensors (traceable)."""
         z_mean, z_log_var = self.encoder(x, training=training)[:2]
         # The one place the model reads its encoder: every use of q(z|x) (sampler,
         # KL, likelihood evaluation, `encode`, exports) sees the same bounded variance.
         return ops.cast(z_mean, "float32"), bound_log_var(ops.cast(z_log_var, "float32"))
+
+    def _encode_tensors(self, *args, **kwargs):  # the former private name
+        return self.encode_tensors(*args, **kwargs)
+
+    def _decode_tensors(self, *args, **kwargs):  # the former private name
+        return self.decode_tensors(*args, **kwargs)
+
+    # === Public hooks (what `capabilities` declares) ===
+
+    def scorer(self):
+        """The importance-scoring interface `vae_keras.evaluation` reads.
+
+        An object with `check_inputs(x)`, `posterior_context(x)` (what the
+        `k` samples of a batch share), `log_importance_weights` and
+        `elbo_draws`, each `(x, context, num_samples, seed) -> (num_samples,
+        batch)`, and `evaluation_rows`, `evaluate_as_graph`. Here the
+        single-code estimator (one Gaussian code, a standard normal prior);
+        a model without the capability `posterior` raises `CapabilityError`.
+        """
+        require(self, "posterior", "Likelihood evaluation")
+        from vae_keras.evaluation import SingleCodeScorer
+
+        return SingleCodeScorer(self)
+
+    def serving_functions(self) -> "_serving.ServingFunctions":
+        """What `vae_keras.export.export_saved_model` serves: the endpoints as
+        `keras.ops` functions with their input specs, and the `sample` builder.
+
+        Raises `CapabilityError` for a model without `export_endpoints`.
+        """
+        require(self, "export_endpoints", "SavedModel export")
+        return _serving.continuous_serving(self)
 
     def encode(self, x, batch_size: int = 256):
         """Deterministic encoding: returns `(z_mean, z_log_var)` as NumPy arrays.
@@ -418,7 +463,7 @@ class LatentModel(keras.Model):
         x = self.check_inputs(x)
 
         def step(xb):
-            z_mean, z_log_var = self._encode_tensors(xb)
+            z_mean, z_log_var = self.encode_tensors(xb)
             return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
 
         return self._batched(step, [x], batch_size)

@@ -80,6 +80,9 @@ class ConditionalVAE(VAE):
     (4, 8, 8, 1)
     """
 
+    # q(z | x, y) exists, but importance scoring conditional on labels is not supported yet.
+    capabilities = VAE.capabilities.replace(conditional=True, posterior=False)
+
     def __init__(
         self,
         encoder: keras.Model,
@@ -238,7 +241,7 @@ class ConditionalVAE(VAE):
         x, one_hot = self._pair(x, labels)
 
         def step(xb, cb):
-            z_mean, z_log_var = self._encode_tensors([xb, cb])
+            z_mean, z_log_var = self.encode_tensors([xb, cb])
             return ops.convert_to_numpy(z_mean), ops.convert_to_numpy(z_log_var)
 
         return self._batched(step, [x, one_hot], batch_size)
@@ -248,7 +251,7 @@ class ConditionalVAE(VAE):
         z = check_data(z, (self.latent_dim,), "z")
         one_hot = self.one_hot(labels, len(z))
         return self._batched(
-            lambda zb, cb: ops.convert_to_numpy(self._decode_tensors(zb, cb)),
+            lambda zb, cb: ops.convert_to_numpy(self.decode_tensors(zb, cb)),
             [z, one_hot],
             batch_size,
         )

@@ -22,8 +22,10 @@ from vae_keras import likelihoods
 from vae_keras._graph import graph_function
 from vae_keras.layers import bound_log_var
 from vae_keras.models import _kl_weighting as klw
+from vae_keras.models import _serving
 from vae_keras.models._reconstruction import likelihood_argument
 from vae_keras.models.base import LatentModel
+from vae_keras.models.capabilities import ENDPOINTS
 from vae_keras.networks.hierarchical import ResidualCell, crop_to, pixel_shuffle, soft_clamp
 from vae_keras.validation import check_data, check_positive_int
 
@@ -79,6 +81,18 @@ class HierarchicalVAE(LatentModel):
     >>> model.sample(4, seed=0, temperature=0.7).shape
     (4, 8, 8, 1)
     """
+
+    capabilities = LatentModel.capabilities.replace(
+        decode=True,
+        reconstruct=True,
+        samples=True,
+        latent_vector=True,  # the top group, flattened
+        posterior=True,  # scored by the model itself (`scorer()` is the model)
+        likelihood=True,
+        single_pass_decoder=True,
+        export_endpoints=ENDPOINTS,
+        latent_groups=True,
+    )
 
     def __init__(
         self,
@@ -299,6 +313,15 @@ class HierarchicalVAE(LatentModel):
     # model on an idle 2-core CPU (a conv VAE's few large ops ran 1.2x faster eagerly).
     evaluate_as_graph = True
 
+    def scorer(self):
+        """The model itself: it scores its own draws (see `LatentModel.scorer`)."""
+        return self
+
+    def serving_functions(self):
+        """The SavedModel endpoints of the top group; `sample` draws it from its learned prior."""
+        mean, log_var = self.top_prior()
+        return _serving.continuous_serving(self, mean, np.exp(0.5 * log_var))
+
     def posterior_context(self, x):
         """What the k importance samples of a batch share: its bottom-up features."""
         return self._bottom_up(ops.cast(x, "float32"))
@@ -344,7 +367,7 @@ class HierarchicalVAE(LatentModel):
     def check_inputs(self, x, name="x"):
         return self._likelihood.check_data(super().check_inputs(x, name), name)
 
-    def _encode_tensors(self, x, training=False):
+    def encode_tensors(self, x, training=False):
         """`(mean, log_var)` of the top group's posterior, flattened."""
         batch = ops.shape(x)[0]
         _, records = self._top_down(batch, lambda g, p, q: q[0], self._bottom_up(x), num_groups=1)
@@ -364,7 +387,7 @@ class HierarchicalVAE(LatentModel):
         x = self.check_inputs(x)
         if groups == "top":
             return self._batched(
-                lambda xb: tuple(ops.convert_to_numpy(t) for t in self._encode_tensors(xb)),
+                lambda xb: tuple(ops.convert_to_numpy(t) for t in self.encode_tensors(xb)),
                 [x],
                 batch_size,
             )
@@ -384,7 +407,7 @@ class HierarchicalVAE(LatentModel):
         _, records = self._top_down(1, lambda g, p, q: p[0], num_groups=1)
         return tuple(ops.convert_to_numpy(ops.reshape(t, (-1,))) for t in records[0][1])
 
-    def _decode_tensors(self, z, temperature=0.0, seed=None):
+    def decode_tensors(self, z, temperature=0.0, seed=None):
         """Top group `z` (flattened) -> data space; lower groups from the prior."""
         batch = ops.shape(z)[0]
         top = ops.reshape(ops.cast(z, "float32"), (batch,) + self.group_shapes[0])
@@ -402,7 +425,7 @@ class HierarchicalVAE(LatentModel):
         z = check_data(z, (self.latent_dim,), "z")
         gen = keras.random.SeedGenerator(seed) if seed is not None else None
         return self._batched(
-            lambda zb: ops.convert_to_numpy(self._decode_tensors(zb, temperature, gen)),
+            lambda zb: ops.convert_to_numpy(self.decode_tensors(zb, temperature, gen)),
             [z],
             batch_size,
         )

@@ -106,6 +106,9 @@ class PixelVAE(VAE):
     (2, 8, 8, 1)
     """
 
+    # The decoder generates pixel by pixel (a Python loop): no single pass, no SavedModel.
+    capabilities = VAE.capabilities.replace(single_pass_decoder=False, export_endpoints=())
+
     def __init__(self, encoder: keras.Model, decoder: keras.Model, pixelcnn: PixelCNN, **kwargs):
         likelihood = likelihoods.get(likelihood_argument(kwargs.get("likelihood", "bernoulli")))
         if likelihood.name not in ("bernoulli", "discretized_logistic"):
@@ -237,7 +240,7 @@ class PixelVAE(VAE):
     def call(self, inputs, training=False):
         """One-step-ahead expected pixels given the true pixels before them (Bernoulli:
         `p(x_i = 1 | z_mean, x_<i)`)."""
-        z_mean, _ = self._encode_tensors(inputs, training=training)
+        z_mean, _ = self.encode_tensors(inputs, training=training)
         outputs = self.pixelcnn([inputs, self._features(z_mean, training)], training=training)
         return self._likelihood.mean(ops.cast(outputs, "float32"))
 
@@ -278,3 +281,5 @@ class PixelIWAE(IWAE, PixelVAE):
     >>> model.num_samples
     5
     """
+
+    capabilities = PixelVAE.capabilities  # not IWAE's, which comes first in the MRO

@@ -124,6 +124,7 @@ class VAE(ReconstructionModel):
     """
 
     loss_names = ("loss", "reconstruction_loss", "kl_loss")
+    capabilities = ReconstructionModel.capabilities.replace(posterior=True, kl_weight=True)
 
     def __init__(
         self,
@@ -239,7 +240,7 @@ class VAE(ReconstructionModel):
         data, condition = self._split_inputs(x)
         target = data if y is None else y
         inputs = self._encoder_inputs(self.corrupt_inputs(data, training), condition)
-        z_mean, z_log_var = self._encode_tensors(inputs, training=training)
+        z_mean, z_log_var = self.encode_tensors(inputs, training=training)
         return target, condition, z_mean, z_log_var
 
     def elbo_pass(self, x, y=None, training=False) -> "ElboPass":

@@ -12,7 +12,9 @@ from vae_keras.models._reconstruction import (
     check_likelihood,
     output_channels_of,
 )
+from vae_keras.models._vq_export import vq_serving
 from vae_keras.models._vq_prior import PriorMethods, check_prior
+from vae_keras.models.capabilities import require
 from vae_keras.models.code_prior import CodePrior
 from vae_keras.validation import check_positive_int
 
@@ -123,6 +125,11 @@ class VQVAE(PriorMethods, ReconstructionModel):
     """
 
     loss_names = ("loss", "reconstruction_loss", "vq_loss", "perplexity", "codebook_usage")
+    # Codes are index grids; q(k|x) is a point mass, so no importance scoring: `nll_bound`
+    # (after `fit_prior`) bounds -log p(x) instead.
+    capabilities = ReconstructionModel.capabilities.replace(
+        latent_vector=False, discrete_codes=True, nll_bound=True, needs_fit_prior=True
+    )
 
     def __init__(
         self,
@@ -175,6 +182,11 @@ class VQVAE(PriorMethods, ReconstructionModel):
         self._init_trackers()
         self.built = True
 
+    def serving_functions(self):
+        """The SavedModel endpoints with code indices in and out (see `_vq_export.py`)."""
+        require(self, "export_endpoints", "SavedModel export")
+        return vq_serving(self)
+
     @property
     def num_embeddings(self) -> int:
         return self.quantizer.num_embeddings
@@ -204,12 +216,12 @@ class VQVAE(PriorMethods, ReconstructionModel):
         return self.quantizer.quantize_vectors(self.encoder(x, training=training))["indices"]
 
     def _decode_indices_tensors(self, indices):
-        return self._decode_tensors(self.quantizer.lookup(indices))
+        return self.decode_tensors(self.quantizer.lookup(indices))
 
     def call(self, inputs, training=False):
         """Deterministic reconstruction: decodes the quantised codes of `inputs`."""
         codes = self.quantizer.quantize_vectors(self.encoder(inputs, training=training))
-        return self._decode_tensors(ops.cast(codes["quantized"], "float32"), training=training)
+        return self.decode_tensors(ops.cast(codes["quantized"], "float32"), training=training)
 
     # === Inference (NumPy in, NumPy out, batched) ===
 
@@ -260,7 +272,7 @@ class VQVAE(PriorMethods, ReconstructionModel):
                 f"`z` must be shaped (n, {', '.join(map(str, wanted))}). Received {z.shape}."
             )
         return self._batched(
-            lambda zb: ops.convert_to_numpy(self._decode_tensors(zb)), [z], batch_size
+            lambda zb: ops.convert_to_numpy(self.decode_tensors(zb)), [z], batch_size
         )
 
     def decode_indices(self, indices, batch_size: int = 256) -> np.ndarray:

@@ -13,6 +13,8 @@ import uuid
 
 import numpy as np
 
+from vae_keras.models.capabilities import capabilities
+
 IMAGE_CHANNELS = (1, 3, 4)
 
 
@@ -101,7 +103,9 @@ def as_images(images, name: str = "images") -> np.ndarray:
 
 
 def is_model(obj) -> bool:
-    return hasattr(obj, "encode") and hasattr(obj, "decode")
+    """Whether `obj` is a model (declares, or offers, `encode` and `decode`)."""
+    declared = capabilities(obj)
+    return declared.encode and declared.decode
 
 
 def encode_mean(model, x, name: str = "x", **kwargs) -> np.ndarray:

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from vae_keras.models.capabilities import input_shape
 from vae_keras.plotting._common import as_images, check_int, encode_mean, finish
 from vae_keras.plotting.grids import _title, grid_figure, image_grid
 
@@ -31,8 +32,8 @@ def _codes(model, x, batch_size: int) -> np.ndarray:
 def _batch(model, x, name: str = "x") -> np.ndarray:
     """`x` as a batch: one example (the model's input shape) gets a batch axis."""
     x = np.asarray(x, "float32")
-    shape = getattr(model, "input_shape_", None)
-    if shape is not None and x.shape == tuple(shape):
+    shape = input_shape(model)
+    if shape is not None and x.shape == shape:
         x = x[None]
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(

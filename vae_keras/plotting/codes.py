@@ -2,11 +2,12 @@
 
 import numpy as np
 
+from vae_keras.models.capabilities import capabilities
 from vae_keras.plotting._common import as_images, check_int, finish, image_axes, new_figure
 
 
 def _counts(model_or_counts, x):
-    if hasattr(model_or_counts, "code_counts"):
+    if capabilities(model_or_counts).discrete_codes:
         if x is None:
             raise ValueError("Pass the data to encode: `x=` is required with a model.")
         return np.asarray(model_or_counts.code_counts(x))

@@ -2,19 +2,15 @@
 
 import numpy as np
 
+from vae_keras.models.capabilities import input_shape, require
 from vae_keras.plotting._common import as_images, check_int, encode_mean, finish
 from vae_keras.plotting.grids import _title, grid_figure, image_grid
 from vae_keras.plotting.latent import _check_dims
 
 
-def _latent_dim(model) -> int:
-    latent_dim = getattr(model, "latent_dim", None)
-    if latent_dim is None:
-        raise ValueError(
-            f"The model needs a `latent_dim` attribute and `decode`, like vae_keras.VAE. "
-            f"Received a {type(model).__name__}."
-        )
-    return int(latent_dim)
+def _latent_dim(model, purpose: str) -> int:
+    require(model, "latent_vector", purpose)
+    return int(model.latent_dim)
 
 
 def _decode(model, z):
@@ -24,7 +20,7 @@ def _decode(model, z):
 def _single_code(model, x, name):
     """z_mean of one example `x` (per-example shape, or a batch of one)."""
     x = np.asarray(x, "float32")
-    shape = tuple(getattr(model, "input_shape_", x.shape))
+    shape = input_shape(model, default=x.shape)
     if x.shape == shape:
         x = x[None]
     if len(x) != 1:
@@ -109,7 +105,7 @@ def latent_manifold(
     Returns:
         A `matplotlib.figure.Figure`.
     """
-    latent_dim = _latent_dim(model)
+    latent_dim = _latent_dim(model, "latent_manifold")
     if latent_dim < 2:
         raise ValueError(
             f"The manifold picture needs latent_dim >= 2. Received a model with "
@@ -159,7 +155,7 @@ def latent_traversals(
     Returns:
         A `matplotlib.figure.Figure`; rows are labelled `z[d]`, columns by value.
     """
-    latent_dim = _latent_dim(model)
+    latent_dim = _latent_dim(model, "latent_traversals")
     dims = _check_dims(dims, latent_dim) if dims is not None else list(range(min(latent_dim, 10)))
     values = np.linspace(-3.0, 3.0, 9) if values is None else values
     values = np.asarray(values, "float32").reshape(-1)

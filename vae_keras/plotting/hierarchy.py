@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from vae_keras.models.capabilities import require
 from vae_keras.plotting._common import as_images, check_int, finish
 from vae_keras.plotting.grids import _title, grid_figure, image_grid
 
@@ -42,11 +43,7 @@ def hierarchy_levels(
     >>> model = HierarchicalVAE((8, 8, 1), widths=(8, 8), groups=(1, 1), seed=0)
     >>> fig = hierarchy_levels(model, np.zeros((1, 8, 8, 1), "float32"), num_samples=3)
     """
-    if not hasattr(model, "resample"):
-        raise ValueError(
-            "hierarchy_levels pictures a HierarchicalVAE (a model with `resample`). "
-            f"Received: {type(model).__name__}. For a one-level VAE use `latent_traversals`."
-        )
+    require(model, "latent_groups", "hierarchy_levels (a picture of a HierarchicalVAE)")
     num_samples = check_int(num_samples, "num_samples")
     x = as_images(x, "x")
     levels = list(range(1, max(2, model.num_groups)))
