@@ -255,6 +255,32 @@ def dequantize(x, seed: int | None = 0) -> np.ndarray:
     return np.minimum(out, upper)
 
 
+def on_8bit_grid(x) -> bool:
+    """Whether every value is `k / 255` in [0, 1] (data a 0-255 bits/dim applies to)."""
+    x = np.asarray(x)
+    if x.size == 0 or x.min() < 0 or x.max() > 1:
+        return False
+    return not likelihoods.off_8bit_grid(x).any()
+
+
+def scoring_plan(likelihood, x, seed: int | None = 0):
+    """How `x` is scored under `likelihood` for a figure in bits/dim: `(data to score,
+    bits/dim to add, scale)`, the one place this choice is made.
+
+    - a binary likelihood (Bernoulli): `x` as is, no 8-bit scale (`scale` None);
+    - a discrete one: the 8-bit values themselves, `"0-255 (discrete likelihood)"`;
+    - a density on 8-bit data: uniformly dequantised data (`dequantize`) and `+8`,
+      `"0-255 (uniform dequantisation, +8)"`; on other data, `"density on [0, 1]"`.
+    """
+    if likelihood.binary:
+        return x, 0.0, None
+    if likelihood.discrete:
+        return x, 0.0, "0-255 (discrete likelihood)"
+    if on_8bit_grid(x):
+        return dequantize(x, seed), DEQUANTIZATION_BITS, "0-255 (uniform dequantisation, +8)"
+    return x, 0.0, "density on [0, 1]"
+
+
 def bits_per_dim_8bit(
     model,
     x,
@@ -294,7 +320,7 @@ def bits_per_dim_8bit(
     if not declared.nll_bound:
         require(model, "posterior", "Bits per dimension of 8-bit data")
     likelihood = model.likelihood_object
-    if likelihood.name == "bernoulli":
+    if likelihood.binary:
         name = likelihood.name
         raise ValueError(
             f"Bits per dimension of 8-bit data need a discrete 8-bit likelihood or a density; "

@@ -196,10 +196,7 @@ def recorded_data_dir(model_path, config):
 
 
 def on_8bit_grid(x) -> bool:
-    """Whether every value is `k / 255` in [0, 1] (data a 0-255 bits/dim applies to)."""
-    from vae_keras.likelihoods import off_8bit_grid
+    """Whether every value is `k / 255` in [0, 1] (`evaluation.on_8bit_grid`)."""
+    from vae_keras.evaluation import on_8bit_grid as on_grid
 
-    x = np.asarray(x)
-    if x.size == 0 or x.min() < 0 or x.max() > 1:
-        return False
-    return not off_8bit_grid(x).any()
+    return on_grid(x)

@@ -9,7 +9,7 @@ from vae_keras.cli.common import file_in, test_data
 def evaluate(args) -> Path:
     import math
 
-    from vae_keras import evaluation, run_data, runs
+    from vae_keras import evaluation, runs
     from vae_keras.binarization import binarize
     from vae_keras.models.capabilities import capabilities
 
@@ -45,22 +45,13 @@ def evaluate(args) -> Path:
         result.update(nll_bound=float(bound.mean()), prior_nll=float(model.prior_nll(x).mean()))
     elif declared.posterior:  # importance-weighted scoring (VAE family, hierarchies)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
-        scored, extra_bits = x, 0.0
-        likelihood = model.likelihood_object.name
-        if likelihood == "gaussian" and run_data.on_8bit_grid(x):
-            # A density on [0, 1]: scored on dequantised data, + 8 bits/dim for the 0-255 bins.
-            scored = evaluation.dequantize(x, seed=args.seed)
-            extra_bits = evaluation.DEQUANTIZATION_BITS
+        scored, extra_bits, scale = evaluation.scoring_plan(model.likelihood_object, x, args.seed)
         if args.nll_images:
             scored = scored[: args.nll_images]
         log_px = _log_likelihood_with_progress(model, scored, args.num_samples, args.seed)
         dims = math.prod(x.shape[1:])
-        if likelihood != "bernoulli":
-            result["bits_per_dim_scale"] = (
-                "0-255 (discrete likelihood)"
-                if likelihood == "discretized_logistic"
-                else ("0-255 (uniform dequantisation, +8)" if extra_bits else "density on [0, 1]")
-            )
+        if scale is not None:
+            result["bits_per_dim_scale"] = scale
         active, variances = evaluation.active_units(model, x)
         result.update(
             elbo=float(elbo.mean()),

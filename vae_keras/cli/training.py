@@ -328,7 +328,7 @@ def _test_bits_per_dim(model, x_test, seed):
 
     declared = capabilities(model)
     scorable = declared.likelihood and (declared.posterior or declared.nll_bound)
-    if not scorable or model.likelihood_object.name == "bernoulli":
+    if not scorable or model.likelihood_object.binary:
         return {}
     if not run_data.on_8bit_grid(x_test):
         return {}

@@ -361,8 +361,9 @@ class LatentModel(keras.Model):
         return x, y
 
     @property
-    def _likelihood_name(self):
-        return getattr(getattr(self, "_likelihood", None), "name", "bernoulli")
+    def _data_likelihood(self):
+        """The likelihood the data checks name (models without one: "bernoulli")."""
+        return getattr(self, "_likelihood", None) or "bernoulli"
 
     def check_inputs(self, x, name="x"):
         """Validates model inputs; returns them as float32 NumPy."""
@@ -372,7 +373,7 @@ class LatentModel(keras.Model):
             name,
             unit_interval=self._needs_unit_interval,
             pixels=True,
-            likelihood=self._likelihood_name,
+            likelihood=self._data_likelihood,
         )
 
     def check_targets(self, y, name="y"):
@@ -383,7 +384,7 @@ class LatentModel(keras.Model):
             name,
             unit_interval=self._needs_unit_interval,
             pixels=True,
-            likelihood=self._likelihood_name,
+            likelihood=self._data_likelihood,
         )
 
     _needs_unit_interval = False
