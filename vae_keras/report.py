@@ -233,6 +233,8 @@ METRIC_LABELS = {
     "history.val_kl_loss": "validation KL, last epoch (nats)",
     "history.bits_per_dim": "bits/dim, last epoch",
     "history.val_bits_per_dim": "validation bits/dim, last epoch",
+    "history.reconstruction_bits_per_dim": "reconstruction bits/dim, last epoch",
+    "history.val_reconstruction_bits_per_dim": "validation reconstruction bits/dim, last epoch",
     "epochs": "epochs",
     "resumed_from_epoch": "resumed from epoch",
     "train_seconds": "training time (s)",

@@ -73,6 +73,13 @@ def evaluate(args) -> Path:
             latent_dim=int(len(variances)),
             latent_variances=[float(v) for v in variances],
         )
+    if "nll_bound" in result and model.likelihood_object.discrete:  # VQVAE, 8-bit likelihood
+        # The data's bits/dim (an upper bound); the `test_reconstruction_bits_per_dim` above
+        # leaves out the prior's cost of the codes.
+        result.update(
+            bits_per_dim=evaluation.bits_per_dim(result["nll_bound"], math.prod(x.shape[1:])),
+            bits_per_dim_scale="0-255 (discrete likelihood; upper bound)",
+        )
     result["seconds"] = round(time.time() - start, 2)
     runs.write_json(out, result)
     print(_evaluation_summary(result, len(x), dataset) + f"\nwrote {out}", flush=True)
@@ -95,6 +102,8 @@ def _evaluation_summary(result, num_images, dataset) -> str:
         lines.append(f"  active units     {result['active_units']} of {result['latent_dim']}")
     if "nll_bound" in result:  # VQVAE: reconstruction + the prior's NLL of the codes
         lines.append(f"  log p(x) bound   {result['nll_bound']:.2f} nats (-log p(x) <= this)")
+        if "bits_per_dim" in result:
+            lines.append(f"  bits/dim bound   {result['bits_per_dim']:.3f}")
     lines.append(f"  time             {result['seconds']:.0f} s")
     return "\n".join(lines)
 
