@@ -224,6 +224,7 @@ METRIC_LABELS = {
     "test.reconstruction_loss": "test reconstruction (nats)",
     "test.kl_loss": "test KL (nats)",
     "test.bits_per_dim_8bit": "test bits/dim (0-255 scale)",
+    "test.reconstruction_bits_per_dim": "test reconstruction bits/dim (without the codes)",
     "test.elbo": "test ELBO (nats)",
     "history.loss": "loss, last epoch (nats)",
     "history.reconstruction_loss": "reconstruction, last epoch (nats)",
