@@ -31,6 +31,10 @@ BINS = 255  # 8-bit data: x = k / 255, k = 0..255
 MIN_LOG_SCALE = -7.0
 # And a ceiling: beyond it the bin width in standard units underflows in float32.
 MAX_LOG_SCALE = 7.0
+# The bin masses are computed from `x - loc`, clipped to this many units of the [-1, 1]
+# scale: far beyond the data (a diverging decoder) the standardised edges stay finite in
+# float32 (1e4 * exp(7) ~ 1e7) and the mass is already ~exp(-1e4) or less.
+MAX_CENTRED = 1e4
 GRID_TOLERANCE = 1e-3  # in units of one 8-bit step
 LOG_HALF = math.log(0.5)  # the Gaussian's default variance 1/2: summed squared error + const
 LEARNED_VARIANCES = ("learned", "learned_per_pixel")
@@ -224,16 +228,20 @@ def log_logistic_bin_mass(x, loc, log_scale):
         log(sigmoid(a) - sigmoid(b)) = -softplus(-a) - softplus(b) + log(1 - exp(b - a))
 
     which is finite for any location and scale (no difference of two
-    probabilities that both round to 1 or to 0).
+    probabilities that both round to 1 or to 0; `b - a` is taken as
+    `-2 / (255 scale)`, not as a difference of the edges, which round to one
+    value far from the location; `x - loc` is clipped to `MAX_CENTRED`).
     """
     inv_scale = ops.exp(-log_scale)
-    centred = x - loc
+    centred = ops.clip(x - loc, -MAX_CENTRED, MAX_CENTRED)
     upper = inv_scale * (centred + 1.0 / BINS)
     lower = inv_scale * (centred - 1.0 / BINS)
     log_cdf_upper = -ops.softplus(-upper)  # log sigmoid(upper): the k = 0 tail
     log_sf_lower = -ops.softplus(lower)  # log(1 - sigmoid(lower)): the k = 255 tail
-    # b - a = -2 inv_scale / 255 < 0 exactly, so log1p(-exp(.)) is finite.
-    log_middle = log_cdf_upper + log_sf_lower + ops.log(-ops.expm1(lower - upper))
+    # b - a = -2 inv_scale / 255 < 0, taken exactly rather than as `lower - upper`: far from
+    # the location (|x - loc| >~ 2e5 in float32) the two edges round to one value, and the
+    # difference would be 0 (an infinite NLL, NaN gradients through the `where` below).
+    log_middle = log_cdf_upper + log_sf_lower + ops.log(-ops.expm1(-2.0 / BINS * inv_scale))
     edge = 1.0 - 0.5 / BINS
     return ops.where(x < -edge, log_cdf_upper, ops.where(x > edge, log_sf_lower, log_middle))
 
@@ -389,14 +397,17 @@ class DiscretizedLogistic(Likelihood):
         scale = ops.exp(ops.sum(log_scale * pick, axis=-1))
         coeffs = ops.sum(coeffs * pick, axis=-1)
         noise = _logistic_noise(ops.shape(loc), seed)
-        values, c = [], 0
+        # Each channel is quantised as it is drawn and the later channels couple on that
+        # 8-bit value, as `nll` couples on the (8-bit) data: samples follow the scored mass.
+        draws, values, c = [], [], 0
         for i in range(channels):
             mu = loc[..., i]
             for j in range(i):
                 mu = mu + coeffs[..., c] * values[j]
                 c += 1
-            values.append(ops.clip(mu + scale[..., i] * noise[..., i], -1.0, 1.0))
-        return _quantise(ops.stack(values, axis=-1))
+            draws.append(_quantise(mu + scale[..., i] * noise[..., i]))  # k / 255
+            values.append(draws[-1] * 2.0 - 1.0)  # the [-1, 1] scale `nll` couples on
+        return ops.stack(draws, axis=-1)
 
     def _channels(self, total):
         k = self.num_mixtures
