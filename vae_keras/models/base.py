@@ -365,10 +365,9 @@ class LatentModel(keras.Model):
         """The likelihood the data checks name (models without one: "bernoulli")."""
         return getattr(self, "_likelihood", None) or "bernoulli"
 
-    def check_inputs(self, x, name="x"):
-        """Validates model inputs; returns them as float32 NumPy."""
+    def _check_pixels(self, data, name):
         return check_data(
-            x,
+            data,
             self.input_shape_,
             name,
             unit_interval=self._needs_unit_interval,
@@ -376,16 +375,13 @@ class LatentModel(keras.Model):
             likelihood=self._data_likelihood,
         )
 
+    def check_inputs(self, x, name="x"):
+        """Validates model inputs; returns them as float32 NumPy."""
+        return self._check_pixels(x, name)
+
     def check_targets(self, y, name="y"):
         """Validates reconstruction targets (denoising); subclasses may differ."""
-        return check_data(
-            y,
-            self.input_shape_,
-            name,
-            unit_interval=self._needs_unit_interval,
-            pixels=True,
-            likelihood=self._data_likelihood,
-        )
+        return self._check_pixels(y, name)
 
     _needs_unit_interval = False
 
