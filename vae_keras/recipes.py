@@ -15,24 +15,74 @@
 `--architecture vqvae` is the `VQVAE` of `benchmarks/vq_vae.py` (then its prior is fitted).
 `--architecture hierarchical` is `HierarchicalVAE` with its defaults (the MNIST recipe of
 `benchmarks/quality_mnist.py`: Adam with the gradient's global norm clipped at 200); it has its
-own latent groups, so `--latent-dim` is not used.
+own latent groups, so `--latent-dim` is not used (an explicit one is refused).
+
+`--architecture` is the older spelling of two switches: `--model-kind` (vae, pixelvae, vqvae,
+hierarchical: `vae_keras.models.kinds`) and `--network` (auto, conv, dense, residual:
+`vae_keras.networks.families`); `kind_and_network` maps one onto the other. The models are
+built by the library's one `kinds.build_model`; this module keeps the command line's
+defaults and recipe constants, and its refusals in the flags' words.
 """
 
 import keras
 
-from vae_keras import likelihoods, networks
-from vae_keras.networks.defaults import default_family
+from vae_keras.models import kinds
+from vae_keras.networks import families
+from vae_keras.networks.families import default_family  # noqa: F401  (kept importable)
 
 GRAY_BENCHMARKS = ("mnist", "fashion_mnist", "digits")
-ARCHITECTURES = ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae", "hierarchical")
+# `--architecture`'s spellings of the model kinds that build their own networks (the others
+# are network families of `kind vae`).
+ARCHITECTURE_KINDS = {"pixelcnn": "pixelvae", "vqvae": "vqvae", "hierarchical": "hierarchical"}
+# ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae", "hierarchical")
+ARCHITECTURES = (families.AUTO, *families.NAMES, *ARCHITECTURE_KINDS)
+# `--model-kind` and `--network`: the kinds the command line trains (no labelled ones) and the
+# network families, both read from the library's tables.
+MODEL_KINDS = tuple(name for name in kinds.NAMES if not kinds.get(name).needs_labels)
+NETWORKS = (families.AUTO, *families.NAMES)
 LIKELIHOOD_CHOICES = ("auto", "bernoulli", "gaussian", "discretized_logistic")
 # --architecture pixelcnn, binary: decoder features per pixel, and free bits (nats per
 # latent dimension) that keep the latent in use beside the PixelCNN.
 PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
 # --architecture pixelcnn, 8-bit colour (benchmarks/bits_per_dim.py).
 COLOUR_PIXEL_FEATURES, COLOUR_MIXTURES, COLOUR_WIDTHS = 16, 5, (16, 32, 64)
+COLOUR_FREE_BITS = 0.1
 # --architecture vqvae: codebook size (--latent-dim is the code vectors' size).
 VQ_CODES = 128
+
+
+def kind_and_network(architecture: str) -> tuple[str, str]:
+    """`--architecture` -> (model kind, network family): `conv` -> ("vae", "conv"),
+    `vqvae` -> ("vqvae", "auto"), `auto` -> ("vae", "auto")."""
+    if architecture in ARCHITECTURE_KINDS:
+        return ARCHITECTURE_KINDS[architecture], families.AUTO
+    if architecture != families.AUTO:
+        families.get(architecture)
+    return "vae", architecture
+
+
+def architecture_of(model_kind: str, network: str) -> str:
+    """(model kind, network family) -> its `--architecture` spelling (run folders and
+    config.json record it): ("vae", "conv") -> "conv", ("pixelvae", "auto") -> "pixelcnn"."""
+    if model_kind == "vae":
+        return network
+    return next(a for a, kind in ARCHITECTURE_KINDS.items() if kind == model_kind)
+
+
+def _options(model_kind: str, likelihood: str) -> dict:
+    """The command line's recipe constants for `model_kind` (the library's keyword options)."""
+    if model_kind == "vqvae":
+        return {"num_codes": VQ_CODES}
+    if model_kind == "pixelvae" and likelihood == "bernoulli":
+        return {"features": PIXEL_FEATURES, "free_bits": PIXEL_FREE_BITS}
+    if model_kind == "pixelvae":
+        return {
+            "features": COLOUR_PIXEL_FEATURES,
+            "free_bits": COLOUR_FREE_BITS,
+            "mixtures": COLOUR_MIXTURES,
+            "widths": COLOUR_WIDTHS,
+        }
+    return {}
 
 
 def default_likelihood(dataset: str) -> str:
@@ -42,9 +92,54 @@ def default_likelihood(dataset: str) -> str:
 
 def resolve_architecture(architecture: str, shape) -> str:
     """`"auto"` -> what `networks.default_networks` picks for `shape`."""
-    if architecture != "auto":
+    if architecture != families.AUTO:
         return architecture
-    return default_family(tuple(shape))
+    return families.default_family(tuple(shape))
+
+
+def check_settings(
+    model_kind: str,
+    network: str,
+    likelihood: str,
+    binarize: bool = False,
+    shape=None,
+    spelling: str | None = None,
+):
+    """Refuses a combination the command line cannot train, in its flags' words (one line).
+    Decided from the flags alone where `shape` is None (before any data loads); `spelling`
+    names the model as the user did (default: `--architecture NAME`)."""
+    spelling = spelling or f"--architecture {architecture_of(model_kind, network)}"
+    if model_kind == "vae" and network != families.AUTO:
+        families.get(network)
+    elif model_kind != "vae" and network != families.AUTO:
+        raise ValueError(
+            f"--model-kind {model_kind} builds its own networks; --network {network} does not "
+            f"apply (leave --network auto, or use --model-kind vae --network {network})."
+        )
+    if binarize and likelihood != "bernoulli":
+        raise ValueError(
+            f"--binarize needs --likelihood bernoulli (binary pixels); got {likelihood}."
+        )
+    kind = kinds.get(model_kind)
+    if shape is not None:
+        shape = tuple(shape)
+        if likelihood == "discretized_logistic" and len(shape) != 3:
+            raise ValueError(
+                "--likelihood discretized_logistic models 8-bit images (height, width, "
+                f"channels); the data are shaped {shape}."
+            )
+    if model_kind == "pixelvae":
+        if (shape is not None and len(shape) != 3) or likelihood not in kind.likelihoods:
+            data = "" if shape is None else f", data shaped {shape}"
+            raise ValueError(
+                f"{spelling} models images (height, width, channels) with --likelihood "
+                "bernoulli (binary; add --binarize for gray-level data) or discretized_logistic "
+                f"(8-bit). Received: --likelihood {likelihood}{data}."
+            )
+    elif kind.images_only and shape is not None and len(shape) != 3:
+        raise ValueError(
+            f"{spelling} models images (height, width, channels); the data are {shape}."
+        )
 
 
 def build_model(
@@ -58,111 +153,24 @@ def build_model(
     learning_rate: float = 1e-3,
     binarize: bool = False,
 ):
-    """The compiled model of a `vae-keras train` run (validates the combination first)."""
-    from vae_keras import VAE
-
-    if binarize and likelihood != "bernoulli":
-        raise ValueError(
-            f"--binarize needs --likelihood bernoulli (binary pixels); got {likelihood}."
-        )
+    """The compiled model of a `vae-keras train` run (validates the combination first):
+    `--architecture` mapped onto the library's model kind and network family
+    (`vae_keras.models.kinds.build_model`), with the command line's recipe constants."""
+    model_kind, network = kind_and_network(architecture)
     shape = tuple(shape)
-    if likelihood == "discretized_logistic" and len(shape) != 3:
-        raise ValueError(
-            "--likelihood discretized_logistic models 8-bit images (height, width, channels); "
-            f"the data are shaped {shape}."
-        )
-    if architecture == "pixelcnn":
-        model = _pixel_vae(likelihood, shape, latent_dim, beta, seed)
-    elif architecture == "vqvae":
-        model = _vq_vae(likelihood, shape, latent_dim, seed)
-    elif architecture == "hierarchical":
-        from vae_keras import HierarchicalVAE
-
-        if len(shape) != 3:
-            raise ValueError(
-                "--architecture hierarchical models images (height, width, channels); the data "
-                f"are {shape}."
-            )
-        model = HierarchicalVAE(shape, likelihood=likelihood, seed=seed)
-    else:
-        channels = likelihoods.get(likelihood).output_channels(shape[-1])
-        builders = {
-            "conv": (networks.conv_encoder, networks.conv_decoder),
-            "dense": (networks.dense_encoder, networks.dense_decoder),
-            "residual": (networks.residual_encoder, networks.residual_decoder),
-        }
-        make_encoder, make_decoder = builders[architecture]
-        decoder_args = {} if channels == shape[-1] else {"output_channels": channels}
-        model = VAE(
-            make_encoder(shape, latent_dim),
-            make_decoder(latent_dim, shape, **decoder_args),
-            beta=beta,
-            likelihood=likelihood,
-            seed=seed,
-        )
+    check_settings(model_kind, network, likelihood, binarize, shape)
+    model = kinds.build_model(
+        model_kind,
+        network=network,
+        likelihood=likelihood,
+        shape=shape,
+        # A hierarchy has its own latent groups: --latent-dim is not used.
+        latent_dim=latent_dim if kinds.get(model_kind).latent_dim else None,
+        beta=beta,
+        seed=seed,
+        **_options(model_kind, likelihood),
+    )
     # A model class may name the gradient clipping its recipe trains with (HierarchicalVAE).
     clipnorm = model.RECIPE_GLOBAL_CLIPNORM
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm))
     return model
-
-
-def _vq_vae(likelihood, shape, embedding_dim, seed):
-    """`--architecture vqvae`: the keras.io VQ-VAE's networks, 128 codes of `--latent-dim`."""
-    from vae_keras import VQVAE
-    from vae_keras.layers import VectorQuantizer
-
-    if len(shape) != 3:
-        raise ValueError(
-            f"--architecture vqvae models images (height, width, channels); the data are {shape}."
-        )
-    encoder = networks.vq_encoder(shape, embedding_dim)
-    channels = likelihoods.get(likelihood).output_channels(shape[-1])
-    decoder = networks.vq_decoder(tuple(encoder.output.shape[1:]), shape, output_channels=channels)
-    return VQVAE(
-        encoder,
-        decoder,
-        VectorQuantizer(VQ_CODES, embedding_dim, seed=seed),
-        likelihood=likelihood,
-        seed=seed,
-    )
-
-
-def _pixel_vae(likelihood, shape, latent_dim, beta, seed):
-    from vae_keras.models import PixelVAE
-
-    if len(shape) != 3 or likelihood not in ("bernoulli", "discretized_logistic"):
-        raise ValueError(
-            "--architecture pixelcnn models images (height, width, channels) with --likelihood "
-            "bernoulli (binary; add --binarize for gray-level data) or discretized_logistic "
-            f"(8-bit). Received: --likelihood {likelihood}, data shaped {shape}."
-        )
-    if likelihood == "bernoulli":
-        return PixelVAE(
-            networks.conv_encoder(shape, latent_dim),
-            networks.dense_decoder(latent_dim, shape[:-1] + (PIXEL_FEATURES,)),
-            networks.PixelCNN(shape, PIXEL_FEATURES),
-            beta=beta,
-            free_bits=PIXEL_FREE_BITS,
-            seed=seed,
-        )
-    mixture = likelihoods.DiscretizedLogistic(num_mixtures=COLOUR_MIXTURES)
-    features = COLOUR_PIXEL_FEATURES
-    return PixelVAE(
-        networks.residual_encoder(shape, latent_dim, widths=COLOUR_WIDTHS),
-        networks.residual_decoder(
-            latent_dim, shape, widths=COLOUR_WIDTHS, output_channels=features
-        ),
-        networks.PixelCNN(
-            shape,
-            feature_channels=features,
-            filters=64,
-            num_layers=4,
-            first_kernel_size=5,
-            head_units=64,
-            output_channels=mixture.output_channels(shape[-1]),
-        ),
-        likelihood=mixture,
-        beta=beta,
-        free_bits=0.1,
-        seed=seed,
-    )

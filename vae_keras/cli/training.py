@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from vae_keras.cli import model_flags
 from vae_keras.cli.common import say
 from vae_keras.cli.parser import DATASET_DEFAULTS, DEFAULTS
 
@@ -44,7 +45,9 @@ def _run_folder(args, out, shape, backend, chief=True):
     (resumable model, first epoch, history, state). Only the chief writes."""
     from vae_keras import runs
 
-    config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
+    # --model-kind and --network are recorded as their --architecture spelling (as before them).
+    unrecorded = ("func", "debug", "model_kind", "network")
+    config = {k: v for k, v in vars(args).items() if k not in unrecorded}
     # Absolute: evaluate, plot and explore find the data from any folder.
     config.update(backend=backend, input_shape=list(shape), data_dir=_absolute(args.data_dir))
     removed = runs.clean_leftovers(out) if chief else []
@@ -167,12 +170,8 @@ def _apply_dataset_defaults(args):
 
 
 def _resolve_recipe(args, shape):
-    """`auto` architecture and likelihood -> what the data call for (stored in config.json)."""
-    from vae_keras import recipes
-
-    if args.likelihood == "auto":
-        args.likelihood = recipes.default_likelihood(args.dataset)
-    args.architecture = recipes.resolve_architecture(args.architecture, shape)
+    """`auto` network -> what the data call for (stored in config.json as --architecture)."""
+    model_flags.resolve_network(args, shape)
 
 
 def train(args) -> Path:
@@ -185,18 +184,13 @@ def train(args) -> Path:
     from vae_keras.models.capabilities import capabilities
 
     _apply_dataset_defaults(args)
+    model_flags.resolve(args)  # contradictory or impossible model flags fail before any data
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
     if args.mixed_precision:
         from vae_keras.precision import configure_mixed_precision
 
         configure_mixed_precision(True)
     keras.utils.set_random_seed(args.seed)
-    if args.architecture == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
-        raise ValueError(
-            "--architecture vqvae trains its prior on the encoded training images in memory: "
-            "use an in-memory dataset (mnist, fashion_mnist, digits, shapes, patches, TFDS) "
-            "without --distribute."
-        )
     if args.dataset == run_data.FOLDER and (args.distribute or args.binarize):
         raise ValueError(
             "--dataset folder streams images from disk; --distribute and --binarize need the "
