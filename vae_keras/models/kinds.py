@@ -205,8 +205,10 @@ def get(name: str) -> ModelKind:
     return KINDS[name]
 
 
-def _likelihood_name(likelihood) -> str:
-    return likelihood if isinstance(likelihood, str) else likelihoods.get(likelihood).name
+def _accepts(kind, likelihood) -> bool:
+    """Whether `kind` takes `likelihood` (a name, config or object), by its class."""
+    accepted = tuple(type(likelihoods.get(name)) for name in kind.likelihoods)
+    return isinstance(likelihoods.get(likelihood), accepted)
 
 
 def check(kind, *, network=None, likelihood=None, shape=None, latent_dim=None) -> ModelKind:
@@ -225,8 +227,7 @@ def check(kind, *, network=None, likelihood=None, shape=None, latent_dim=None) -
                 f"Model kind {kind.name!r} takes network {' or '.join(map(repr, kind.networks))}. "
                 f"Received: network={network!r}"
             )
-    named = None if likelihood is None else _likelihood_name(likelihood)
-    if kind.likelihoods is not None and named is not None and named not in kind.likelihoods:
+    if kind.likelihoods is not None and likelihood is not None and not _accepts(kind, likelihood):
         raise ValueError(
             f"Model kind {kind.name!r} takes likelihood "
             f"{' or '.join(map(repr, kind.likelihoods))}. Received: likelihood={likelihood!r}"
