@@ -15,7 +15,7 @@ def resolve(args) -> None:
     """Sets `args.model_kind`, `args.network`, `args.likelihood` (`auto` -> the dataset's)
     and `args.latent_dim` (unset -> the default), or raises a one-line `ValueError` for
     contradictory flags or a combination that cannot be trained."""
-    from vae_keras import recipes, run_data
+    from vae_keras.app import recipes, run_data
     from vae_keras.models import kinds
     from vae_keras.networks import families
 
@@ -72,7 +72,7 @@ def resolve(args) -> None:
 def resolve_network(args, shape) -> None:
     """`--network auto` -> the family for data shaped `shape`, and `args.architecture` -> the
     `--architecture` spelling of the model (what the run folder and config.json record)."""
-    from vae_keras import recipes
+    from vae_keras.app import recipes
     from vae_keras.models import kinds
     from vae_keras.networks import families
 

@@ -3,8 +3,8 @@
 import argparse
 import functools
 
+from vae_keras.app.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES, MODEL_KINDS, NETWORKS
 from vae_keras.explorer.command import add_arguments as explore_arguments
-from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES, MODEL_KINDS, NETWORKS
 
 DESCRIPTION = (
     "The `vae-keras` command: train, evaluate, sample, plot, export; presets to start from."

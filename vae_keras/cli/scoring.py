@@ -11,7 +11,8 @@ def evaluate(args) -> Path:
 
     import numpy as np
 
-    from vae_keras import evaluation, runs
+    from vae_keras import evaluation
+    from vae_keras.app import runs
     from vae_keras.binarization import binarize
     from vae_keras.models.capabilities import capabilities
 
@@ -95,7 +96,7 @@ def evaluate(args) -> Path:
 def _against_training(summary, result, model_path, same_images) -> str:
     """The summary, with one line saying why its test loss differs from `train`'s in
     metrics.json (where a run folder has one and the two differ)."""
-    from vae_keras import runs
+    from vae_keras.app import runs
 
     metrics = model_path.with_name("metrics.json")
     try:

@@ -31,7 +31,7 @@ _RUN_SETTINGS = (
 
 
 def _absolute(data_dir):
-    from vae_keras import run_data
+    from vae_keras.app import run_data
 
     return run_data.absolute_data_dir(data_dir)
 
@@ -43,7 +43,7 @@ def _output_folder(args) -> Path:
 def _run_folder(args, out, shape, backend, chief=True):
     """Reopens or starts the run folder (owned by this process); returns
     (resumable model, first epoch, history, state). Only the chief writes."""
-    from vae_keras import runs
+    from vae_keras.app import runs
 
     # --model-kind and --network are recorded as their --architecture spelling (as before them).
     unrecorded = ("func", "debug", "model_kind", "network")
@@ -117,7 +117,7 @@ def _training_clock(out, record, start):
     the checkpoint of that epoch is written: the record never lags the checkpoint)."""
     import keras
 
-    from vae_keras import runs
+    from vae_keras.app import runs
 
     earlier = record[-1] if record else 0.0
 
@@ -147,7 +147,7 @@ def latent_summary(model, latent_dim: int) -> str:
 
 
 def _new_model(args, shape):
-    from vae_keras import recipes
+    from vae_keras.app import recipes
 
     return recipes.build_model(
         architecture=args.architecture,
@@ -179,7 +179,8 @@ def train(args) -> Path:
 
     import keras
 
-    from vae_keras import distribute, run_data, runs
+    from vae_keras import distribute
+    from vae_keras.app import run_data, runs
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
     from vae_keras.models.capabilities import capabilities
 
@@ -317,7 +318,8 @@ def _test_bits_per_dim(model, x_test, seed):
 
     From the importance-weighted estimate for a model with a posterior, from
     `nll_bound` (an upper bound) for one without (VQ-VAE, after `fit_prior`)."""
-    from vae_keras import evaluation, run_data
+    from vae_keras import evaluation
+    from vae_keras.app import run_data
     from vae_keras.models.capabilities import capabilities
 
     declared = capabilities(model)
@@ -336,7 +338,8 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
     """The stages after evaluation; each is skipped when `state` records it."""
     import keras
 
-    from vae_keras import plotting, report, runs
+    from vae_keras import plotting
+    from vae_keras.app import report, runs
     from vae_keras.models.capabilities import capabilities
 
     if not runs.reached(state, "figures"):
