@@ -4,7 +4,11 @@ import keras
 from keras import ops
 
 from vae_keras.models._corruption import check_corruption
-from vae_keras.models._reconstruction import ReconstructionModel, check_likelihood
+from vae_keras.models._reconstruction import (
+    ReconstructionModel,
+    check_likelihood,
+    output_channels_of,
+)
 from vae_keras.models.base import check_pair
 
 
@@ -35,7 +39,8 @@ class AE(ReconstructionModel):
             second and a third output are ignored), e.g.
             `networks.dense_encoder`.
         decoder: A `keras.Model` mapping `z` to `x`-shaped outputs.
-        likelihood: `"bernoulli"` or `"gaussian"`.
+        likelihood: As for `VAE`: `"bernoulli"`, `"gaussian"`,
+            `"discretized_logistic"` or a `likelihoods.Likelihood`.
         seed: Integer seed for the corruption noise and `sample`.
         decoder_outputs: `"auto"`, `"logits"` or `"probabilities"`.
         gaussian_variance: A number, `"learned"` or `"learned_per_pixel"`.
@@ -75,7 +80,9 @@ class AE(ReconstructionModel):
     ):
         gaussian_variance = check_likelihood(likelihood, decoder_outputs, gaussian_variance)
         corruption_level = check_corruption(corruption, corruption_level)
-        input_shape, latent_dim = check_pair(encoder, decoder)
+        input_shape, latent_dim = check_pair(
+            encoder, decoder, output_channels=output_channels_of(likelihood)
+        )
         super().__init__(**kwargs)
 
         # === Layers ===
