@@ -12,6 +12,9 @@ data plus 8 bits/dim. The codecs compress each test image on its own
 (PIL; PNG with `optimize=True`, WebP `lossless=True, quality=100, method=6`)
 and count the whole file. The table prints each model's bits/dim and its
 ratio to PNG and to WebP on the same test images (< 1: the model wins).
+A model whose loss turns NaN or infinite is stopped by `NaNGuard` with its
+last good weights restored; those are scored and saved, and its row says so
+(`diverged`: the guard's message).
 
 Models (`--models`, comma-separated):
 - `gaussian`: residual conv VAE, Gaussian likelihood, fixed variance 1/2;
@@ -41,6 +44,7 @@ import keras
 import numpy as np
 
 from vae_keras import VAE, HierarchicalVAE, datasets, evaluation, likelihoods, networks, recipes
+from vae_keras.callbacks import NonFiniteLossError
 
 MODELS = (
     "gaussian",
@@ -169,7 +173,14 @@ def main(argv=None):
             )
         budget = TimeBudget(60 * args.minutes)
         start = time.time()
-        model.fit(x_train, epochs=1000, batch_size=args.batch_size, callbacks=[budget], verbose=2)
+        diverged = None
+        try:
+            model.fit(
+                x_train, epochs=1000, batch_size=args.batch_size, callbacks=[budget], verbose=2
+            )
+        except NonFiniteLossError as error:  # NaNGuard stopped it and restored the weights
+            diverged = str(error)
+            print(f"{name}: {error} Scoring and saving the restored model.", flush=True)
         train_seconds = time.time() - start + before["train_seconds"]
         steps = budget.steps + before["train_steps"]
         start = time.time()
@@ -185,6 +196,7 @@ def main(argv=None):
             "train_steps": steps,
             "epochs": round(steps * args.batch_size / len(x_train), 2),
             "resumed": bool(args.resume),
+            "diverged": diverged,  # NaNGuard's message when training stopped at a NaN/inf loss
             "bits_per_dim": float(bpd.mean()),
             "standard_error": float(bpd.std(ddof=1) / math.sqrt(len(bpd))),
             "png": float(png.mean()),
@@ -209,7 +221,8 @@ def main(argv=None):
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['model']} | {r['params']:,} | {r['train_seconds'] / 60:.1f}, {r['epochs']} "
+            f"| {r['model']}{' (diverged, restored)' if r['diverged'] else ''} | {r['params']:,} "
+            f"| {r['train_seconds'] / 60:.1f}, {r['epochs']} "
             f"| {r['bits_per_dim']:.3f} ± {r['standard_error']:.3f} | "
             f"{r['bits_per_dim'] / r['png']:.3f} | {r['bits_per_dim'] / r['webp']:.3f} |"
         )

@@ -386,6 +386,18 @@ CLI_CASES = [
         "CLI: 8-bit likelihood on digits (0-16 levels)",
         ["train", "--dataset", "digits", "--likelihood", "discretized_logistic", "--limit", "32"],
     ),
+    (
+        "CLI: --architecture and --model-kind that disagree",
+        ["train", "--architecture", "conv", "--model-kind", "vqvae"],
+    ),
+    (
+        "CLI: --latent-dim with hierarchical",
+        ["train", "--model-kind", "hierarchical", "--latent-dim", "8"],
+    ),
+    (
+        "CLI: PixelVAE with a Gaussian likelihood",
+        ["train", "--model-kind", "pixelvae", "--likelihood", "gaussian"],
+    ),
 ]
 
 

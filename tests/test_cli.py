@@ -127,6 +127,9 @@ def test_train_writes_a_complete_run_folder(tmp_path, capsys):
     assert -result["nll"] >= result["elbo"] - 0.5
     assert result["test_loss"] == pytest.approx(-result["elbo"], rel=0.05)
     assert result["bits_per_dim"] == pytest.approx(result["nll"] / (64 * np.log(2)))
+    # The median beside the mean (a few strange images can move the mean).
+    assert result["bits_per_dim_median"] == pytest.approx(result["nll_median"] / (64 * np.log(2)))
+    assert 0 < result["nll_median"] < 2 * result["nll"]
     assert 0 <= result["active_units"] <= 2 and len(result["latent_variances"]) == 2
     npy = tmp_path / "s.npy"
     assert (

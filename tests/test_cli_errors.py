@@ -65,9 +65,7 @@ def test_corrupt_model_files(tmp_path, capsys, content, message):
     assert message in err and str(path) in err
 
 
-def test_a_weights_member_with_a_bad_crc_is_one_line_naming_the_file(
-    model_file, tmp_path, capsys
-):
+def test_a_weights_member_with_a_bad_crc_is_one_line_naming_the_file(model_file, tmp_path, capsys):
     data = bytearray(model_file.read_bytes())
     with zipfile.ZipFile(model_file) as archive:
         info = archive.getinfo("model.weights.h5")

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from vae_keras import VAE, evaluation, networks
+from vae_keras import VAE, evaluation, losses, networks
 
 pytestmark = pytest.mark.backend
 D, LATENT, SIGMA2 = 5, 2, 0.3
@@ -47,7 +47,14 @@ def data(b, cov, n=40):
     return np.random.default_rng(1).multivariate_normal(b, cov, size=n).astype("float32")
 
 
-def test_exact_posterior_gives_exact_log_likelihood():
+@pytest.fixture
+def posterior_only(monkeypatch):
+    """The plain IWAE proposal q(z|x) (no prior draws, no variance bound): the old estimator."""
+    monkeypatch.setattr(evaluation._SingleCodeScorer, "prior_fraction", 0.0)
+    monkeypatch.setattr(evaluation._SingleCodeScorer, "max_proposal_log_var", math.inf)
+
+
+def test_exact_posterior_gives_exact_log_likelihood(posterior_only):
     vae, b, cov = linear_gaussian_vae()
     x = data(b, cov)
     est = evaluation.log_likelihood(vae, x, num_samples=16, verbose=False)
@@ -86,7 +93,7 @@ def test_estimates_are_seeded():
     )
 
 
-def test_chunks_over_samples_and_examples_stay_aligned():
+def test_chunks_over_samples_and_examples_stay_aligned(posterior_only):
     # With the exact posterior every weight equals p(x): any misalignment of
     # samples, examples or chunks would show as an error.
     vae, b, cov = linear_gaussian_vae()
@@ -163,3 +170,62 @@ def test_compiled_decoder_pass_matches_the_model_and_sees_new_weights():
     del model, compiled
     gc.collect()
     assert reference() is None and reference not in _graph._COMPILED
+
+
+# === The defensive proposal (posterior with bounded variance, mixed with the prior) ===
+
+
+def test_defensive_proposal_is_unbiased_and_matches_the_posterior_only_estimate():
+    vae, b, cov = linear_gaussian_vae(posterior_shift=0.8, posterior_scale=2.5)
+    x = data(b, cov)
+    truth = true_log_px(x, b, cov)
+    # The mean of the weights estimates p(x) without bias: with many draws, log of it -> log p(x),
+    # in one chunk and in chunks of 7 (an odd split between posterior and prior draws).
+    many = evaluation.log_likelihood(vae, x[:5], num_samples=20000, verbose=False)
+    chunked = evaluation.log_likelihood(
+        vae, x[:5], num_samples=20000, batch_size=5, max_rows=35, seed=1, verbose=False
+    )
+    for estimate in (many, chunked):
+        np.testing.assert_allclose(estimate, truth[:5], atol=0.06)
+        assert abs(estimate.mean() - truth[:5].mean()) < 0.03
+    # On data the model knows it is the posterior-only (old) estimate within noise.
+    new = evaluation.log_likelihood(vae, x, num_samples=1000, verbose=False)
+    scorer = evaluation._SingleCodeScorer
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scorer, "prior_fraction", 0.0)
+        patch.setattr(scorer, "max_proposal_log_var", math.inf)
+        old = evaluation.log_likelihood(vae, x, num_samples=1000, verbose=False)
+    assert abs(new.mean() - old.mean()) < 0.03 and np.median(np.abs(new - old)) < 0.1
+    assert new.mean() < truth.mean() + 0.01  # still a lower bound
+
+
+def test_posterior_at_the_log_var_clip_does_not_collapse_the_estimate(posterior_only):
+    # An encoder far from its data: log-variance at the clip (+20), every posterior draw at
+    # |z| ~ 1e4, log p(z) ~ -1e8 swamps every weight of the posterior-only estimate.
+    vae, b, cov = linear_gaussian_vae()
+    x = data(b, cov, n=10)
+    truth = true_log_px(x, b, cov)
+    log_var = vae.encoder.get_layer("z_log_var")
+    weights, bias = log_var.get_weights()
+    log_var.set_weights([weights, bias + 50.0])
+    z_mean, z_log_var = vae.encode(x)
+    assert np.all(z_log_var >= 20.0)
+    # log p(x, z) at the posterior mean (here within 0.3 nats of log p(x): a Laplace view).
+    at_posterior_mean = keras.ops.convert_to_numpy(
+        losses.standard_normal_log_prob(z_mean) - vae.codes_nll(x, z_mean)
+    )
+    assert evaluation.log_likelihood(vae, x, num_samples=100, verbose=False).max() < -1e3
+    scorer = evaluation._SingleCodeScorer
+    with pytest.MonkeyPatch.context() as patch:  # the default, defensive proposal
+        patch.setattr(scorer, "prior_fraction", 0.5)
+        patch.setattr(scorer, "max_proposal_log_var", 0.0)
+        robust = evaluation.log_likelihood(vae, x, num_samples=100, verbose=False)
+        bpd = evaluation.bits_per_dim(-robust.mean(), D)
+        assert np.all(robust > at_posterior_mean - 1.0) and np.abs(robust - truth).max() < 1.0
+        assert math.isfinite(bpd)
+        # A wild posterior mean as well (|z_mean| = 1000): the prior's draws carry it.
+        z_layer = vae.encoder.get_layer("z_mean")
+        weights, bias = z_layer.get_weights()
+        z_layer.set_weights([weights, bias + 1000.0])
+        wild = evaluation.log_likelihood(vae, x, num_samples=2000, verbose=False)
+        assert np.abs(wild - truth).max() < 0.5

@@ -152,6 +152,30 @@ def test_estimators_on_a_hierarchy_with_a_known_marginal():
     assert abs(one.mean() - elbo.mean()) < 0.1 < log_px.mean() - one.mean()
 
 
+@pytest.mark.backend
+def test_a_wild_posterior_does_not_collapse_the_estimate():
+    # Posteriors far from their priors (log-variance at the +20 clip, then means 1000 away):
+    # posterior-only draws gave log p(z) ~ -1e8; the defensive proposal stays near log p(x).
+    model = HierarchicalVAE(
+        (4, 4, 1), widths=(4, 4), groups=(1, 1), latent_channels=1, log_var_bound=None, seed=0
+    )
+    logit = 0.4
+    set_constant_decoder(model, logit)
+    x = (np.random.default_rng(1).random((6, 4, 4, 1)) < 0.5).astype("float32")
+    p1 = 1.0 / (1.0 + math.exp(-logit))
+    log_px = (x * math.log(p1) + (1 - x) * math.log(1 - p1)).reshape(6, -1).sum(axis=1)
+    for d_mu in (0.0, 1000.0):
+        set_posterior_offset(model, d_mu, 40.0)
+        estimate = evaluation.log_likelihood(model, x, num_samples=100, verbose=False)
+        assert_close(estimate, log_px, atol=0.05)
+        # Without the prior's draws the first example falls far (the posterior-only estimate).
+        model.evaluation_prior_fraction = 0.0
+        if d_mu:
+            only_posterior = evaluation.log_likelihood(model, x, num_samples=100, verbose=False)
+            assert only_posterior.max() < log_px.min() - 1e5
+        del model.evaluation_prior_fraction
+
+
 def test_active_units_per_group(binary_images):
     model = tiny()
     counts, variances = evaluation.active_units_per_group(model, binary_images)

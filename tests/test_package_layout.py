@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ("cli", "explorer", "runs", "report", "run_data", "recipes")
+APP = ("app", "cli", "explorer", "runs", "report", "run_data", "recipes")
 IMPORT_MAP = ROOT.parent / "shared" / "tools" / "import_map.py"
 
 
@@ -33,8 +33,15 @@ def test_import_vae_keras_loads_no_application_module():
 
 def test_application_modules_stay_reachable_from_the_package():
     import vae_keras
+    from vae_keras import recipes, report, run_data, runs
+    from vae_keras.app import recipes as app_recipes
+    from vae_keras.app import report as app_report
+    from vae_keras.app import run_data as app_run_data
+    from vae_keras.app import runs as app_runs
 
-    assert vae_keras.report.__name__ == "vae_keras.report"
+    # The application lives in vae_keras/app/; the older names are those very modules.
+    assert (runs, run_data, recipes, report) == (app_runs, app_run_data, app_recipes, app_report)
+    assert vae_keras.report is app_report
     assert vae_keras.explorer.__name__ == "vae_keras.explorer"
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         _ = vae_keras.nonexistent

@@ -130,6 +130,40 @@ def test_data_init_runs_kmeans_on_the_first_batch():
     assert float(ops.convert_to_numpy(vq.initialized)) == 1.0
 
 
+def test_data_init_runs_kmeans_once_not_on_every_batch(monkeypatch):
+    # It used to run the k-means on every training batch and discard it (a `where`).
+    if keras.backend.backend() == "jax":
+        pytest.skip("jax.lax.cond traces both branches in Python; it runs one")
+    calls = []
+    distances = VectorQuantizer._distances
+    monkeypatch.setattr(
+        VectorQuantizer, "_distances", staticmethod(lambda f, c: calls.append(1) or distances(f, c))
+    )
+    vq = VectorQuantizer(4, 2, data_init=True, kmeans_iterations=5, seed=0)
+    x = clustered_grids(64)
+    vq.quantize_vectors(x, training=True)
+    assert len(calls) == 5 + 1  # five Lloyd steps, then the batch's own assignment
+    initialised = ops.convert_to_numpy(vq.embeddings)
+    vq.embeddings.assign(initialised + 100.0)  # far from the data: a re-fit would move it back
+    vq.ema_embedding_sum.assign(initialised + 100.0)
+    calls.clear()
+    for _ in range(3):
+        vq.quantize_vectors(x, training=True)
+    assert len(calls) == 3  # the assignment only
+    # Not fitted again: codes the batches did not choose are still far out (EMA moves the rest).
+    assert np.abs(ops.convert_to_numpy(vq.embeddings) - initialised).max() > 50.0
+
+
+@pytest.mark.backend
+def test_vqvae_with_data_init_trains_and_initialises_once():
+    model = small_model(quantizer=VectorQuantizer(16, 4, data_init=True, seed=0))
+    model.compile(optimizer="adam")
+    x = (np.random.default_rng(0).uniform(size=(48, 8, 8, 1)) < 0.3).astype("float32")
+    history = model.fit(x, epochs=2, batch_size=16, verbose=0).history
+    assert np.isfinite(history["loss"]).all()
+    assert float(ops.convert_to_numpy(model.quantizer.initialized)) == 1.0
+
+
 def test_quantizer_config_round_trip():
     vq = VectorQuantizer(32, 8, commitment_cost=0.5, decay=0.95, restart_after=7, seed=3)
     clone = config_round_trip(vq)
@@ -210,7 +244,13 @@ def test_vqvae_with_gaussian_and_discretized_logistic_likelihoods():
         model.compile(optimizer="adam")
         history = model.fit(x, epochs=1, batch_size=8, verbose=0).history
         assert np.isfinite(history["loss"][-1])
-        assert ("bits_per_dim" in history) == (likelihood == "discretized_logistic")
+        # The reconstruction term is not the data's bits/dim (the prior's cost is apart).
+        assert "bits_per_dim" not in history
+        logged = "reconstruction_bits_per_dim" in history
+        assert logged == (likelihood == "discretized_logistic")
+        if logged:
+            expected = history["reconstruction_loss"][-1] / (64 * np.log(2.0))
+            assert history["reconstruction_bits_per_dim"][-1] == pytest.approx(expected, rel=1e-4)
         assert model.reconstruct(x[:2]).shape == (2, 8, 8, 1)
 
 

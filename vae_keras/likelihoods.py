@@ -31,8 +31,13 @@ BINS = 255  # 8-bit data: x = k / 255, k = 0..255
 MIN_LOG_SCALE = -7.0
 # And a ceiling: beyond it the bin width in standard units underflows in float32.
 MAX_LOG_SCALE = 7.0
+# The bin masses are computed from `x - loc`, clipped to this many units of the [-1, 1]
+# scale: far beyond the data (a diverging decoder) the standardised edges stay finite in
+# float32 (1e4 * exp(7) ~ 1e7) and the mass is already ~exp(-1e4) or less.
+MAX_CENTRED = 1e4
 GRID_TOLERANCE = 1e-3  # in units of one 8-bit step
 LOG_HALF = math.log(0.5)  # the Gaussian's default variance 1/2: summed squared error + const
+LEARNED_VARIANCES = ("learned", "learned_per_pixel")
 
 
 def off_8bit_grid(x) -> np.ndarray:
@@ -57,8 +62,22 @@ class Likelihood:
     """Base class: a family of distributions `p(x | decoder outputs)`."""
 
     name = "likelihood"
+    # What consumers read (never the name): a probability mass on the 8-bit grid, so
+    # bits/dim come directly; data confined to [0, 1]; binary pixels (no 8-bit figure);
+    # the variance the model learns as its own weight (None, "learned", "learned_per_pixel").
     discrete = False
     unit_interval = False
+    binary = False
+    learned_variance = None
+
+    @property
+    def density(self) -> bool:
+        """A density on [0, 1]: 8-bit figures need uniform dequantisation (+8 bits/dim)."""
+        return not (self.discrete or self.binary)
+
+    def log_variance_value(self):
+        """The current log-variance of a Gaussian-type likelihood, else None."""
+        return None
 
     def output_channels(self, channels: int) -> int:
         """Decoder channels per pixel for data with `channels` channels."""
@@ -104,6 +123,7 @@ class Bernoulli(Likelihood):
 
     name = "bernoulli"
     unit_interval = True
+    binary = True
 
     def __init__(self, from_probabilities: bool = False):
         self.from_probabilities = bool(from_probabilities)
@@ -126,21 +146,47 @@ class Bernoulli(Likelihood):
 
 @keras.saving.register_keras_serializable(package="vae_keras")
 class Gaussian(Likelihood):
-    """Independent Gaussian pixels `N(x; decoder(z), exp(log_variance))`.
+    """Independent Gaussian pixels `N(x; decoder(z), variance)`.
 
     Args:
-        log_variance: A number (fixed variance), or a callable returning the
-            current log-variance tensor (a scalar or one per pixel: the
-            learned variances, which the model owns as weights).
+        variance: A number > 0 (fixed; the default 1/2 makes the NLL the summed squared
+            error plus a constant), `"learned"` (one log-variance for all pixels, a weight of
+            the model that uses this likelihood) or `"learned_per_pixel"` (one per pixel).
+            Learned variances start at 1/2 and are clipped to [1e-3, 1e3].
+        log_variance: The older spelling of a fixed variance (its log), or a callable
+            returning the current log-variance tensor (how a model binds its learned weight).
+            When given, it overrides `variance`.
+
+    Example:
+
+    >>> Gaussian(variance="learned").learned_variance
+    'learned'
+    >>> round(float(Gaussian(variance=0.5).log_variance_value()), 4)
+    -0.6931
     """
 
     name = "gaussian"
 
-    def __init__(self, log_variance=LOG_HALF):
-        self.log_variance = log_variance
+    def __init__(self, variance=0.5, log_variance=None):
+        self.learned_variance = None
+        if isinstance(variance, str):
+            if variance not in LEARNED_VARIANCES:
+                raise ValueError(
+                    f"`variance` must be a number > 0 or one of {LEARNED_VARIANCES}. "
+                    f"Received: variance={variance!r}"
+                )
+            self.learned_variance = variance
+            default = LOG_HALF  # the learned weight's starting value, until a model binds it
+        else:
+            value = _positive_float(variance, "variance")
+            default = math.log(value)
+        self.log_variance = default if log_variance is None else log_variance
 
     def _log_var(self):
         return self.log_variance() if callable(self.log_variance) else self.log_variance
+
+    def log_variance_value(self):
+        return self._log_var()
 
     def nll(self, x, outputs):
         return losses.gaussian_nll(x, outputs, self._log_var())
@@ -153,9 +199,21 @@ class Gaussian(Likelihood):
         return outputs + std * keras.random.normal(ops.shape(outputs), seed=seed)
 
     def get_config(self):
+        if self.learned_variance is not None:
+            return {"variance": self.learned_variance}
         if callable(self.log_variance):
             return {}
         return {"log_variance": float(self.log_variance)}
+
+
+def _positive_float(value, name):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a finite number > 0. Received: {name}={value!r}")
+    return value
 
 
 def log_logistic_bin_mass(x, loc, log_scale):
@@ -170,16 +228,20 @@ def log_logistic_bin_mass(x, loc, log_scale):
         log(sigmoid(a) - sigmoid(b)) = -softplus(-a) - softplus(b) + log(1 - exp(b - a))
 
     which is finite for any location and scale (no difference of two
-    probabilities that both round to 1 or to 0).
+    probabilities that both round to 1 or to 0; `b - a` is taken as
+    `-2 / (255 scale)`, not as a difference of the edges, which round to one
+    value far from the location; `x - loc` is clipped to `MAX_CENTRED`).
     """
     inv_scale = ops.exp(-log_scale)
-    centred = x - loc
+    centred = ops.clip(x - loc, -MAX_CENTRED, MAX_CENTRED)
     upper = inv_scale * (centred + 1.0 / BINS)
     lower = inv_scale * (centred - 1.0 / BINS)
     log_cdf_upper = -ops.softplus(-upper)  # log sigmoid(upper): the k = 0 tail
     log_sf_lower = -ops.softplus(lower)  # log(1 - sigmoid(lower)): the k = 255 tail
-    # b - a = -2 inv_scale / 255 < 0 exactly, so log1p(-exp(.)) is finite.
-    log_middle = log_cdf_upper + log_sf_lower + ops.log(-ops.expm1(lower - upper))
+    # b - a = -2 inv_scale / 255 < 0, taken exactly rather than as `lower - upper`: far from
+    # the location (|x - loc| >~ 2e5 in float32) the two edges round to one value, and the
+    # difference would be 0 (an infinite NLL, NaN gradients through the `where` below).
+    log_middle = log_cdf_upper + log_sf_lower + ops.log(-ops.expm1(-2.0 / BINS * inv_scale))
     edge = 1.0 - 0.5 / BINS
     return ops.where(x < -edge, log_cdf_upper, ops.where(x > edge, log_sf_lower, log_middle))
 
@@ -335,14 +397,17 @@ class DiscretizedLogistic(Likelihood):
         scale = ops.exp(ops.sum(log_scale * pick, axis=-1))
         coeffs = ops.sum(coeffs * pick, axis=-1)
         noise = _logistic_noise(ops.shape(loc), seed)
-        values, c = [], 0
+        # Each channel is quantised as it is drawn and the later channels couple on that
+        # 8-bit value, as `nll` couples on the (8-bit) data: samples follow the scored mass.
+        draws, values, c = [], [], 0
         for i in range(channels):
             mu = loc[..., i]
             for j in range(i):
                 mu = mu + coeffs[..., c] * values[j]
                 c += 1
-            values.append(ops.clip(mu + scale[..., i] * noise[..., i], -1.0, 1.0))
-        return _quantise(ops.stack(values, axis=-1))
+            draws.append(_quantise(mu + scale[..., i] * noise[..., i]))  # k / 255
+            values.append(draws[-1] * 2.0 - 1.0)  # the [-1, 1] scale `nll` couples on
+        return ops.stack(draws, axis=-1)
 
     def _channels(self, total):
         k = self.num_mixtures
@@ -378,24 +443,51 @@ def _quantise(values):
 
 
 NAMES = ("bernoulli", "gaussian", "discretized_logistic")
+ALL_OBJECTS_DICT = {
+    "bernoulli": Bernoulli,
+    "gaussian": Gaussian,
+    "discretized_logistic": DiscretizedLogistic,
+}
 
 
-def get(identifier, **kwargs) -> Likelihood:
-    """A `Likelihood` from a name in `NAMES` (with `kwargs` for its constructor) or an instance.
+def get(identifier=None, **kwargs) -> Likelihood:
+    """A `Likelihood` from None (`Bernoulli()`), a name in `NAMES` (with `kwargs` for its
+    constructor), a config dict (as `serialize` writes it) or an instance, as `keras.losses.get`.
 
     >>> get("discretized_logistic")
     DiscretizedLogistic(num_mixtures=None)
+    >>> get(None)
+    Bernoulli(from_probabilities=False)
+    >>> get(serialize(Gaussian(variance="learned")))
+    Gaussian(variance='learned')
     """
+    if identifier is None:
+        return Bernoulli(**kwargs)
     if isinstance(identifier, Likelihood):
         return identifier
-    classes = {
-        "bernoulli": Bernoulli,
-        "gaussian": Gaussian,
-        "discretized_logistic": DiscretizedLogistic,
-    }
-    if identifier not in classes:
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if not isinstance(identifier, str) or identifier not in ALL_OBJECTS_DICT:
         raise ValueError(
-            f"Unknown likelihood {identifier!r}. Use one of {NAMES} or a "
+            f"Unknown likelihood {identifier!r}. Use one of {NAMES}, a config dict or a "
             f"`vae_keras.likelihoods.Likelihood` instance. Received: likelihood={identifier!r}"
         )
-    return classes[identifier](**kwargs)
+    return ALL_OBJECTS_DICT[identifier](**kwargs)
+
+
+def serialize(likelihood: Likelihood) -> dict:
+    """The config dict of `likelihood` (what a model's `get_config` stores)."""
+    return keras.saving.serialize_keras_object(likelihood)
+
+
+def deserialize(config: dict) -> Likelihood:
+    """A `Likelihood` from `serialize`'s dict (or a plain `{"class_name", "config"}`)."""
+    if isinstance(config, dict) and config.get("class_name") in ALL_OBJECTS_DICT:
+        config = {**config, "class_name": ALL_OBJECTS_DICT[config["class_name"]].__name__}
+    custom = {cls.__name__: cls for cls in ALL_OBJECTS_DICT.values()}
+    likelihood = keras.saving.deserialize_keras_object(config, custom_objects=custom)
+    if not isinstance(likelihood, Likelihood):
+        raise ValueError(
+            f"Expected the config of a vae_keras likelihood. Received: config={config!r}"
+        )
+    return likelihood

@@ -32,7 +32,7 @@ def check_data(
     name: str = "x",
     unit_interval: bool = False,
     pixels: bool = False,
-    likelihood: str = "bernoulli",
+    likelihood="bernoulli",
 ) -> np.ndarray:
     """Validates a batch of examples against a model's per-example shape.
 
@@ -43,7 +43,8 @@ def check_data(
         name: How the data is called in error messages.
         unit_interval: Require values in [0, 1] (Bernoulli likelihood).
         pixels: `x` are images: refuse integers above 1 (unscaled 8-bit pixels).
-        likelihood: The likelihood that needs [0, 1], named in the message.
+        likelihood: The likelihood that needs [0, 1] (a `likelihoods.Likelihood` or its
+            name), named in the message.
 
     Returns:
         `x` as a float32 NumPy array.
@@ -84,13 +85,16 @@ def check_data(
             f"{tuple(int(i) for i in bad)}: {array[tuple(bad)]}). Clean or impute the data first."
         )
     if unit_interval:
+        # A likelihood object says what it models; a name (the older argument) is looked up.
+        label = likelihood if isinstance(likelihood, str) else likelihood.name
+        binary = likelihood == "bernoulli" if isinstance(likelihood, str) else likelihood.binary
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(
                 f"`{name}` has values in [{low:g}, {high:g}], but the "
-                f"{_DISPLAY_NAMES.get(likelihood, likelihood.replace('_', ' '))} likelihood "
+                f"{_DISPLAY_NAMES.get(label, label.replace('_', ' '))} likelihood "
                 "needs pixels in [0, 1]. Rescale the data (e.g. `x / 255.0`)"
-                + (' or use `likelihood="gaussian"`.' if likelihood == "bernoulli" else ".")
+                + (' or use `likelihood="gaussian"`.' if binary else ".")
             )
     dtype = x.dtype if isinstance(x, np.ndarray) else np.asarray(x).dtype
     high = float(array.max()) if pixels else 0.0

@@ -272,9 +272,8 @@ class VectorQuantizer(keras.layers.Layer):
         picks = keras.random.randint((count,), 0, n, seed=self.seed_generator)
         return ops.take(flat, picks, axis=0)
 
-    def _initialize(self, flat, codebook):
-        """k-means on the first training batch (once); returns the codebook to use."""
-        centres = self._random_rows(flat, self.num_embeddings)
+    def _kmeans(self, flat, centres):
+        """`kmeans_iterations` Lloyd steps from `centres` on the vectors `flat`."""
         for _ in range(self.kmeans_iterations):
             assign = ops.one_hot(
                 ops.argmin(self._distances(flat, centres), axis=-1), self.num_embeddings
@@ -282,14 +281,25 @@ class VectorQuantizer(keras.layers.Layer):
             counts = ops.sum(assign, axis=0)[:, None]
             means = ops.matmul(ops.transpose(assign), flat) / ops.maximum(counts, 1.0)
             centres = ops.where(counts > 0, means, centres)
+        return centres
+
+    def _initialize(self, flat, codebook):
+        """k-means on the first training batch (once); returns the codebook to use.
+
+        The Lloyd steps run under `ops.cond`, only while `initialized` is 0: later
+        batches pay for one draw of starting rows (kept, so the restarts' random
+        stream is the one it always was), not for the k-means."""
+        starts = self._random_rows(flat, self.num_embeddings)
         fresh = ops.equal(ops.convert_to_tensor(self.initialized), 0.0)
-        codebook = ops.where(fresh, centres, codebook)
+        codebook = ops.cond(fresh, lambda: self._kmeans(flat, starts), lambda: codebook)
         self.ema_embedding_sum.assign(
-            ops.where(fresh, centres, ops.convert_to_tensor(self.ema_embedding_sum))
+            ops.where(fresh, codebook, ops.convert_to_tensor(self.ema_embedding_sum))
         )
         self.ema_cluster_size.assign(
             ops.where(
-                fresh, ops.ones_like(counts[:, 0]), ops.convert_to_tensor(self.ema_cluster_size)
+                fresh,
+                ops.ones((self.num_embeddings,), "float32"),
+                ops.convert_to_tensor(self.ema_cluster_size),
             )
         )
         self.initialized.assign(ops.ones(()))

@@ -13,7 +13,7 @@ Errors in what the user passed (or in the files, disk or memory it needs) print
 one line naming the file or value and the fix, and exit with status 2; an
 internal error exits with status 1, its traceback shown with --debug. A run
 folder is owned by one `train` at a time (run.lock) and every stage of a run
-resumes when the same command is rerun (see `vae_keras.runs`).
+resumes when the same command is rerun (see `vae_keras.app.runs`).
 """
 
 import sys

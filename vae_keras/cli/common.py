@@ -12,7 +12,7 @@ def say(chief, message):
 
 
 def test_data(args, config, labels=False):
-    from vae_keras import run_data
+    from vae_keras.app import run_data
 
     dataset = args.dataset or config.get("dataset", DEFAULTS["dataset"])
     data_dir = args.data_dir or run_data.recorded_data_dir(args.model, config)

@@ -19,7 +19,7 @@ _OS_FIXES = {
 
 def describe(error) -> tuple[int, str] | None:
     """(exit status, one-line message) for errors users can fix, else None."""
-    from vae_keras.runs import RunInUseError
+    from vae_keras.app.runs import RunInUseError
 
     out_of_memory = type(error).__name__ in ("ResourceExhaustedError", "OutOfMemoryError") or (
         "RESOURCE_EXHAUSTED" in str(error)  # JAX/XLA

@@ -3,8 +3,8 @@
 import argparse
 import functools
 
+from vae_keras.app.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES, MODEL_KINDS, NETWORKS
 from vae_keras.explorer.command import add_arguments as explore_arguments
-from vae_keras.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES
 
 DESCRIPTION = (
     "The `vae-keras` command: train, evaluate, sample, plot, export; presets to start from."
@@ -146,18 +146,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--architecture",
         choices=ARCHITECTURES,
         default=DEFAULTS["architecture"],
-        help="auto: conv for MNIST-sized gray images, residual for colour or >= 32 px; "
-        "pixelcnn: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
+        help="the older spelling of --model-kind and --network, kept: conv, dense, residual "
+        "are --model-kind vae --network NAME; pixelcnn, vqvae, hierarchical are --model-kind "
+        "pixelvae, vqvae, hierarchical; auto leaves both to those flags",
+    )
+    train.add_argument(
+        "--model-kind",
+        choices=MODEL_KINDS,
+        help="vae (default): encoder and decoder of --network; "
+        "pixelvae: PixelVAE, an autoregressive PixelCNN decoder (binary data with "
         "--binarize, or 8-bit colour with the discretized logistic; sequential sampling); "
-        "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim, then its PixelCNN prior; "
-        "hierarchical: HierarchicalVAE (NVAE-style latent groups at two scales; "
-        "--latent-dim is not used)",
+        "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim channels, then its PixelCNN "
+        "prior; hierarchical: HierarchicalVAE (NVAE-style latent groups at two scales; "
+        "--latent-dim is refused). These build their own networks",
+    )
+    train.add_argument(
+        "--network",
+        choices=NETWORKS,
+        help="network family of --model-kind vae: auto (default): conv for MNIST-sized gray "
+        "images, residual for colour or >= 32 px, dense for flat vectors",
     )
     train.add_argument(
         "--latent-dim",
         type=_positive_int,
-        default=DEFAULTS["latent_dim"],
-        help="size of z (2 gives the manifold figure)",
+        help="size of z (2 gives the manifold figure); with vqvae, the size of each code "
+        "vector (the channels of the grid of codes); hierarchical has its own latent groups "
+        f"and refuses it (default: {DEFAULTS['latent_dim']})",
     )
     train.add_argument(
         "--epochs",

@@ -9,7 +9,10 @@ from vae_keras.cli.common import file_in, test_data
 def evaluate(args) -> Path:
     import math
 
-    from vae_keras import evaluation, run_data, runs
+    import numpy as np
+
+    from vae_keras import evaluation
+    from vae_keras.app import runs
     from vae_keras.binarization import binarize
     from vae_keras.models.capabilities import capabilities
 
@@ -45,22 +48,13 @@ def evaluate(args) -> Path:
         result.update(nll_bound=float(bound.mean()), prior_nll=float(model.prior_nll(x).mean()))
     elif declared.posterior:  # importance-weighted scoring (VAE family, hierarchies)
         elbo = evaluation.elbo(model, x, batch_size=args.batch_size, seed=args.seed)
-        scored, extra_bits = x, 0.0
-        likelihood = model.likelihood_object.name
-        if likelihood == "gaussian" and run_data.on_8bit_grid(x):
-            # A density on [0, 1]: scored on dequantised data, + 8 bits/dim for the 0-255 bins.
-            scored = evaluation.dequantize(x, seed=args.seed)
-            extra_bits = evaluation.DEQUANTIZATION_BITS
+        scored, extra_bits, scale = evaluation.scoring_plan(model.likelihood_object, x, args.seed)
         if args.nll_images:
             scored = scored[: args.nll_images]
         log_px = _log_likelihood_with_progress(model, scored, args.num_samples, args.seed)
         dims = math.prod(x.shape[1:])
-        if likelihood != "bernoulli":
-            result["bits_per_dim_scale"] = (
-                "0-255 (discrete likelihood)"
-                if likelihood == "discretized_logistic"
-                else ("0-255 (uniform dequantisation, +8)" if extra_bits else "density on [0, 1]")
-            )
+        if scale is not None:
+            result["bits_per_dim_scale"] = scale
         active, variances = evaluation.active_units(model, x)
         result.update(
             elbo=float(elbo.mean()),
@@ -71,9 +65,19 @@ def evaluate(args) -> Path:
                 float(log_px.std(ddof=1) / math.sqrt(len(log_px))) if len(log_px) > 1 else 0.0
             ),
             bits_per_dim=evaluation.bits_per_dim(-log_px.mean(), dims) + extra_bits,
+            # The median beside the mean: a few images the model finds strange can move the mean.
+            nll_median=float(-np.median(log_px)),
+            bits_per_dim_median=evaluation.bits_per_dim(-np.median(log_px), dims) + extra_bits,
             active_units=active,
             latent_dim=int(len(variances)),
             latent_variances=[float(v) for v in variances],
+        )
+    if "nll_bound" in result and model.likelihood_object.discrete:  # VQVAE, 8-bit likelihood
+        # The data's bits/dim (an upper bound); the `test_reconstruction_bits_per_dim` above
+        # leaves out the prior's cost of the codes.
+        result.update(
+            bits_per_dim=evaluation.bits_per_dim(result["nll_bound"], math.prod(x.shape[1:])),
+            bits_per_dim_scale="0-255 (discrete likelihood; upper bound)",
         )
     result["seconds"] = round(time.time() - start, 2)
     runs.write_json(out, result)
@@ -92,7 +96,7 @@ def evaluate(args) -> Path:
 def _against_training(summary, result, model_path, same_images) -> str:
     """The summary, with one line saying why its test loss differs from `train`'s in
     metrics.json (where a run folder has one and the two differ)."""
-    from vae_keras import runs
+    from vae_keras.app import runs
 
     metrics = model_path.with_name("metrics.json")
     try:
@@ -125,10 +129,15 @@ def _evaluation_summary(result, num_images, dataset) -> str:
             f"(importance sampling, k={result['nll_num_samples']}, "
             f"{result['nll_num_images']} images; ± one standard error)"
         )
-        lines.append(f"  bits/dim         {result['bits_per_dim']:.3f}")
+        lines.append(
+            f"  bits/dim         {result['bits_per_dim']:.3f} (median "
+            f"{result['bits_per_dim_median']:.3f}; median NLL {result['nll_median']:.2f} nats)"
+        )
         lines.append(f"  active units     {result['active_units']} of {result['latent_dim']}")
     if "nll_bound" in result:  # VQVAE: reconstruction + the prior's NLL of the codes
         lines.append(f"  log p(x) bound   {result['nll_bound']:.2f} nats (-log p(x) <= this)")
+        if "bits_per_dim" in result:
+            lines.append(f"  bits/dim bound   {result['bits_per_dim']:.3f}")
     lines.append(f"  time             {result['seconds']:.0f} s")
     return "\n".join(lines)
 

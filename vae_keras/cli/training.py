@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from vae_keras.cli import model_flags
 from vae_keras.cli.common import say
 from vae_keras.cli.parser import DATASET_DEFAULTS, DEFAULTS
 
@@ -30,7 +31,7 @@ _RUN_SETTINGS = (
 
 
 def _absolute(data_dir):
-    from vae_keras import run_data
+    from vae_keras.app import run_data
 
     return run_data.absolute_data_dir(data_dir)
 
@@ -42,9 +43,11 @@ def _output_folder(args) -> Path:
 def _run_folder(args, out, shape, backend, chief=True):
     """Reopens or starts the run folder (owned by this process); returns
     (resumable model, first epoch, history, state). Only the chief writes."""
-    from vae_keras import runs
+    from vae_keras.app import runs
 
-    config = {k: v for k, v in vars(args).items() if k not in ("func", "debug")}
+    # --model-kind and --network are recorded as their --architecture spelling (as before them).
+    unrecorded = ("func", "debug", "model_kind", "network")
+    config = {k: v for k, v in vars(args).items() if k not in unrecorded}
     # Absolute: evaluate, plot and explore find the data from any folder.
     config.update(backend=backend, input_shape=list(shape), data_dir=_absolute(args.data_dir))
     removed = runs.clean_leftovers(out) if chief else []
@@ -114,7 +117,7 @@ def _training_clock(out, record, start):
     the checkpoint of that epoch is written: the record never lags the checkpoint)."""
     import keras
 
-    from vae_keras import runs
+    from vae_keras.app import runs
 
     earlier = record[-1] if record else 0.0
 
@@ -144,7 +147,7 @@ def latent_summary(model, latent_dim: int) -> str:
 
 
 def _new_model(args, shape):
-    from vae_keras import recipes
+    from vae_keras.app import recipes
 
     return recipes.build_model(
         architecture=args.architecture,
@@ -167,12 +170,8 @@ def _apply_dataset_defaults(args):
 
 
 def _resolve_recipe(args, shape):
-    """`auto` architecture and likelihood -> what the data call for (stored in config.json)."""
-    from vae_keras import recipes
-
-    if args.likelihood == "auto":
-        args.likelihood = recipes.default_likelihood(args.dataset)
-    args.architecture = recipes.resolve_architecture(args.architecture, shape)
+    """`auto` network -> what the data call for (stored in config.json as --architecture)."""
+    model_flags.resolve_network(args, shape)
 
 
 def train(args) -> Path:
@@ -180,23 +179,19 @@ def train(args) -> Path:
 
     import keras
 
-    from vae_keras import distribute, run_data, runs
+    from vae_keras import distribute
+    from vae_keras.app import run_data, runs
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
     from vae_keras.models.capabilities import capabilities
 
     _apply_dataset_defaults(args)
+    model_flags.resolve(args)  # contradictory or impossible model flags fail before any data
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
     if args.mixed_precision:
         from vae_keras.precision import configure_mixed_precision
 
         configure_mixed_precision(True)
     keras.utils.set_random_seed(args.seed)
-    if args.architecture == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
-        raise ValueError(
-            "--architecture vqvae trains its prior on the encoded training images in memory: "
-            "use an in-memory dataset (mnist, fashion_mnist, digits, shapes, patches, TFDS) "
-            "without --distribute."
-        )
     if args.dataset == run_data.FOLDER and (args.distribute or args.binarize):
         raise ValueError(
             "--dataset folder streams images from disk; --distribute and --binarize need the "
@@ -323,12 +318,13 @@ def _test_bits_per_dim(model, x_test, seed):
 
     From the importance-weighted estimate for a model with a posterior, from
     `nll_bound` (an upper bound) for one without (VQ-VAE, after `fit_prior`)."""
-    from vae_keras import evaluation, run_data
+    from vae_keras import evaluation
+    from vae_keras.app import run_data
     from vae_keras.models.capabilities import capabilities
 
     declared = capabilities(model)
     scorable = declared.likelihood and (declared.posterior or declared.nll_bound)
-    if not scorable or model.likelihood_object.name == "bernoulli":
+    if not scorable or model.likelihood_object.binary:
         return {}
     if not run_data.on_8bit_grid(x_test):
         return {}
@@ -342,7 +338,8 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
     """The stages after evaluation; each is skipped when `state` records it."""
     import keras
 
-    from vae_keras import plotting, report, runs
+    from vae_keras import plotting
+    from vae_keras.app import report, runs
     from vae_keras.models.capabilities import capabilities
 
     if not runs.reached(state, "figures"):

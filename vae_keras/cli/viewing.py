@@ -17,7 +17,8 @@ def sample(args) -> Path:
 
     import numpy as np
 
-    from vae_keras import plotting, runs
+    from vae_keras import plotting
+    from vae_keras.app import runs
 
     if args.num_samples > MAX_SAMPLES:
         raise ValueError(
@@ -56,7 +57,7 @@ def sample(args) -> Path:
 
 
 def plot(args) -> Path:
-    from vae_keras import report, runs
+    from vae_keras.app import report, runs
 
     model = runs.load_model(args.model)
     config = runs.run_config(args.model)
@@ -75,7 +76,7 @@ def plot(args) -> Path:
 
 
 def export(args) -> Path:
-    from vae_keras import runs
+    from vae_keras.app import runs
     from vae_keras.export import ENDPOINTS, export_saved_model
 
     out = Path(args.out) if args.out else Path(args.model).with_name("saved_model")

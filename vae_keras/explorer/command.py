@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser):
 
 def _load(args):
     """(model, where it was trained: {"dataset", "data_dir", "image_size"})."""
-    from vae_keras import runs
+    from vae_keras.app import runs
 
     if args.model:
         return runs.load_model(args.model), runs.run_config(args.model)
@@ -74,7 +74,7 @@ def _load(args):
 
 def _test_images(args, config, model):
     """(images, labels, note): a few test images to encode, or None and why not."""
-    from vae_keras import run_data
+    from vae_keras.app import run_data
     from vae_keras.models.capabilities import capabilities, input_shape
 
     declared = capabilities(model)

@@ -22,7 +22,7 @@ from vae_keras.validation import check_data
 
 LIKELIHOODS = likelihoods.NAMES
 DECODER_OUTPUTS = ("auto", "logits", "probabilities")
-LEARNED_VARIANCES = ("learned", "learned_per_pixel")
+LEARNED_VARIANCES = likelihoods.LEARNED_VARIANCES
 # A learned Gaussian variance is clipped to [1e-3, 1e3]: without a floor, pixels
 # that never vary (MNIST's border) drive it to 0 and the likelihood to infinity.
 MIN_LOG_VARIANCE = math.log(1e-3)
@@ -55,7 +55,11 @@ def likelihood_argument(likelihood):
 def check_likelihood(likelihood, decoder_outputs, gaussian_variance):
     """Validates the likelihood arguments; returns `gaussian_variance` (float or str)."""
     likelihood = likelihood_argument(likelihood)
-    if not isinstance(likelihood, likelihoods.Likelihood) and likelihood not in LIKELIHOODS:
+    if (
+        likelihood is not None
+        and not isinstance(likelihood, likelihoods.Likelihood)
+        and likelihood not in LIKELIHOODS
+    ):
         raise ValueError(
             f"Unknown likelihood {likelihood!r}. Use one of {LIKELIHOODS} or a "
             "`vae_keras.likelihoods.Likelihood` instance. "
@@ -85,18 +89,21 @@ def check_likelihood(likelihood, decoder_outputs, gaussian_variance):
     return value
 
 
-def make_likelihood(likelihood, decoder, decoder_outputs, log_variance):
-    """The `Likelihood` object for a model's constructor arguments."""
+def make_likelihood(likelihood, decoder, decoder_outputs, gaussian_variance=0.5):
+    """The `Likelihood` object for a model's constructor arguments.
+
+    None and `"bernoulli"` decide probabilities or logits from the decoder (`decoder_outputs`);
+    `"gaussian"` takes `gaussian_variance` (a number, `"learned"` or `"learned_per_pixel"`)."""
     likelihood = likelihood_argument(likelihood)
     if isinstance(likelihood, likelihoods.Likelihood):
         return likelihood
-    if likelihood == "bernoulli":
+    if likelihood is None or likelihood == "bernoulli":
         probabilities = decoder_outputs == "probabilities" or (
             decoder_outputs == "auto" and decoder_emits_probabilities(decoder)
         )
         return likelihoods.Bernoulli(from_probabilities=probabilities)
     if likelihood == "gaussian":
-        return likelihoods.Gaussian(log_variance)
+        return likelihoods.Gaussian(variance=gaussian_variance)
     return likelihoods.get(likelihood)
 
 
@@ -151,11 +158,15 @@ class ReconstructionModel(LatentModel):
                 None if seed is None else seed + 2, name="corruption_seed_generator"
             )
         self.gaussian_log_variance = None
-        if likelihood == "gaussian" and gaussian_variance in LEARNED_VARIANCES:
-            shape = () if gaussian_variance == "learned" else tuple(input_shape)
+        self._likelihood = make_likelihood(
+            likelihood, self.decoder, decoder_outputs, gaussian_variance
+        )
+        learned = self._likelihood.learned_variance  # the likelihood asks; the model owns it
+        if learned is not None:
+            shape = () if learned == "learned" else tuple(input_shape)
             if any(d is None for d in shape):
                 raise ValueError(
-                    "gaussian_variance='learned_per_pixel' needs a fixed input shape. "
+                    f"A variance {learned!r} per pixel needs a fixed input shape. "
                     f"Received input shape {tuple(input_shape)}; use 'learned' instead."
                 )
             self.gaussian_log_variance = self.add_weight(
@@ -172,9 +183,8 @@ class ReconstructionModel(LatentModel):
         self.corruption = corruption
         self.corruption_level = corruption_level
         self.seed = seed
-        self._likelihood = make_likelihood(
-            likelihood, self.decoder, decoder_outputs, self._gaussian_log_var
-        )
+        if learned is not None:
+            self._likelihood.log_variance = self._gaussian_log_var  # reads the weight, clipped
         self._needs_unit_interval = self._likelihood.unit_interval
 
     @property
@@ -219,17 +229,16 @@ class ReconstructionModel(LatentModel):
     # === Likelihood ===
 
     def _gaussian_log_var(self):
-        if self.gaussian_log_variance is None:
-            return math.log(self.gaussian_variance)
         return ops.clip(self.gaussian_log_variance, MIN_LOG_VARIANCE, MAX_LOG_VARIANCE)
 
     @property
     def output_variance(self):
-        """Variance of the Gaussian likelihood (NumPy: a scalar, or per pixel
-        with `gaussian_variance="learned_per_pixel"`); None for Bernoulli."""
-        if self.likelihood != "gaussian":
+        """Variance of a Gaussian likelihood (NumPy: a scalar, or per pixel with a variance
+        learned per pixel), given by name or as a `likelihoods.Gaussian`; None for others."""
+        log_variance = self._likelihood.log_variance_value()
+        if log_variance is None:
             return None
-        return np.exp(np.asarray(ops.convert_to_numpy(self._gaussian_log_var()), "float32"))
+        return np.exp(np.asarray(ops.convert_to_numpy(log_variance), "float32"))
 
     def reconstruction_nll(self, target, outputs):
         """-log p(target | decoder outputs), per example, in nats."""

@@ -361,30 +361,27 @@ class LatentModel(keras.Model):
         return x, y
 
     @property
-    def _likelihood_name(self):
-        return getattr(getattr(self, "_likelihood", None), "name", "bernoulli")
+    def _data_likelihood(self):
+        """The likelihood the data checks name (models without one: "bernoulli")."""
+        return getattr(self, "_likelihood", None) or "bernoulli"
+
+    def _check_pixels(self, data, name):
+        return check_data(
+            data,
+            self.input_shape_,
+            name,
+            unit_interval=self._needs_unit_interval,
+            pixels=True,
+            likelihood=self._data_likelihood,
+        )
 
     def check_inputs(self, x, name="x"):
         """Validates model inputs; returns them as float32 NumPy."""
-        return check_data(
-            x,
-            self.input_shape_,
-            name,
-            unit_interval=self._needs_unit_interval,
-            pixels=True,
-            likelihood=self._likelihood_name,
-        )
+        return self._check_pixels(x, name)
 
     def check_targets(self, y, name="y"):
         """Validates reconstruction targets (denoising); subclasses may differ."""
-        return check_data(
-            y,
-            self.input_shape_,
-            name,
-            unit_interval=self._needs_unit_interval,
-            pixels=True,
-            likelihood=self._likelihood_name,
-        )
+        return self._check_pixels(y, name)
 
     _needs_unit_interval = False
 

@@ -7,17 +7,19 @@ with a one-hot class label joined to their inputs (functional API).
   extra channels, so the first convolution already sees the class.
 - Decoder, inputs `[z, label]`: the label is concatenated to `z`.
 
-Each wraps one model from `vae_keras.networks` (built for the joined input)
-as a nested layer, so all of that factory's keyword arguments work.
+Each wraps one model of the network family table (`vae_keras.networks.families`,
+built for the joined input) as a nested layer, so all of that factory's keyword
+arguments work.
 """
 
 from collections.abc import Sequence
 
 import keras
 
-from vae_keras import networks
+from vae_keras.networks import families
 from vae_keras.networks._common import check_positive_int, check_shape
 
+# The families of `networks.families` these factories support.
 NETWORKS = ("dense", "conv")
 
 
@@ -62,24 +64,25 @@ def conditional_encoder(
     # === Layers and functional model ===
     x = keras.Input(shape=input_shape, name="x")
     label = keras.Input(shape=(num_classes,), name="label")
-    if network == "conv":
+    family = families.get(network)
+    if family.images_only:
         if len(input_shape) != 3:
             raise ValueError(
-                "network='conv' needs images shaped (height, width, channels). "
+                f"network={network!r} needs images shaped (height, width, channels). "
                 f"Received: input_shape={input_shape}. Use network='dense' for flat vectors."
             )
         height, width, channels = input_shape
         maps = keras.layers.Reshape((1, 1, num_classes), name="label_to_map")(label)
         maps = keras.layers.UpSampling2D((height, width), name="label_broadcast")(maps)
         joined = keras.layers.Concatenate(axis=-1, name="join_label")([x, maps])
-        body = networks.conv_encoder(
+        body = family.encoder(
             (height, width, channels + num_classes), latent_dim, name="encoder_body", **kwargs
         )
     else:
         flat = keras.layers.Flatten(name="flatten")(x) if len(input_shape) > 1 else x
         joined = keras.layers.Concatenate(name="join_label")([flat, label])
         size = int(joined.shape[-1])
-        body = networks.dense_encoder((size,), latent_dim, name="encoder_body", **kwargs)
+        body = family.encoder((size,), latent_dim, name="encoder_body", **kwargs)
     z_mean, z_log_var = body(joined)
     return keras.Model([x, label], [z_mean, z_log_var], name=name)
 
@@ -116,7 +119,7 @@ def conditional_decoder(
     """
     _check(network, num_classes)
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    factory = networks.conv_decoder if network == "conv" else networks.dense_decoder
+    factory = families.get(network).decoder
 
     # === Layers and functional model ===
     z = keras.Input(shape=(latent_dim,), name="z")

@@ -333,13 +333,47 @@ class HierarchicalVAE(LatentModel):
         log_px = -self._likelihood.nll(tile(ops.cast(x, "float32")), outputs)
         return log_px, records
 
+    # The share of the importance samples drawn from the prior (`log_importance_weights`).
+    evaluation_prior_fraction = 0.5
+
     def log_importance_weights(self, x, features, num_samples, seed):
-        """`log p(x, z) - log q(z | x)` for `num_samples` draws: shape `(num_samples, batch)`."""
-        log_px, records = self._draws(x, features, num_samples, seed)
-        log_ratio = sum(
-            klw.gaussian_log_prob(z, *p) - klw.gaussian_log_prob(z, *q) for z, p, q in records
-        )
-        return ops.reshape(log_px + log_ratio, (num_samples, -1))
+        """`log p(x, z) - log r(z | x)` for `num_samples` draws: shape `(num_samples, batch)`.
+
+        `r` is the defensive proposal of `vae_keras.evaluation` for a hierarchy:
+        `(1 - a) q~ + a p`, with `q~` the posterior with each group's variance
+        bounded by its conditional prior's (`q~(z_l | z_<l, x) = N(mu_q,
+        min(var_q, var_p))`), `p` the hierarchical prior, and the last `m =
+        floor(evaluation_prior_fraction * num_samples)` draws (`a = m /
+        num_samples`) taken from `p`, every group from its prior. Both densities
+        are known along any path `z`, so each weight is `p(x, z)` over the
+        mixture: unbiased for `p(x)`, and at most `p(x | z) / a` however wild
+        the posterior is.
+        """
+        tile = lambda t: ops.tile(t, (num_samples,) + (1,) * (len(t.shape) - 1))  # noqa: E731
+        features = [tile(f) for f in features]
+        rows = ops.shape(features[0])[0]
+        from_prior = int(self.evaluation_prior_fraction * num_samples)
+        a = from_prior / num_samples
+        # Rows are sample-major (row i * batch + b is draw i of example b): the last draws.
+        picks_prior = ops.arange(rows) >= rows // num_samples * (num_samples - from_prior)
+
+        def bounded(q, p):
+            return q[0], ops.minimum(q[1], p[1])
+
+        def choose(g, p, q):
+            z_q = self._draw(bounded(q, p), seed)
+            if not from_prior:
+                return z_q
+            mask = ops.reshape(picks_prior, (-1,) + (1,) * (len(z_q.shape) - 1))
+            return ops.where(mask, self._draw(p, seed), z_q)
+
+        outputs, records = self._top_down(rows, choose, features)
+        log_px = -self._likelihood.nll(tile(ops.cast(x, "float32")), outputs)
+        log_p = sum(klw.gaussian_log_prob(z, *p) for z, p, _ in records)
+        log_q = sum(klw.gaussian_log_prob(z, *bounded(q, p)) for z, p, q in records)
+        if from_prior:
+            log_q = ops.logaddexp(math.log1p(-a) + log_q, math.log(a) + log_p)
+        return ops.reshape(log_px + log_p - log_q, (num_samples, -1))
 
     def elbo_draws(self, x, features, num_samples, seed):
         """`log p(x | z) - sum_l KL_l` for `num_samples` draws: shape `(num_samples, batch)`."""

@@ -125,9 +125,7 @@ class PixelVAE(VAE):
         _check_pixel_networks(encoder, decoder, pixelcnn, likelihood)
         super().__init__(encoder, decoder, **kwargs)
         self.pixelcnn = pixelcnn
-        if (
-            self._likelihood.name == "bernoulli"
-        ):  # the PixelCNN emits logits, whatever the decoder ends in
+        if self._likelihood.binary:  # the PixelCNN emits logits, whatever the decoder ends in
             self._probabilities = False
 
     @staticmethod
@@ -194,7 +192,7 @@ class PixelVAE(VAE):
                     context = self.pixelcnn.context(x[:, top : i + 1])
                     outputs = self.pixelcnn.logits(features[:, top : i + 1], context)
                     pixel = ops.cast(outputs[:, i - top, j], "float32")
-                if self._likelihood.name == "bernoulli":  # as before: NumPy draws
+                if self._likelihood.binary:  # as before: NumPy draws
                     p = ops.convert_to_numpy(ops.sigmoid(pixel))
                     expected[:, i, j] = p
                     x[:, i, j] = (rng.random(p.shape) < p).astype("float32")

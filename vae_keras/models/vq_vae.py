@@ -92,7 +92,11 @@ class VQVAE(PriorMethods, ReconstructionModel):
         -log p(x) <= reconstruction NLL + prior NLL of the indices   (nats)
 
     `nll_bound(x)` returns it per example, comparable with the VAEs' negative
-    ELBO and IWAE figures under the same likelihood.
+    ELBO and IWAE figures under the same likelihood. With a discrete 8-bit
+    likelihood `fit` and `evaluate` report `reconstruction_bits_per_dim`, the
+    first term alone over `D ln 2`: it is not the data's bits/dim, which the
+    bound gives (in bits per dimension: `nll_bound(x) / (D ln 2)`) once the
+    prior is fitted.
 
     Args:
         encoder: A `keras.Model` from `x` to a `(height, width, D)` grid,
@@ -177,8 +181,8 @@ class VQVAE(PriorMethods, ReconstructionModel):
         # Not `num_classes`: the package reads that attribute as "encoder and decoder take
         # labels" (ConditionalVAE); here only the prior does.
         self.prior_classes = num_classes
-        if self._reports_bits_per_dim:
-            self.loss_names = type(self).loss_names + ("bits_per_dim",)
+        if self._reports_bits_per_dim:  # of the reconstruction term: see `compute_losses`
+            self.loss_names = type(self).loss_names + ("reconstruction_bits_per_dim",)
         self._init_trackers()
         self.built = True
 
@@ -206,8 +210,11 @@ class VQVAE(PriorMethods, ReconstructionModel):
             "perplexity": codes["perplexity"],
             "codebook_usage": codes["usage"],
         }
-        if self._reports_bits_per_dim:  # the reconstruction term alone: the prior is apart
-            results["bits_per_dim"] = self._bits_per_dim(reconstruction_loss)
+        if self._reports_bits_per_dim:
+            # The reconstruction term alone, named so: the data's bits/dim also pay for the
+            # codes under the prior, which `fit` does not train; the bound on them is
+            # `nll_bound(x)` (after `fit_prior`), which `vae-keras evaluate` reports.
+            results["reconstruction_bits_per_dim"] = self._bits_per_dim(reconstruction_loss)
         return results
 
     # === Inference (tensors) ===

@@ -1,33 +1,18 @@
-"""Sensible encoder/decoder defaults from the shape of the data."""
+"""Sensible encoder/decoder defaults from the shape of the data (`auto` in the family table)."""
 
 from collections.abc import Sequence
 
 import keras
 
+from vae_keras.networks import families
 from vae_keras.networks._common import check_positive_int, check_shape
-from vae_keras.networks.conv import conv_decoder, conv_encoder
-from vae_keras.networks.dense import dense_decoder, dense_encoder
-from vae_keras.networks.residual import residual_decoder, residual_encoder
 
-# Gray images up to this side keep the classic two-layer conv pair (MNIST's recipe).
-SMALL_GRAY_SIDE = 28
-# Residual nets need a few stages to pay off; smaller colour images use the conv pair.
-MIN_RESIDUAL_SIDE = 8
-
-
-def default_family(input_shape: Sequence[int] | int) -> str:
-    """`"dense"`, `"conv"` or `"residual"`: the factories `default_networks` uses.
-
-    >>> default_family((28, 28, 1)), default_family((32, 32, 3)), default_family(10)
-    ('conv', 'residual', 'dense')
-    """
-    input_shape = check_shape(input_shape, "input_shape")
-    if len(input_shape) != 3:
-        return "dense"
-    height, width, channels = input_shape
-    small = min(height, width) < MIN_RESIDUAL_SIDE
-    small_gray = channels == 1 and max(height, width) <= SMALL_GRAY_SIDE
-    return "conv" if small or small_gray else "residual"
+# Kept importable from here (their home is the family table, `networks.families`).
+from vae_keras.networks.families import (  # noqa: F401
+    MIN_RESIDUAL_SIDE,
+    SMALL_GRAY_SIDE,
+    default_family,
+)
 
 
 def default_networks(
@@ -62,18 +47,9 @@ def default_networks(
     """
     input_shape = check_shape(input_shape, "input_shape")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    family = default_family(input_shape)
-    if family == "dense":
-        return (
-            dense_encoder(input_shape, latent_dim),
-            dense_decoder(latent_dim, input_shape, output_channels=output_channels),
-        )
-    if family == "conv":
-        return (
-            conv_encoder(input_shape, latent_dim),
-            conv_decoder(latent_dim, input_shape, output_channels=output_channels),
-        )
+    family = families.get(default_family(input_shape))
+    # `output_channels` goes to the decoder as given (None: the image's own channels).
     return (
-        residual_encoder(input_shape, latent_dim),
-        residual_decoder(latent_dim, input_shape, output_channels=output_channels),
+        family.encoder(input_shape, latent_dim),
+        family.decoder(latent_dim, input_shape, output_channels=output_channels),
     )

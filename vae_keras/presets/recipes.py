@@ -25,30 +25,22 @@ def load_data(recipe: Recipe, split: str, data_dir=None):
 
 
 def build_model(recipe: Recipe, input_shape, compile: bool = True) -> keras.Model:
-    """The untrained model of `recipe` for images shaped `input_shape` (compiled by default)."""
-    from vae_keras import VAE, networks
-    from vae_keras.models import ConditionalVAE, conditional_decoder, conditional_encoder
+    """The untrained model of `recipe` for images shaped `input_shape` (compiled by default):
+    `recipe.model` and `recipe.architecture` are a model kind and a network family, built by
+    `vae_keras.models.kinds.build_model`."""
+    from vae_keras.models import kinds
 
-    shape, latent = tuple(input_shape), recipe.latent_dim
     keras.utils.set_random_seed(recipe.seed)
-    if recipe.model == "conditional":
-        model = ConditionalVAE(
-            conditional_encoder(shape, latent, 10, network=recipe.architecture),
-            conditional_decoder(latent, shape, 10, network=recipe.architecture),
-            num_classes=10,
-            likelihood=recipe.likelihood,
-            seed=recipe.seed,
-        )
-    else:
-        encoder = getattr(networks, f"{recipe.architecture}_encoder")
-        decoder = getattr(networks, f"{recipe.architecture}_decoder")
-        kwargs = {"widths": recipe.widths} if recipe.widths else {}
-        model = VAE(
-            encoder(shape, latent, **kwargs),
-            decoder(latent, shape, **kwargs),
-            likelihood=recipe.likelihood,
-            seed=recipe.seed,
-        )
+    options = {"widths": recipe.widths} if recipe.widths else {}
+    model = kinds.build_model(
+        recipe.model,
+        network=recipe.architecture,
+        likelihood=recipe.likelihood,
+        shape=tuple(input_shape),
+        latent_dim=recipe.latent_dim,
+        seed=recipe.seed,
+        **options,
+    )
     if compile:
         model.compile(optimizer=optimizer(recipe))
     return model

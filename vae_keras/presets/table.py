@@ -16,8 +16,8 @@ class Recipe:
     name: str
     description: str
     dataset: str  # "mnist" or "shapes"
-    model: str  # "vae" or "conditional"
-    architecture: str  # "conv", "dense" or "residual"
+    model: str  # a model kind of `models.kinds`: "vae" or "conditional"
+    architecture: str  # a network family of `networks.families`: "conv", "dense" or "residual"
     latent_dim: int
     epochs: int
     likelihood: str = "bernoulli"

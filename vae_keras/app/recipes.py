@@ -1,0 +1,176 @@
+"""The command line's recipes: which networks and likelihood a dataset gets, and the model.
+
+`vae-keras train` defaults to `--architecture auto --likelihood auto`:
+
+- the gray benchmark sets (`mnist`, `fashion_mnist`, `digits`) keep the MNIST recipe: the
+  classic conv pair and a Bernoulli likelihood;
+- everything else (a folder of images, `shapes`, `patches`, a TFDS set) is 8-bit colour
+  (or gray) photography: residual networks for 32 px and more
+  (`networks.default_networks`) and the discretized logistic, so runs report bits per
+  dimension on the 0-255 scale.
+
+`--architecture pixelcnn` is the PixelVAE: on binary data the MNIST recipe of
+`benchmarks/quality_mnist.py`; with the discretized logistic, the colour recipe of
+`benchmarks/bits_per_dim.py` (a PixelCNN with a mixture of 5 logistics per pixel).
+`--architecture vqvae` is the `VQVAE` of `benchmarks/vq_vae.py` (then its prior is fitted).
+`--architecture hierarchical` is `HierarchicalVAE` with its defaults (the MNIST recipe of
+`benchmarks/quality_mnist.py`: Adam with the gradient's global norm clipped at 200); it has its
+own latent groups, so `--latent-dim` is not used (an explicit one is refused).
+
+`--architecture` is the older spelling of two switches: `--model-kind` (vae, pixelvae, vqvae,
+hierarchical: `vae_keras.models.kinds`) and `--network` (auto, conv, dense, residual:
+`vae_keras.networks.families`); `kind_and_network` maps one onto the other. The models are
+built by the library's one `kinds.build_model`; this module keeps the command line's
+defaults and recipe constants, and its refusals in the flags' words.
+"""
+
+import keras
+
+from vae_keras.models import kinds
+from vae_keras.networks import families
+from vae_keras.networks.families import default_family  # noqa: F401  (kept importable)
+
+GRAY_BENCHMARKS = ("mnist", "fashion_mnist", "digits")
+# `--architecture`'s spellings of the model kinds that build their own networks (the others
+# are network families of `kind vae`).
+ARCHITECTURE_KINDS = {"pixelcnn": "pixelvae", "vqvae": "vqvae", "hierarchical": "hierarchical"}
+# ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae", "hierarchical")
+ARCHITECTURES = (families.AUTO, *families.NAMES, *ARCHITECTURE_KINDS)
+# `--model-kind` and `--network`: the kinds the command line trains (no labelled ones) and the
+# network families, both read from the library's tables.
+MODEL_KINDS = tuple(name for name in kinds.NAMES if not kinds.get(name).needs_labels)
+NETWORKS = (families.AUTO, *families.NAMES)
+LIKELIHOOD_CHOICES = ("auto", "bernoulli", "gaussian", "discretized_logistic")
+# --architecture pixelcnn, binary: decoder features per pixel, and free bits (nats per
+# latent dimension) that keep the latent in use beside the PixelCNN.
+PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
+# --architecture pixelcnn, 8-bit colour (benchmarks/bits_per_dim.py).
+COLOUR_PIXEL_FEATURES, COLOUR_MIXTURES, COLOUR_WIDTHS = 16, 5, (16, 32, 64)
+COLOUR_FREE_BITS = 0.1
+# --architecture vqvae: codebook size (--latent-dim is the code vectors' size).
+VQ_CODES = 128
+
+
+def kind_and_network(architecture: str) -> tuple[str, str]:
+    """`--architecture` -> (model kind, network family): `conv` -> ("vae", "conv"),
+    `vqvae` -> ("vqvae", "auto"), `auto` -> ("vae", "auto")."""
+    if architecture in ARCHITECTURE_KINDS:
+        return ARCHITECTURE_KINDS[architecture], families.AUTO
+    if architecture != families.AUTO:
+        families.get(architecture)
+    return "vae", architecture
+
+
+def architecture_of(model_kind: str, network: str) -> str:
+    """(model kind, network family) -> its `--architecture` spelling (run folders and
+    config.json record it): ("vae", "conv") -> "conv", ("pixelvae", "auto") -> "pixelcnn"."""
+    if model_kind == "vae":
+        return network
+    return next(a for a, kind in ARCHITECTURE_KINDS.items() if kind == model_kind)
+
+
+def _options(model_kind: str, likelihood: str) -> dict:
+    """The command line's recipe constants for `model_kind` (the library's keyword options)."""
+    if model_kind == "vqvae":
+        return {"num_codes": VQ_CODES}
+    if model_kind == "pixelvae" and likelihood == "bernoulli":
+        return {"features": PIXEL_FEATURES, "free_bits": PIXEL_FREE_BITS}
+    if model_kind == "pixelvae":
+        return {
+            "features": COLOUR_PIXEL_FEATURES,
+            "free_bits": COLOUR_FREE_BITS,
+            "mixtures": COLOUR_MIXTURES,
+            "widths": COLOUR_WIDTHS,
+        }
+    return {}
+
+
+def default_likelihood(dataset: str) -> str:
+    """Bernoulli for the gray benchmark sets, the discretized logistic for 8-bit images."""
+    return "bernoulli" if dataset.lower() in GRAY_BENCHMARKS else "discretized_logistic"
+
+
+def resolve_architecture(architecture: str, shape) -> str:
+    """`"auto"` -> what `networks.default_networks` picks for `shape`."""
+    if architecture != families.AUTO:
+        return architecture
+    return families.default_family(tuple(shape))
+
+
+def check_settings(
+    model_kind: str,
+    network: str,
+    likelihood: str,
+    binarize: bool = False,
+    shape=None,
+    spelling: str | None = None,
+):
+    """Refuses a combination the command line cannot train, in its flags' words (one line).
+    Decided from the flags alone where `shape` is None (before any data loads); `spelling`
+    names the model as the user did (default: `--architecture NAME`)."""
+    spelling = spelling or f"--architecture {architecture_of(model_kind, network)}"
+    if model_kind == "vae" and network != families.AUTO:
+        families.get(network)
+    elif model_kind != "vae" and network != families.AUTO:
+        raise ValueError(
+            f"--model-kind {model_kind} builds its own networks; --network {network} does not "
+            f"apply (leave --network auto, or use --model-kind vae --network {network})."
+        )
+    if binarize and likelihood != "bernoulli":
+        raise ValueError(
+            f"--binarize needs --likelihood bernoulli (binary pixels); got {likelihood}."
+        )
+    kind = kinds.get(model_kind)
+    if shape is not None:
+        shape = tuple(shape)
+        if likelihood == "discretized_logistic" and len(shape) != 3:
+            raise ValueError(
+                "--likelihood discretized_logistic models 8-bit images (height, width, "
+                f"channels); the data are shaped {shape}."
+            )
+    if model_kind == "pixelvae":
+        if (shape is not None and len(shape) != 3) or likelihood not in kind.likelihoods:
+            data = "" if shape is None else f", data shaped {shape}"
+            raise ValueError(
+                f"{spelling} models images (height, width, channels) with --likelihood "
+                "bernoulli (binary; add --binarize for gray-level data) or discretized_logistic "
+                f"(8-bit). Received: --likelihood {likelihood}{data}."
+            )
+    elif kind.images_only and shape is not None and len(shape) != 3:
+        raise ValueError(
+            f"{spelling} models images (height, width, channels); the data are {shape}."
+        )
+
+
+def build_model(
+    *,
+    architecture: str,
+    likelihood: str,
+    shape,
+    latent_dim: int,
+    beta: float = 1.0,
+    seed: int = 0,
+    learning_rate: float = 1e-3,
+    binarize: bool = False,
+):
+    """The compiled model of a `vae-keras train` run (validates the combination first):
+    `--architecture` mapped onto the library's model kind and network family
+    (`vae_keras.models.kinds.build_model`), with the command line's recipe constants."""
+    model_kind, network = kind_and_network(architecture)
+    shape = tuple(shape)
+    check_settings(model_kind, network, likelihood, binarize, shape)
+    model = kinds.build_model(
+        model_kind,
+        network=network,
+        likelihood=likelihood,
+        shape=shape,
+        # A hierarchy has its own latent groups: --latent-dim is not used.
+        latent_dim=latent_dim if kinds.get(model_kind).latent_dim else None,
+        beta=beta,
+        seed=seed,
+        **_options(model_kind, likelihood),
+    )
+    # A model class may name the gradient clipping its recipe trains with (HierarchicalVAE).
+    clipnorm = model.RECIPE_GLOBAL_CLIPNORM
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm))
+    return model

@@ -1,0 +1,81 @@
+"""`vae-keras train`'s model flags, resolved and checked from the flags alone (before any
+data loads): `--architecture` (the older spelling), `--model-kind`, `--network`,
+`--likelihood auto` and `--latent-dim`.
+
+`--architecture conv|dense|residual` is `--model-kind vae --network NAME`;
+`--architecture pixelcnn|vqvae|hierarchical` is `--model-kind pixelvae|vqvae|hierarchical`
+(their own networks); `--architecture auto` leaves both to the other flags. The run folder's
+name and config.json record the `--architecture` spelling, as before the new flags.
+"""
+
+from vae_keras.cli.parser import DEFAULTS
+
+
+def resolve(args) -> None:
+    """Sets `args.model_kind`, `args.network`, `args.likelihood` (`auto` -> the dataset's)
+    and `args.latent_dim` (unset -> the default), or raises a one-line `ValueError` for
+    contradictory flags or a combination that cannot be trained."""
+    from vae_keras.app import recipes, run_data
+    from vae_keras.models import kinds
+    from vae_keras.networks import families
+
+    architecture = args.architecture or families.AUTO
+    from_architecture = recipes.kind_and_network(architecture)
+    model_kind = getattr(args, "model_kind", None)
+    network = getattr(args, "network", None)
+    if architecture != families.AUTO:
+        given = [
+            f"--{flag} {value}"
+            for flag, value, implied in (
+                ("model-kind", model_kind, from_architecture[0]),
+                ("network", network, from_architecture[1]),
+            )
+            if value not in (None, families.AUTO, implied)
+        ]
+        if given:
+            kind, net = from_architecture
+            meaning = f"--model-kind {kind}" + (
+                f" --network {net}" if kind == "vae" else " (its own networks)"
+            )
+            raise ValueError(
+                f"--architecture {architecture} means {meaning}, but {' '.join(given)} was "
+                "given. Pass one of them (--architecture is the older spelling of --model-kind "
+                "and --network)."
+            )
+    model_kind = model_kind or from_architecture[0]
+    if network in (None, families.AUTO):
+        network = from_architecture[1]
+    spelling = (
+        f"--architecture {architecture}"
+        if architecture != families.AUTO
+        else f"--model-kind {model_kind}"
+    )
+    if args.likelihood == "auto":
+        args.likelihood = recipes.default_likelihood(args.dataset)
+    recipes.check_settings(model_kind, network, args.likelihood, args.binarize, spelling=spelling)
+    if kinds.get(model_kind).latent_dim is None and args.latent_dim is not None:
+        raise ValueError(
+            f"{spelling} has its own latent groups (HierarchicalVAE's defaults), so "
+            "--latent-dim does not apply. Drop --latent-dim."
+        )
+    if args.latent_dim is None:
+        args.latent_dim = DEFAULTS["latent_dim"]
+    if model_kind == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
+        raise ValueError(
+            f"{spelling} trains its prior on the encoded training images in memory: "
+            "use an in-memory dataset (mnist, fashion_mnist, digits, shapes, patches, TFDS) "
+            "without --distribute."
+        )
+    args.model_kind, args.network = model_kind, network
+
+
+def resolve_network(args, shape) -> None:
+    """`--network auto` -> the family for data shaped `shape`, and `args.architecture` -> the
+    `--architecture` spelling of the model (what the run folder and config.json record)."""
+    from vae_keras.app import recipes
+    from vae_keras.models import kinds
+    from vae_keras.networks import families
+
+    if kinds.get(args.model_kind).takes_network:
+        args.network = families.resolve(args.network, shape)
+    args.architecture = recipes.architecture_of(args.model_kind, args.network)
