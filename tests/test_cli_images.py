@@ -81,7 +81,18 @@ def test_train_shapes_with_a_gaussian_reports_dequantised_bits_per_dim(tmp_path)
     "argv, message",
     [
         (["--dataset", "folder"], "reads your images from --data-dir"),
-        (["--dataset", "folder", "--data-dir", "PHOTOS", "--binarize"], "streams images"),
+        (  # (without --likelihood bernoulli, --binarize is refused first for the 8-bit default)
+            [
+                "--dataset",
+                "folder",
+                "--data-dir",
+                "PHOTOS",
+                "--likelihood",
+                "bernoulli",
+                "--binarize",
+            ],
+            "streams images",
+        ),
         (["--dataset", "digits", "--likelihood", "discretized_logistic"], "off that grid"),
         (["--dataset", "shapes", "--likelihood", "gaussian", "--binarize"], "--binarize needs"),
     ],
