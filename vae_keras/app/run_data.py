@@ -193,10 +193,3 @@ def recorded_data_dir(model_path, config):
         f"The data folder {recorded!r} recorded in {run_folder / 'config.json'} does not "
         f"exist{tried}. Pass --data-dir with the run's dataset files (it overrides config.json)."
     )
-
-
-def on_8bit_grid(x) -> bool:
-    """Whether every value is `k / 255` in [0, 1] (`evaluation.on_8bit_grid`)."""
-    from vae_keras.evaluation import on_8bit_grid as on_grid
-
-    return on_grid(x)

@@ -319,14 +319,13 @@ def _test_bits_per_dim(model, x_test, seed):
     From the importance-weighted estimate for a model with a posterior, from
     `nll_bound` (an upper bound) for one without (VQ-VAE, after `fit_prior`)."""
     from vae_keras import evaluation
-    from vae_keras.app import run_data
     from vae_keras.models.capabilities import capabilities
 
     declared = capabilities(model)
     scorable = declared.likelihood and (declared.posterior or declared.nll_bound)
     if not scorable or model.likelihood_object.binary:
         return {}
-    if not run_data.on_8bit_grid(x_test):
+    if not evaluation.on_8bit_grid(x_test):
         return {}
     bpd = evaluation.bits_per_dim_8bit(
         model, x_test[:RUN_BPD_IMAGES], num_samples=RUN_BPD_SAMPLES, seed=seed, verbose=False
