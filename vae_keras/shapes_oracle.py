@@ -21,6 +21,7 @@ within ~0.1 pixel of the `x`, `y` factors (0.004 of the image side).
 
 import numpy as np
 
+from vae_keras._oracle_inputs import as_targets, box_blur, check_images
 from vae_keras.datasets.shapes import COLOR_NAMES, PALETTE, SHAPE_NAMES, render_shapes
 from vae_keras.datasets.shapes import shapes_factors as _shapes_factors
 
@@ -42,6 +43,7 @@ _LOW, _HIGH = 0.25 + 0.5 / 3, 0.25 + 1.0 / 3  # 5/12, 7/12
 # Area of each shape in units of its radius squared (render_shapes' outlines, measured).
 _AREA = np.array([1.847, 1.571, 1.300, 2.344])
 _RADIUS, _LARGE_SCALE = 0.24, 0.75  # as shapes.py and the caption grammar
+__all__ = ["ATTRIBUTES", "POSITION_NAMES", "ShapesOracle", "box_blur", "position_word"]
 
 
 def position_word(x, y):
@@ -167,7 +169,7 @@ class ShapesOracle:
 
         An image with no foreground reads `"none"` for every attribute (a miss).
         """
-        images = _check_images(images)
+        images = check_images(images)
         unknown = [a for a in attributes if a not in ATTRIBUTES]
         if unknown:
             raise ValueError(f"Unknown attributes {unknown}; choose from {ATTRIBUTES}.")
@@ -218,8 +220,8 @@ class ShapesOracle:
             and `a + "_hits"` (bool array `(N,)`); `"all"` / `"all_hits"`: every scored
             attribute of the image right; `"predicted"`: the words read (`describe`).
         """
-        images = _check_images(images)
-        targets = _as_targets(targets, len(images))
+        images = check_images(images)
+        targets = as_targets(targets, len(images), _VOCABULARY)
         predicted = self.describe(images, attributes=tuple(targets))
         result = {"predicted": predicted}
         all_hits = np.ones(len(images), bool)
@@ -240,7 +242,7 @@ class ShapesOracle:
         """
         if parse is None:
             from vae_keras.datasets.captions import parse_caption as parse
-        images = _check_images(images)
+        images = check_images(images)
         if isinstance(captions, str):
             captions = [captions] * len(images)
         if len(captions) != len(images):
@@ -269,26 +271,6 @@ class ShapesOracle:
             )
 
 
-def box_blur(images, size: int = 3) -> np.ndarray:
-    """Each pixel replaced by the mean of its `size` x `size` neighbourhood (zeros outside).
-
-    Example:
-
-    >>> image = np.zeros((1, 5, 5, 3), np.float32); image[0, 2, 2] = 9.0
-    >>> float(box_blur(image)[0, 1, 1, 0]), float(box_blur(image).sum())
-    (1.0, 27.0)
-    """
-    images = np.asarray(images, np.float32)
-    half = size // 2
-    padded = np.pad(images, ((0, 0), (half, half), (half, half), (0, 0)))
-    height, width = images.shape[1:3]
-    out = np.zeros_like(images)
-    for dy in range(size):
-        for dx in range(size):
-            out += padded[:, dy : dy + height, dx : dx + width]
-    return out / np.float32(size * size)
-
-
 def _build_classifier(image_size):
     import keras
 
@@ -309,52 +291,9 @@ def _brightness_maps(images):
     return brightness / np.maximum(brightness.max(axis=(1, 2, 3), keepdims=True), 0.1)
 
 
-def _check_images(images) -> np.ndarray:
-    array = np.asarray(images, dtype=np.float32)
-    if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] == 0:
-        raise ValueError(
-            f"`images` must be RGB images shaped (N, height, width, 3). Received shape "
-            f"{array.shape}."
-        )
-    if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-        raise ValueError(
-            f"`images` must be finite values in [0, 1] (divide 8-bit images by 255, clip a "
-            f"generator's output). Received range [{array.min()}, {array.max()}]."
-        )
-    return array
-
-
 _VOCABULARY = {
     "colour": COLOR_NAMES,
     "shape": SHAPE_NAMES,
     "position": POSITION_NAMES,
     "size": ("small", "large"),
 }
-
-
-def _as_targets(targets, n):
-    """`{attribute: list of n words or None}` from parallel lists or a list of dicts."""
-    if isinstance(targets, dict):
-        columns = {a: list(targets[a]) for a in ATTRIBUTES if a in targets}
-    else:
-        targets = list(targets)
-        if not targets or not isinstance(targets[0], dict):
-            raise ValueError(
-                "`targets` must be a dict of lists or a non-empty list of dicts of words. "
-                f"Received: {targets!r:.200}"
-            )
-        columns = {a: [t.get(a) for t in targets] for a in ATTRIBUTES if a in targets[0]}
-    if not columns:
-        raise ValueError(f"`targets` names none of {ATTRIBUTES}. Received: {targets!r:.200}")
-    for attribute, words in columns.items():
-        if len(words) != n:
-            raise ValueError(
-                f"`targets['{attribute}']` has {len(words)} entries for {n} images; pass one "
-                "per image."
-            )
-        bad = sorted({w for w in words if w is not None and w not in _VOCABULARY[attribute]})
-        if bad:
-            raise ValueError(
-                f"Unknown {attribute} words {bad}; the vocabulary is {_VOCABULARY[attribute]}."
-            )
-    return columns
