@@ -13,13 +13,12 @@ from vae_keras.models._reconstruction import (
     check_likelihood,
     output_channels_of,
 )
+from vae_keras.models._vq2_codes import LEVELS, TwoLevelCodes
 from vae_keras.models._vq2_networks import vq2_networks
 from vae_keras.models._vq2_prior import TwoLevelPriorMethods
 from vae_keras.models.code_prior import CodePrior
 from vae_keras.models.conditioned_code_prior import ConditionedCodePrior
 from vae_keras.networks._common import check_positive_int, check_units
-
-LEVELS = ("top", "bottom")
 
 
 def _codebook_sizes(num_embeddings):
@@ -36,7 +35,7 @@ def _codebook_sizes(num_embeddings):
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
-class VQVAE2(TwoLevelPriorMethods, ReconstructionModel):
+class VQVAE2(TwoLevelPriorMethods, TwoLevelCodes, ReconstructionModel):
     """Two-level vector-quantised autoencoder with its own `train_step` and two priors.
 
     The bottom encoder reads `x` into features on a grid at `1 / 2**len(filters)` of
@@ -271,37 +270,6 @@ class VQVAE2(TwoLevelPriorMethods, ReconstructionModel):
             batch_size,
         )
 
-    def check_indices(self, top, bottom):
-        """Validates a batch of `(top, bottom)` code grids; returns them as int32 NumPy."""
-        checked = []
-        grids = (self.top_grid_shape, self.bottom_grid_shape)
-        for level, array, grid, k in zip(
-            LEVELS, (top, bottom), grids, self.num_embeddings, strict=True
-        ):
-            array = np.asarray(array)
-            if array.ndim != 3 or array.shape[1:] != tuple(grid):
-                raise ValueError(
-                    f"`{level}` must be code grids shaped (n, {grid[0]}, {grid[1]}), as "
-                    f"`encode_indices` returns. Received shape {array.shape}."
-                )
-            if not np.issubdtype(array.dtype, np.integer):
-                raise ValueError(
-                    f"`{level}` must hold integer code indices. Received dtype {array.dtype}; "
-                    "pass `encode_indices(x)` or cast with `.astype('int32')`."
-                )
-            if array.size and (array.min() < 0 or array.max() >= k):
-                raise ValueError(
-                    f"`{level}` must lie in [0, {k}) (its codebook size). Received values "
-                    f"from {array.min()} to {array.max()}."
-                )
-            checked.append(array.astype("int32"))
-        if len(checked[0]) != len(checked[1]):
-            raise ValueError(
-                f"`top` has {len(checked[0])} grids but `bottom` has {len(checked[1])}; "
-                "pass one of each per example."
-            )
-        return tuple(checked)
-
     def decode(self, z, batch_size: int = 256):
         """Decodes code vectors `(top, bottom)` to data space, as NumPy."""
         top, bottom = (np.asarray(v, "float32") for v in z)
@@ -330,26 +298,6 @@ class VQVAE2(TwoLevelPriorMethods, ReconstructionModel):
             [top, bottom],
             batch_size,
         )
-
-    def code_counts(self, x, level: str = "bottom", batch_size: int = 256) -> np.ndarray:
-        """How often each entry of `level`'s codebook encodes a position of `x`: `(K,)`."""
-        if level not in LEVELS:
-            raise ValueError(f"`level` must be one of {LEVELS}. Received: level={level!r}")
-        indices = self.encode_indices(x, batch_size)[LEVELS.index(level)]
-        return np.bincount(indices.ravel(), minlength=self.num_embeddings[LEVELS.index(level)])
-
-    def codebook_statistics(self, x, batch_size: int = 256) -> dict:
-        """`{level: {"perplexity", "usage", "counts"}}` over the whole of `x`."""
-        statistics = {}
-        for level in LEVELS:
-            counts = self.code_counts(x, level, batch_size)
-            p = counts[counts > 0] / max(counts.sum(), 1)
-            statistics[level] = {
-                "perplexity": float(np.exp(-(p * np.log(p)).sum())),
-                "usage": float((counts > 0).mean()),
-                "counts": counts,
-            }
-        return statistics
 
     # === Config ===
 
