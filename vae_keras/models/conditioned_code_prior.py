@@ -111,6 +111,10 @@ class ConditionedCodePrior(CodePrior):
 
     def check_top(self, top):
         """`top` as an int32 tensor, checked against the top grid's shape."""
+        if top is None:
+            raise ValueError(
+                "The bottom prior is conditioned on the top code grid: pass the top indices."
+            )
         top = ops.convert_to_tensor(top)
         if tuple(top.shape[1:]) != tuple(self.top_grid_shape):
             raise ValueError(
@@ -122,10 +126,6 @@ class ConditionedCodePrior(CodePrior):
 
     def features(self, labels, batch_size):
         """The PixelCNN's per-position features, computed from the top grids `labels`."""
-        if labels is None:
-            raise ValueError(
-                "The bottom prior is conditioned on the top code grid: pass the top indices."
-            )
         top = self.check_top(labels)
         one_hot = ops.one_hot(top, self.top_num_embeddings, dtype="float32")
         h = upsample_to(self.top_conv(one_hot), self.grid_shape)
@@ -133,6 +133,7 @@ class ConditionedCodePrior(CodePrior):
 
     def nll(self, indices, labels=None):
         """`-log p(bottom | top)` per grid, in nats (a tensor); `labels` is the top grid."""
+        self.check_top(labels)  # here, where its message is not wrapped by the layer call
         logits = self((indices, labels))
         return -ops.sum(self.log_prob_terms(indices, logits), axis=(1, 2))
 
