@@ -53,7 +53,7 @@ class ConditionedCodePrior(CodePrior):
     >>> prior = ConditionedCodePrior((4, 4), 8, 2, (2, 2), 5, condition_channels=4,
     ...                              filters=8, head_units=8)
     >>> bottom, top = np.zeros((3, 4, 4), "int32"), np.zeros((3, 2, 2), "int32")
-    >>> tuple(prior((bottom, top)).shape), prior.nll(bottom, top).shape
+    >>> tuple(prior((bottom, top)).shape), tuple(prior.nll(bottom, top).shape)
     ((3, 4, 4, 8), (3,))
     """
 
