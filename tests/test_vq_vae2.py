@@ -1,5 +1,7 @@
 """VQVAE2: two code grids, the bottom prior conditioned on the top codes, top-down sampling."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -186,3 +188,32 @@ def test_codebook_statistics(trained):
     assert stats["top"]["counts"].sum() == len(x) * 4
     assert stats["bottom"]["counts"].shape == (16,) and stats["bottom"]["counts"].sum() == 64 * 16
     assert 1.0 <= stats["bottom"]["perplexity"] <= 16
+
+
+def test_commands_evaluate_and_sample_it_and_export_refuses_in_one_line(
+    shared_mnist_dir, tmp_path, capsys
+):
+    from vae_keras import datasets
+    from vae_keras.binarization import binarize
+    from vae_keras.cli import main
+
+    x, _ = datasets.load("mnist", "test", data_dir=shared_mnist_dir, limit=64)
+    x = binarize(x, seed=0)
+    keras.utils.set_random_seed(0)
+    model = VQVAE2((28, 28, 1), **{**TINY, "filters": (8, 8)}, seed=0)
+    model.compile(optimizer="adam")
+    model.fit(x, epochs=1, batch_size=32, verbose=0)
+    model.fit_prior(x, epochs=1, batch_size=32, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    common = ["--model", str(path)]
+    data = ["--dataset", "mnist", "--data-dir", str(shared_mnist_dir), "--limit", "32"]
+    assert main(["evaluate", *common, *data, "--binarize", "yes"]) == 0
+    result = json.loads((tmp_path / "evaluation.json").read_text())
+    assert np.isfinite(result["nll_bound"]) and result["nll_bound"] > result["prior_nll"] > 0
+    assert main(["sample", *common, "--num-samples", "4", "--npy", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape[1:] == (28, 28, 1)
+    capsys.readouterr()
+    assert main(["export", *common]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "`export_endpoints`" in err and "VQVAE2" in err, err
