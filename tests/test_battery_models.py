@@ -124,6 +124,19 @@ BUILDERS = {
     "PixelVAE": lambda lik: _pixel(models.PixelVAE, lik),
     "PixelIWAE": lambda lik: _pixel(models.PixelIWAE, lik),
     "VQVAE": _vq,
+    "VQVAE2": lambda lik: models.VQVAE2(
+        lik.shape,
+        num_embeddings=(8, 16),
+        embedding_dim=4,
+        filters=(8,),
+        top_filters=(8,),
+        prior_filters=4,
+        prior_layers=1,
+        prior_head_units=4,
+        condition_channels=4,
+        seed=0,
+        **lik.kwargs(),
+    ),
     "HierarchicalVAE": lambda lik: models.HierarchicalVAE(
         lik.shape, widths=(8, 8), groups=(1, 1), seed=0, **lik.kwargs()
     ),
@@ -214,8 +227,8 @@ def _deterministic_outputs(model, x):
     labels = _labels(model, len(x))
     outputs = []
     if declared.discrete_codes:
-        indices = model.encode_indices(x)
-        outputs += [indices, model.decode_indices(indices)]
+        indices = keras.tree.flatten(model.encode_indices(x))  # a grid, or one per level
+        outputs += [*indices, model.decode_indices(*indices)]
     else:
         outputs += keras.tree.flatten(model.encode(x, *labels.values()))
     if declared.latent_vector and declared.single_pass_decoder:

@@ -1,5 +1,5 @@
 """Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE, PixelVAE,
-VQVAE, BetaTCVAE, FactorVAE, HierarchicalVAE)."""
+VQVAE, VQVAE2, BetaTCVAE, FactorVAE, HierarchicalVAE)."""
 
 from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
@@ -14,6 +14,7 @@ from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
 from vae_keras.models.tc_vae import BetaTCVAE
 from vae_keras.models.vae import VAE
 from vae_keras.models.vq_vae import VQVAE
+from vae_keras.models.vq_vae2 import VQVAE2
 
 __all__ = [
     "AE",
@@ -30,6 +31,7 @@ __all__ = [
     "PixelVAE",
     "VAE",
     "VQVAE",
+    "VQVAE2",
     "conditional_decoder",
     "conditional_encoder",
 ]
