@@ -143,18 +143,27 @@ def load_shapes(
     *,
     num_examples: int | None = None,
     seed: int = 0,
+    captions: bool = False,
+    hold_out=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`load("shapes", ...)`: images and their shape labels.
+    """`load("shapes", ...)`: images and their shape labels (or captions).
 
     Args:
         split: `"train"` or `"test"`.
         image_size: `N` or `(height, width)`.
         num_examples: default 10,000 (train) or 2,000 (test).
         seed: generator seed; the factors are `shapes_factors(split, num_examples, seed)`.
+        captions: return each image's caption (`datasets.captions.caption`) instead of
+            its shape index.
+        hold_out: colour x shape pairs dropped from the `"train"` split, as
+            `[("red", "heart"), ...]` or `"red:heart,green:triangle"`: the train set then
+            has fewer than `num_examples` images (the others are kept, in order). The
+            `"test"` split keeps every pair, so held-out pairs can be scored there.
 
     Returns:
         `(x, y)`: `x` float32 `(N, H, W, 3)` in [0, 1]; `y` int64 `(N,)`, the shape index
-        (`SHAPE_NAMES[y]`). The other factors come from `shapes_factors`.
+        (`SHAPE_NAMES[y]`), or with `captions=True` a list of `N` strings. The other
+        factors come from `shapes_factors` (with `hold_out`, of the kept rows only).
 
     Example:
 
@@ -163,7 +172,38 @@ def load_shapes(
     ((10, 28, 28, 3), dtype('float32'), True)
     """
     factors = shapes_factors(split, num_examples, seed)
-    return render_shapes(factors, image_size), factors["shape"].copy()
+    if split == "train" and hold_out is not None:
+        pairs = held_out_pairs(hold_out)
+        keep = ~np.isin(factors["color"] * len(SHAPE_NAMES) + factors["shape"], pairs)
+        factors = factors[keep]
+    images = render_shapes(factors, image_size)
+    if captions:
+        from vae_keras.datasets.captions import caption
+
+        return images, caption(factors)
+    return images, factors["shape"].copy()
+
+
+def held_out_pairs(hold_out) -> np.ndarray:
+    """`color * len(SHAPE_NAMES) + shape` of each colour x shape pair of `hold_out`.
+
+    Example:
+
+    >>> held_out_pairs("red:heart, green:square").tolist()
+    [3, 4]
+    """
+    if isinstance(hold_out, str):
+        hold_out = [p.split(":") for p in hold_out.split(",") if p.strip()]
+    codes = []
+    for pair in hold_out:
+        pair = tuple(str(w).strip().lower() for w in pair)
+        if len(pair) != 2 or pair[0] not in COLOR_NAMES or pair[1] not in SHAPE_NAMES:
+            raise ValueError(
+                f"`hold_out` pairs must be (colour, shape) with a colour of {COLOR_NAMES} and "
+                f"a shape of {SHAPE_NAMES}, e.g. 'red:heart,green:triangle'. Received: {pair!r}"
+            )
+        codes.append(COLOR_NAMES.index(pair[0]) * len(SHAPE_NAMES) + SHAPE_NAMES.index(pair[1]))
+    return np.asarray(codes, np.int64)
 
 
 def _as_factors(factors):
