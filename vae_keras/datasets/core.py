@@ -49,9 +49,11 @@ def load(
             generator (train and test use different streams of it). Unused otherwise.
         num_examples: how many `"shapes"` / `"patches"` to generate (default 10,000 for
             `"train"`, 2,000 for `"test"`). Unused by the other datasets.
-        captions, hold_out: `"shapes"` only: return one caption per image instead of
-            the labels, and drop colour x shape pairs from the train split (see
-            `load_shapes`).
+        captions: `"shapes"` only: `y` is then a list of one caption per image
+            (`datasets.caption`: "a large red heart at the top right").
+        hold_out: `"shapes"` only: colour x shape pairs dropped from the train split,
+            `[("red", "heart"), ...]` or `"red:heart,green:triangle"` (the test split
+            keeps them; see `load_shapes`).
 
     Returns:
         A tuple `(x, y)`: `x` float32 of shape `(N, H, W, C)` (grayscale has `C == 1`)
@@ -146,7 +148,17 @@ def _load_procedural(key, split, image_size, seed, num_examples, limit, **extra)
     if key == "shapes":
         from vae_keras.datasets.shapes import load_shapes
 
-        return load_shapes(split, size, num_examples=num_examples, seed=seed, **extra)
+        captions, hold_out = extra["captions"], extra["hold_out"]
+        x, y = load_shapes(split, size, num_examples=num_examples, seed=seed, hold_out=hold_out)
+        if captions:  # the same rows' factors, in words
+            from vae_keras.datasets.captions import caption
+            from vae_keras.datasets.shapes import drop_pairs, shapes_factors
+
+            factors = shapes_factors(split, num_examples, seed)
+            if split == "train" and hold_out is not None:
+                factors = drop_pairs(factors, hold_out)
+            y = caption(factors)
+        return x, y
     from vae_keras.datasets.patches import load_patches
 
     return load_patches(split, size, num_examples=num_examples, seed=seed), None

@@ -143,18 +143,15 @@ def load_shapes(
     *,
     num_examples: int | None = None,
     seed: int = 0,
-    captions: bool = False,
     hold_out=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`load("shapes", ...)`: images and their shape labels (or captions).
+    """`load("shapes", ...)`: images and their shape labels.
 
     Args:
         split: `"train"` or `"test"`.
         image_size: `N` or `(height, width)`.
         num_examples: default 10,000 (train) or 2,000 (test).
         seed: generator seed; the factors are `shapes_factors(split, num_examples, seed)`.
-        captions: return each image's caption (`datasets.captions.caption`) instead of
-            its shape index.
         hold_out: colour x shape pairs dropped from the `"train"` split, as
             `[("red", "heart"), ...]` or `"red:heart,green:triangle"`: the train set then
             has fewer than `num_examples` images (the others are kept, in order). The
@@ -162,8 +159,8 @@ def load_shapes(
 
     Returns:
         `(x, y)`: `x` float32 `(N, H, W, 3)` in [0, 1]; `y` int64 `(N,)`, the shape index
-        (`SHAPE_NAMES[y]`), or with `captions=True` a list of `N` strings. The other
-        factors come from `shapes_factors` (with `hold_out`, of the kept rows only).
+        (`SHAPE_NAMES[y]`). The other factors come from `shapes_factors` (with
+        `hold_out`: `drop_pairs(shapes_factors(...), hold_out)`).
 
     Example:
 
@@ -173,15 +170,14 @@ def load_shapes(
     """
     factors = shapes_factors(split, num_examples, seed)
     if split == "train" and hold_out is not None:
-        pairs = held_out_pairs(hold_out)
-        keep = ~np.isin(factors["color"] * len(SHAPE_NAMES) + factors["shape"], pairs)
-        factors = factors[keep]
-    images = render_shapes(factors, image_size)
-    if captions:
-        from vae_keras.datasets.captions import caption
+        factors = drop_pairs(factors, hold_out)
+    return render_shapes(factors, image_size), factors["shape"].copy()
 
-        return images, caption(factors)
-    return images, factors["shape"].copy()
+
+def drop_pairs(factors, hold_out):
+    """The rows of `factors` whose colour x shape pair is not in `hold_out` (in order)."""
+    pairs = held_out_pairs(hold_out)
+    return factors[~np.isin(factors["color"] * len(SHAPE_NAMES) + factors["shape"], pairs)]
 
 
 def held_out_pairs(hold_out) -> np.ndarray:
