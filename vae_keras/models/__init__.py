@@ -12,6 +12,7 @@ from vae_keras.models.hierarchical import HierarchicalVAE
 from vae_keras.models.iwae import IWAE
 from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
 from vae_keras.models.tc_vae import BetaTCVAE
+from vae_keras.models.transformer_prior import TransformerPrior
 from vae_keras.models.vae import VAE
 from vae_keras.models.vq_vae import VQVAE
 
@@ -28,6 +29,7 @@ __all__ = [
     "LatentModel",
     "PixelIWAE",
     "PixelVAE",
+    "TransformerPrior",
     "VAE",
     "VQVAE",
     "conditional_decoder",
