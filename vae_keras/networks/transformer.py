@@ -124,7 +124,10 @@ class CausalTransformer(keras.layers.Layer):
         """Softmax attention of `q` over `k`, `v`; `allowed` broadcasts to the score grid."""
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim)
         scores = ops.where(allowed, scores, _MASKED)
-        out = ops.matmul(ops.softmax(scores, axis=-1), v)  # (batch, heads, T, head_dim)
+        # softmax by hand: keras warns on a size-1 axis (the first position of a full pass)
+        weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+        weights = weights / ops.sum(weights, axis=-1, keepdims=True)
+        out = ops.matmul(weights, v)  # (batch, heads, T, head_dim)
         batch, length = ops.shape(out)[0], ops.shape(out)[2]
         return ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, length, self.width))
 
