@@ -230,14 +230,14 @@ class TransformerPrior(GridPrior, keras.Model):
         generator = keras.random.SeedGenerator(seed)
         net = self.transformer
         if sampler == "cached":
-            cache = net.init_cache(n)
+            step, cache = net.compiled_step(), net.init_cache(n)
             for t in range(length):  # the prompt fills the cache; its logits are unused
-                _, cache = net.step(sequence[:, t], t, cache)
+                _, cache = step(sequence[:, t], t, cache)
         codes = np.zeros((n, self.num_codes), "int32")
         for i in range(self.num_codes):
             t = length + i
             if sampler == "cached":
-                logits, cache = net.step(sequence[:, t], t, cache)
+                logits, cache = step(sequence[:, t], t, cache)
             else:
                 logits = net(sequence[:, : t + 1])[:, t]
             codes[:, i] = self.draw_codes(
