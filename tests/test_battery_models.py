@@ -107,10 +107,12 @@ def _pixel(cls, lik):
     return cls(encoder, decoder, pixelcnn=pixelcnn, seed=0, **kwargs)
 
 
-def _vq(lik):
+def _vq(lik, **extra):
     encoder = networks.vq_encoder(lik.shape, 4, filters=(8,))
     decoder = networks.vq_decoder((4, 4, 4), lik.shape, filters=(8,), **_channels(lik))
-    return models.VQVAE(encoder, decoder, VectorQuantizer(16, 4, seed=0), seed=0, **lik.kwargs())
+    return models.VQVAE(
+        encoder, decoder, VectorQuantizer(16, 4, seed=0), seed=0, **lik.kwargs(), **extra
+    )
 
 
 # Tiny networks for each registered class: a new class must add its builder here.
@@ -362,3 +364,12 @@ def test_model_battery(cls, lik, tmp_path):
     one_label = [tf.constant([1], tf.int32)] if labels else []
     drawn = served.sample(tf.constant(3), *one_label).numpy()
     assert drawn.shape == (3,) + lik.shape and np.isfinite(drawn).all()
+
+
+@pytest.mark.backend
+def test_vqvae_with_a_transformer_prior(tmp_path, monkeypatch):
+    """The battery on `VQVAE(prior=TransformerPrior(...))` (Bernoulli only: the prior is
+    what differs; on TensorFlow the SavedModel `sample` runs it in the graph)."""
+    prior = models.TransformerPrior((4, 4), 16, 4, width=8, depth=1, heads=2)
+    monkeypatch.setitem(BUILDERS, "VQVAE", lambda lik: _vq(lik, prior=prior))
+    test_model_battery(models.VQVAE, LIKELIHOODS[0], tmp_path)

@@ -12,6 +12,7 @@ from vae_keras.models.hierarchical import HierarchicalVAE
 from vae_keras.models.iwae import IWAE
 from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
 from vae_keras.models.tc_vae import BetaTCVAE
+from vae_keras.models.transformer_prior import TransformerPrior
 from vae_keras.models.vae import VAE
 from vae_keras.models.vq_vae import VQVAE
 from vae_keras.models.vq_vae2 import VQVAE2
@@ -29,6 +30,7 @@ __all__ = [
     "LatentModel",
     "PixelIWAE",
     "PixelVAE",
+    "TransformerPrior",
     "VAE",
     "VQVAE",
     "VQVAE2",
