@@ -174,7 +174,6 @@ def test_save_and_load_give_identical_predictions(tmp_path):
 
 
 def test_example_quick_run(tmp_path):
-    pytest.importorskip("vae_keras.datasets.captions")  # lands with the transformer prior
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
         [sys.executable, "examples/text_to_image.py", "--quick", "--out", str(tmp_path)],

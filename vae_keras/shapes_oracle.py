@@ -22,57 +22,14 @@ within ~0.1 pixel of the `x`, `y` factors (0.004 of the image side).
 import numpy as np
 
 from vae_keras._oracle_inputs import as_targets, box_blur, check_images
-from vae_keras.datasets.shapes import COLOR_NAMES, PALETTE, SHAPE_NAMES, render_shapes
+from vae_keras.datasets.captions import LARGE_SCALE, POSITION_NAMES, position_word
+from vae_keras.datasets.shapes import _RADIUS, COLOR_NAMES, PALETTE, SHAPE_NAMES, render_shapes
 from vae_keras.datasets.shapes import shapes_factors as _shapes_factors
 
-POSITION_NAMES = (
-    "at the top left",
-    "at the top",
-    "at the top right",
-    "on the left",
-    "in the middle",
-    "on the right",
-    "at the bottom left",
-    "at the bottom",
-    "at the bottom right",
-)
-"""The nine position words, row by row from the top left (index `3 * row + column`)."""
 ATTRIBUTES = ("colour", "shape", "position", "size")
-# Thirds of [0.25, 0.75], the range of the shapes set's `x` and `y` factors.
-_LOW, _HIGH = 0.25 + 0.5 / 3, 0.25 + 1.0 / 3  # 5/12, 7/12
 # Area of each shape in units of its radius squared (render_shapes' outlines, measured).
 _AREA = np.array([1.847, 1.571, 1.300, 2.344])
-_RADIUS, _LARGE_SCALE = 0.24, 0.75  # as shapes.py and the caption grammar
 __all__ = ["ATTRIBUTES", "POSITION_NAMES", "ShapesOracle", "box_blur", "position_word"]
-
-
-def position_word(x, y):
-    """The caption grammar's position word for a centre at `x`, `y` (fractions of the image).
-
-    Each axis is cut in thirds of [0.25, 0.75] (the range of the shapes set's centres):
-    `x` in [0.25, 5/12) is "left", [5/12, 7/12) the middle, [7/12, 0.75] "right"; `y`
-    (from the top: image row 0) likewise "top", middle, "bottom". Values beyond
-    [0.25, 0.75] fall in the nearest outer third.
-
-    Args:
-        x: Horizontal position, fraction of the width from the left (scalar or array).
-        y: Vertical position, fraction of the height from the top (same shape as `x`).
-
-    Returns:
-        One of `POSITION_NAMES` (an array of them for array input).
-
-    Example:
-
-    >>> position_word(0.3, 0.3), position_word(0.5, 0.5), position_word(7 / 12, 0.7)
-    ('at the top left', 'in the middle', 'at the bottom right')
-    """
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError(f"`x` and `y` must be finite numbers. Received: x={x}, y={y}")
-    column = (x >= _LOW).astype(np.int64) + (x >= _HIGH)
-    row = (y >= _LOW).astype(np.int64) + (y >= _HIGH)
-    words = np.asarray(POSITION_NAMES)[3 * row + column]
-    return str(words) if words.ndim == 0 else words
 
 
 class ShapesOracle:
@@ -201,7 +158,7 @@ class ShapesOracle:
             background = np.median(brightness, axis=(1, 2), keepdims=True)
             area = np.clip(brightness - background, 0.0, None).sum(axis=(1, 2))
             side = _RADIUS * min(images.shape[1:3])
-            large = area >= _AREA[shape] * (_LARGE_SCALE * side) ** 2
+            large = area >= _AREA[shape] * (LARGE_SCALE * side) ** 2
             out["size"] = np.where(large, "large", "small")
         return {a: np.where(empty, "none", words) for a, words in out.items()}
 

@@ -63,6 +63,33 @@ def _third(value):
     return np.searchsorted(np.asarray(_THIRDS, np.float64), np.asarray(value, np.float64), "right")
 
 
+def position_word(x, y):
+    """The grammar's position word for a centre at `x`, `y` (fractions of the image).
+
+    Each axis is cut in thirds of [0.25, 0.75] (the range of the shapes set's centres):
+    `x` in [0.25, 5/12) is "left", [5/12, 7/12) the middle, [7/12, 0.75] "right"; `y`
+    (from the top: image row 0) likewise "top", middle, "bottom". Values beyond
+    [0.25, 0.75] fall in the nearest outer third.
+
+    Args:
+        x: Horizontal position, fraction of the width from the left (scalar or array).
+        y: Vertical position, fraction of the height from the top (same shape as `x`).
+
+    Returns:
+        One of `POSITION_NAMES` (an array of them for array input).
+
+    Example:
+
+    >>> position_word(0.3, 0.3), position_word(0.5, 0.5), position_word(7 / 12, 0.7)
+    ('at the top left', 'in the middle', 'at the bottom right')
+    """
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError(f"`x` and `y` must be finite numbers. Received: x={x}, y={y}")
+    words = np.asarray(POSITION_NAMES)[3 * _third(y) + _third(x)]
+    return str(words) if words.ndim == 0 else words
+
+
 def caption(factors):
     """The caption of one factor record, or a list of captions of a factor array.
 
