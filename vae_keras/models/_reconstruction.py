@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras import likelihoods
+from vae_keras import likelihoods, priors
 from vae_keras.models import _corruption
 from vae_keras.models.base import LatentModel
 from vae_keras.models.capabilities import ENDPOINTS
@@ -148,6 +148,7 @@ class ReconstructionModel(LatentModel):
         corruption,
         corruption_level,
         seed,
+        prior=None,
     ):
         self.prior_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1, name="prior_seed_generator"
@@ -186,6 +187,14 @@ class ReconstructionModel(LatentModel):
         if learned is not None:
             self._likelihood.log_variance = self._gaussian_log_var  # reads the weight, clipped
         self._needs_unit_interval = self._likelihood.unit_interval
+        # The prior p(z) the model samples from (and a VAE's KL is to): N(0, I) unless given.
+        self.prior = priors.get(prior)
+        self.prior.attach(latent_dim, encoder=self.prior_encoder(), input_shape=input_shape)
+
+    def prior_encoder(self):
+        """The encoder a prior may mix posteriors of (`priors.VampPrior`): `x -> (z_mean,
+        z_log_var)` as tensors; None when the encoder reads more than `x` (labels)."""
+        return self.encode_tensors
 
     @property
     def likelihood_object(self) -> likelihoods.Likelihood:
@@ -344,14 +353,11 @@ class ReconstructionModel(LatentModel):
             raise ValueError(
                 f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
             )
-        z = keras.random.normal(
-            (num_samples, self.latent_dim),
-            seed=self.prior_seed_generator if seed is None else seed,
-        )
+        z = self.prior.sample(num_samples, seed=self.prior_seed_generator if seed is None else seed)
         return ops.convert_to_numpy(z)
 
     def sample(self, num_samples: int, seed: int | None = None, batch_size: int = 256):
-        """Decodes `num_samples` draws from the prior N(0, I), as NumPy.
+        """Decodes `num_samples` draws from the model's prior (`model.prior`), as NumPy.
 
         With `seed`, the same call returns the same samples; without, each
         call draws fresh ones from the model's own seed generator.

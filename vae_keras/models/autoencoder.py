@@ -78,6 +78,11 @@ class AE(ReconstructionModel):
         corruption_level: float = 0.25,
         **kwargs,
     ):
+        if "prior" in kwargs:
+            raise ValueError(
+                f"AE has no prior: its code is deterministic (no KL). Received: "
+                f"prior={kwargs['prior']!r}; use VAE(..., prior=...)."
+            )
         gaussian_variance = check_likelihood(likelihood, decoder_outputs, gaussian_variance)
         corruption_level = check_corruption(corruption, corruption_level)
         input_shape, latent_dim = check_pair(
