@@ -62,13 +62,18 @@ class Prior(keras.layers.Layer):
     def sample(self, num_samples: int, seed=None):
         """`num_samples` draws, shaped `(num_samples, latent_dim)` (a tensor); `seed` is an
         integer or a `keras.random.SeedGenerator`."""
-        if seed is None or isinstance(seed, int):
-            seed = keras.random.SeedGenerator(seed)
+        if isinstance(seed, int):
+            seed = keras.random.SeedGenerator(seed)  # two draws below: one stream
+        eps = keras.random.normal((num_samples, self.latent_dim), seed=seed)
+        return self.from_noise(eps, seed)
+
+    def from_noise(self, eps, seed=None):
+        """Draws from `p(z)` given standard normal noise `eps` `(n, latent_dim)` (a mixture
+        also draws its components with `seed`): how a proposal mixes in the prior."""
         log_weights, means, log_vars = self.components()
-        picks = keras.random.categorical(ops.expand_dims(log_weights, 0), num_samples, seed=seed)
+        picks = keras.random.categorical(ops.expand_dims(log_weights, 0), eps.shape[0], seed=seed)
         picks = ops.reshape(picks, (-1,))
         mean, log_var = ops.take(means, picks, axis=0), ops.take(log_vars, picks, axis=0)
-        eps = keras.random.normal(ops.shape(mean), seed=seed)
         return mean + ops.exp(0.5 * log_var) * eps
 
     def mixture_parameters(self):
@@ -133,6 +138,9 @@ class StandardNormal(Prior):
 
     def sample(self, num_samples, seed=None):
         return keras.random.normal((num_samples, self.latent_dim), seed=seed)
+
+    def from_noise(self, eps, seed=None):
+        return eps
 
     def kl(self, z_mean, z_log_var, z=None):
         return losses.kl_divergence(z_mean, z_log_var)
