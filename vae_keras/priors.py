@@ -80,6 +80,22 @@ class Prior(keras.layers.Layer):
         """`(log_weights, means, log_vars)` of the mixture, as float32 NumPy."""
         return tuple(np.asarray(ops.convert_to_numpy(t), "float32") for t in self.components())
 
+    def quantiles(self, q, dim: int):
+        """Quantiles `q` of the marginal of latent dimension `dim` (NumPy float64): the
+        mixture's CDF `sum_k w_k Phi((v - mu_k) / sigma_k)` inverted by bisection."""
+        from scipy.stats import norm
+
+        log_weights, means, log_vars = (np.asarray(t, "float64") for t in self.mixture_parameters())
+        weights, mu, sigma = np.exp(log_weights), means[:, dim], np.exp(0.5 * log_vars[:, dim])
+        q = np.asarray(q, "float64")
+        low = np.full(q.shape, (mu - 40 * sigma).min())
+        high = np.full(q.shape, (mu + 40 * sigma).max())
+        for _ in range(200):  # float64 bisection: 2^-200 of the bracket
+            mid = 0.5 * (low + high)
+            below = (weights * norm.cdf((mid[..., None] - mu) / sigma)).sum(-1) < q
+            low, high = np.where(below, mid, low), np.where(below, high, mid)
+        return 0.5 * (low + high)
+
     # === KL to a diagonal Gaussian posterior ===
 
     def sampled_kl(self, z_mean, z_log_var, z):
@@ -141,6 +157,11 @@ class StandardNormal(Prior):
 
     def from_noise(self, eps, seed=None):
         return eps
+
+    def quantiles(self, q, dim):
+        from scipy.stats import norm
+
+        return norm.ppf(np.asarray(q, "float64"))
 
     def kl(self, z_mean, z_log_var, z=None):
         return losses.kl_divergence(z_mean, z_log_var)

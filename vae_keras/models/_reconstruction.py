@@ -15,9 +15,9 @@ import numpy as np
 from keras import ops
 
 from vae_keras import likelihoods, priors
-from vae_keras.models import _corruption
+from vae_keras.models import _corruption, _serving
 from vae_keras.models.base import LatentModel
-from vae_keras.models.capabilities import ENDPOINTS
+from vae_keras.models.capabilities import ENDPOINTS, require
 from vae_keras.validation import check_data
 
 LIKELIHOODS = likelihoods.NAMES
@@ -195,6 +195,23 @@ class ReconstructionModel(LatentModel):
         """The encoder a prior may mix posteriors of (`priors.VampPrior`): `x -> (z_mean,
         z_log_var)` as tensors; None when the encoder reads more than `x` (labels)."""
         return self.encode_tensors
+
+    def serving_functions(self):
+        """The SavedModel endpoints (`LatentModel.serving_functions`); `sample` draws from
+        `model.prior` (its mixture parameters as exported)."""
+        require(self, "export_endpoints", "SavedModel export")
+        return _serving.continuous_serving(self, mixture=self.prior.mixture_parameters())
+
+    def prior_codes(self, eps, seed=None):
+        """Codes from `model.prior` given standard normal noise `eps` `(n, latent_dim)`
+        (NumPy in and out; a mixture also draws components with `seed`): `N(0, I)` returns
+        `eps` itself. What fixed-noise pictures (`callbacks.SampleGrid`) decode."""
+        z = self.prior.from_noise(ops.convert_to_tensor(np.asarray(eps, "float32")), seed)
+        return np.asarray(ops.convert_to_numpy(z), "float32")
+
+    def prior_quantiles(self, q, dim):
+        """Quantiles `q` of the prior's marginal along latent dimension `dim` (NumPy)."""
+        return self.prior.quantiles(q, dim)
 
     @property
     def likelihood_object(self) -> likelihoods.Likelihood:
