@@ -148,7 +148,6 @@ class ReconstructionModel(LatentModel):
         corruption,
         corruption_level,
         seed,
-        prior=None,
     ):
         self.prior_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1, name="prior_seed_generator"
@@ -187,9 +186,15 @@ class ReconstructionModel(LatentModel):
         if learned is not None:
             self._likelihood.log_variance = self._gaussian_log_var  # reads the weight, clipped
         self._needs_unit_interval = self._likelihood.unit_interval
-        # The prior p(z) the model samples from (and a VAE's KL is to): N(0, I) unless given.
+
+    def _init_prior(self, prior=None):
+        """`model.prior`, the `priors.Prior` over the code that `sample` draws from (and a
+        VAE's KL is to): N(0, I) unless given. After `_init_reconstruction`. (`VQVAE`'s prior
+        is over discrete codes, its own.)"""
         self.prior = priors.get(prior)
-        self.prior.attach(latent_dim, encoder=self.prior_encoder(), input_shape=input_shape)
+        self.prior.attach(
+            self.latent_dim, encoder=self.prior_encoder(), input_shape=self.input_shape_
+        )
 
     def prior_encoder(self):
         """The encoder a prior may mix posteriors of (`priors.VampPrior`): `x -> (z_mean,

@@ -103,6 +103,7 @@ class AE(ReconstructionModel):
             corruption_level=corruption_level,
             seed=seed,
         )
+        self._init_prior()  # N(0, I): what `sample` decodes (no KL pulls the codes to it)
         self._init_trackers()
         self.built = True
 

@@ -171,8 +171,8 @@ class VAE(ReconstructionModel):
             corruption=corruption,
             corruption_level=corruption_level,
             seed=seed,
-            prior=prior,
         )
+        self._init_prior(prior)
         if free_bits and not self.prior.factorises:
             raise ValueError(
                 f"Free bits clamp the KL per latent dimension, which {self.prior!r} does not "
