@@ -299,3 +299,53 @@ def test_keras_round_trip_keeps_the_prior(kind, prior, tmp_path):
     for a, b in zip(loaded.encode(*encode_args), model.encode(*encode_args), strict=True):
         assert_close(a, b)
     assert_close(loaded.prior.sample(4, seed=3), model.prior.sample(4, seed=3), atol=1e-5)
+
+
+# === Where N(0, I) was assumed: pictures and the SavedModel ===
+
+
+def test_prior_quantiles_invert_the_marginal_cdf():
+    from scipy.stats import norm
+
+    vae = _vae(priors.MixtureOfGaussians(num_components=2))
+    _set_mixture(vae.prior, [0.25, 0.75], [[-3.0, 0.0], [3.0, 1.0]], [[-1.0, 0.0], [0.0, -2.0]])
+    q = np.array([0.05, 0.3, 0.5, 0.95])
+    values = vae.prior_quantiles(q, 0)
+    log_w, means, log_vars = vae.prior.mixture_parameters()
+    cdf = np.exp(log_w) * norm.cdf((values[:, None] - means[:, 0]) / np.exp(0.5 * log_vars[:, 0]))
+    assert_close(cdf.sum(1), q, atol=1e-6)
+    assert_close(_vae().prior_quantiles(q, 1), norm.ppf(q), atol=0)
+
+
+def test_sample_grid_draws_its_fixed_codes_from_the_prior(tmp_path):
+    from vae_keras.callbacks import SampleGrid
+
+    grid = SampleGrid(tmp_path, num_samples=400, seed=3)
+    grid.set_model(_vae())
+    grid.on_train_begin()
+    expected = np.random.default_rng(3).standard_normal((400, 2)).astype("float32")
+    assert_close(grid.z, expected, atol=0)  # N(0, I): today's codes
+    vae = _vae(priors.MixtureOfGaussians(num_components=2))
+    _set_mixture(vae.prior, [0.25, 0.75], [[-5.0, 0.0], [5.0, 1.0]], [[-1.0, 0.0], [0.0, -2.0]])
+    grid = SampleGrid(tmp_path, num_samples=400, seed=3)
+    grid.set_model(vae)
+    grid.on_train_begin()
+    right = grid.z[:, 0] > 0
+    assert abs(right.mean() - 0.75) < 0.09  # 4 standard errors
+    assert_close(grid.z[right].mean(0), [5.0, 1.0], atol=0.15)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="export runs on TensorFlow")
+def test_saved_model_sample_endpoint_draws_from_the_prior(tmp_path):
+    import tensorflow as tf
+
+    from vae_keras.export import export_saved_model
+
+    prior = priors.MixtureOfGaussians(num_components=2)
+    vae, w, b = _linear_gaussian_vae(prior)
+    _set_mixture(prior, [0.2, 0.8], [[-2.0, 1.0], [2.0, -1.0]], [[-1.0, -1.0], [-1.0, -1.0]])
+    export_saved_model(vae, tmp_path / "saved")
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    drawn = served.sample(tf.constant(4000)).numpy()
+    z_mean = np.array([0.2, 0.8]) @ np.array([[-2.0, 1.0], [2.0, -1.0]])
+    assert_close(drawn.mean(0), z_mean @ w + b, atol=0.1)
