@@ -101,7 +101,8 @@ def latent_manifold(
     image; the axes are labelled with the `z` values.
 
     Args:
-        model: A model with `decode` and `latent_dim >= 2` (e.g. `VAE`).
+        model: A model with `decode`, `latent_dim >= 2` and `prior_quantiles` (every
+            `LatentModel`, e.g. `VAE`).
         n: Tiles per side.
         dims: The two latent dimensions that vary (x axis, y axis).
         quantiles: Lowest and highest prior quantile on each axis.
