@@ -6,7 +6,8 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from tests.helpers import assert_close, saved_model_round_trip, serialization_round_trip
+from tests import helpers
+from tests.helpers import saved_model_round_trip, serialization_round_trip
 from vae_keras import VAE, evaluation, networks, priors
 from vae_keras.models import (
     AE,
@@ -22,6 +23,11 @@ from vae_keras.networks import PixelCNN
 pytestmark = pytest.mark.backend
 
 SHAPE = (4, 4, 1)
+
+
+def assert_close(a, b, atol=1e-5):
+    """`helpers.assert_close` on tensors too (torch: values that require grad)."""
+    helpers.assert_close(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), atol=atol)
 
 
 def _images(n=32, seed=0):

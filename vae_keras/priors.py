@@ -29,6 +29,10 @@ from vae_keras import losses
 from vae_keras.layers import bound_log_var
 
 
+def _float32(tensor):
+    return ops.cast(ops.convert_to_tensor(tensor), "float32")
+
+
 class Prior(keras.layers.Layer):
     """Base class: a density `p(z)` over codes shaped `(latent_dim,)`."""
 
@@ -55,7 +59,7 @@ class Prior(keras.layers.Layer):
     def log_prob(self, z):
         """`log p(z)` per example (rows of `z`), in nats."""
         log_weights, means, log_vars = self.components()
-        z = ops.cast(ops.expand_dims(z, 1), "float32")  # (batch, 1, D) against (K, D)
+        z = ops.expand_dims(_float32(z), 1)  # (batch, 1, D) against (K, D)
         per_component = ops.sum(losses.gaussian_log_density(z, means, log_vars), axis=-1)
         return ops.logsumexp(per_component + log_weights, axis=-1)
 
@@ -100,6 +104,7 @@ class Prior(keras.layers.Layer):
 
     def sampled_kl(self, z_mean, z_log_var, z):
         """The single-sample estimate `log q(z|x) - log p(z)` per example."""
+        z_mean, z_log_var, z = (_float32(t) for t in (z_mean, z_log_var, z))
         return losses.gaussian_log_prob(z, z_mean, z_log_var) - self.log_prob(z)
 
     def kl(self, z_mean, z_log_var, z):
@@ -233,12 +238,13 @@ class MixtureOfGaussians(Prior):
         if self.num_components > 1:
             return self.sampled_kl(z_mean, z_log_var, z)
         _, means, log_vars = self.components()
-        return losses.gaussian_kl(z_mean, z_log_var, means, log_vars)
+        return losses.gaussian_kl(_float32(z_mean), _float32(z_log_var), means, log_vars)
 
     def kl_per_dimension(self, z_mean, z_log_var):
         if self.num_components > 1:
             return super().kl_per_dimension(z_mean, z_log_var)
         _, means, log_vars = self.components()
+        z_mean, z_log_var = _float32(z_mean), _float32(z_log_var)
         return 0.5 * (
             log_vars
             - z_log_var
