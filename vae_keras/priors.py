@@ -203,7 +203,7 @@ class MixtureOfGaussians(Prior):
     >>> prior.attach(2)
     >>> [tuple(t.shape) for t in prior.mixture_parameters()]
     [(3,), (3, 2), (3, 2)]
-    >>> prior.log_prob(np.zeros((4, 2), "float32")).shape
+    >>> tuple(prior.log_prob(np.zeros((4, 2), "float32")).shape)
     (4,)
     """
 
