@@ -170,6 +170,9 @@ class _FixedLabel:
     def decode(self, z):
         return self.model.decode(z, labels=np.full(len(z), self.label))
 
+    def prior_quantiles(self, q, dim):  # the prior does not depend on the label
+        return self.model.prior_quantiles(q, dim)
+
 
 def write_report(
     directory,
