@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import make_binary_images
 from tests.helpers import assert_close, saved_model_round_trip
-from vae_keras import evaluation, likelihoods, models, networks
+from vae_keras import evaluation, likelihoods, models, networks, priors
 from vae_keras.layers import VectorQuantizer
 from vae_keras.models.capabilities import ENDPOINTS, CapabilityError, capabilities
 
@@ -373,3 +373,42 @@ def test_vqvae_with_a_transformer_prior(tmp_path, monkeypatch):
     prior = models.TransformerPrior((4, 4), 16, 4, width=8, depth=1, heads=2)
     monkeypatch.setitem(BUILDERS, "VQVAE", lambda lik: _vq(lik, prior=prior))
     test_model_battery(models.VQVAE, LIKELIHOODS[0], tmp_path)
+
+
+# === Priors (issue 30): the battery with a learned prior, and the one-line refusals ===
+
+PRIOR_CASES = [
+    ("VAE", "vampprior"),
+    ("IWAE", "mixture"),
+    ("PixelVAE", "vampprior"),
+    ("ConditionalVAE", "mixture"),
+    ("FactorVAE", "mixture"),
+]
+PRIOR_REFUSED = [
+    ("BetaTCVAE", "mixture", "factorises"),
+    ("BetaTCVAE", "vampprior", "factorises"),
+    ("ConditionalVAE", "vampprior", "labels"),
+    ("AE", "mixture", "AE has no prior"),
+]
+
+
+def _with_prior(prior):
+    return Likelihood(
+        "bernoulli",
+        GRAY,
+        lambda: {"likelihood": "bernoulli", "prior": priors.get(prior, num_components=3)},
+    )
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize(("name", "prior"), PRIOR_CASES)
+def test_model_battery_with_a_prior(name, prior, tmp_path):
+    cls = next(cls for cls in CLASSES if cls.__name__ == name)
+    test_model_battery(cls, _with_prior(prior), tmp_path)
+
+
+@pytest.mark.parametrize(("name", "prior", "message"), PRIOR_REFUSED)
+def test_models_refuse_a_prior_they_cannot_take(name, prior, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        BUILDERS[name](_with_prior(prior))
+    assert "\n" not in str(caught.value), str(caught.value)
