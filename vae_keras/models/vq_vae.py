@@ -184,6 +184,8 @@ class VQVAE(PriorMethods, ReconstructionModel):
         if self._reports_bits_per_dim:  # of the reconstruction term: see `compute_losses`
             self.loss_names = type(self).loss_names + ("reconstruction_bits_per_dim",)
         self._init_trackers()
+        # Whether `sample` reads captions depends on the prior this instance was given.
+        self.capabilities = type(self).capabilities.replace(captions=self.prior.takes_captions)
         self.built = True
 
     def serving_functions(self):
