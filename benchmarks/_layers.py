@@ -112,3 +112,28 @@ def time_layer(layer, x, repeats=7, gradients=False, seed=0):
         _sync(fn(x))
         times.append(1000 * (time.perf_counter() - start))
     return statistics.median(times)
+
+
+def implementation_forms(layer):
+    """Yields `(suffix, None)` per implementation of `layer` worth timing apart.
+
+    A `TapConv2DTranspose` is timed twice, its taps forced then Keras's layer forced
+    (this instance only); every other layer once, as it is. The class's choice is
+    restored afterwards.
+    """
+    import keras
+
+    from vae_keras.networks.output_conv import TapConv2DTranspose
+
+    if not isinstance(layer, TapConv2DTranspose):
+        yield ""
+        return
+    try:
+        for suffix, backends in (
+            (" (taps forced)", (keras.backend.backend(),)),
+            (" (Keras forced)", ()),
+        ):
+            layer.TAP_BACKENDS = backends
+            yield suffix
+    finally:
+        layer.__dict__.pop("TAP_BACKENDS", None)

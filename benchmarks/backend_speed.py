@@ -39,7 +39,7 @@ import platform
 import sys
 import time
 
-from _layers import layer_inputs, time_layer
+from _layers import implementation_forms, layer_inputs, time_layer
 from _timing import interleaved_ms_per_step, run_worker
 
 CHOICES = ("transpose", "resize", "depth_to_space")
@@ -126,28 +126,18 @@ def _gradient(backend, f, which):
 
 def per_layer(model, x, args):
     """{layer label: (forward ms, forward + gradients ms)} for the model's weighted layers."""
-    import keras
     import numpy as np
-
-    from vae_keras.networks.output_conv import TapConv2DTranspose
 
     batch = x[: args.batch_size]
     z = np.random.default_rng(0).normal(size=(args.batch_size, model.latent_dim))
     out = {}
     for part, inputs in (("encoder", batch), ("decoder", z.astype("float32"))):
         for layer, layer_x in layer_inputs(getattr(model, part), inputs):
-            forms = {"": None}
-            if isinstance(layer, TapConv2DTranspose):
-                forms = {" (taps forced)": (keras.backend.backend(),), " (Keras forced)": ()}
-            for suffix, tap_backends in forms.items():
-                if tap_backends is not None:
-                    layer.TAP_BACKENDS = tap_backends  # this instance only
+            for suffix in implementation_forms(layer):
                 out[f"{part} {layer.name}{suffix}"] = tuple(
                     time_layer(layer, layer_x, args.per_layer_repeats, gradients=g)
                     for g in (False, True)
                 )
-            if "TAP_BACKENDS" in layer.__dict__:
-                del layer.TAP_BACKENDS  # back to the class's choice
     return out
 
 

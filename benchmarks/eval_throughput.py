@@ -78,25 +78,18 @@ def keras_output(decoder):
 
 def per_layer(codes, repeats):
     """Prints ms per layer of the default conv decoder (z=16) on `codes` random codes."""
-    from _layers import layer_inputs, time_layer
+    from _layers import implementation_forms, layer_inputs, time_layer
 
     from vae_keras import networks
-    from vae_keras.networks import TapConv2DTranspose
 
     decoder = networks.conv_decoder(16, (28, 28, 1))
     z = np.random.default_rng(0).normal(size=(codes, 16)).astype("float32")
     rows = []
     for layer, x in layer_inputs(decoder, z):
-        forms = {"": None}
-        if isinstance(layer, TapConv2DTranspose):
-            forms = {" (taps forced)": (keras.backend.backend(),), " (Keras forced)": ()}
-        for suffix, tap_backends in forms.items():
-            if tap_backends is not None:
-                layer.TAP_BACKENDS = tap_backends  # this instance only
+        for suffix in implementation_forms(layer):
             flops = layer_flops(layer) * codes
             ms = time_layer(layer, x, repeats)
             rows.append((layer.name + suffix, ms, flops / ms / 1e6))
-        layer.__dict__.pop("TAP_BACKENDS", None)  # back to the class's choice
     whole = time_layer(decoder, z, repeats)
     rows.append(
         ("whole decoder, one function", whole, decoder_flops(decoder) * codes / whole / 1e6)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import make_binary_images
 from tests.helpers import assert_close, saved_model_round_trip
-from vae_keras import evaluation, likelihoods, models, networks
+from vae_keras import evaluation, likelihoods, models, networks, priors
 from vae_keras.layers import FiniteScalarQuantizer, GumbelQuantizer, VectorQuantizer
 from vae_keras.models.capabilities import ENDPOINTS, CapabilityError, capabilities
 
@@ -107,11 +107,11 @@ def _pixel(cls, lik):
     return cls(encoder, decoder, pixelcnn=pixelcnn, seed=0, **kwargs)
 
 
-def _vq(lik, quantizer=None):
+def _vq(lik, quantizer=None, **extra):
     encoder = networks.vq_encoder(lik.shape, 4, filters=(8,))
     decoder = networks.vq_decoder((4, 4, 4), lik.shape, filters=(8,), **_channels(lik))
     quantizer = quantizer or VectorQuantizer(16, 4, seed=0)
-    return models.VQVAE(encoder, decoder, quantizer, seed=0, **lik.kwargs())
+    return models.VQVAE(encoder, decoder, quantizer, seed=0, **lik.kwargs(), **extra)
 
 
 # Quantizers are layers, not registered models: VQVAE runs the battery with each of the others
@@ -144,6 +144,19 @@ BUILDERS = {
     "PixelVAE": lambda lik: _pixel(models.PixelVAE, lik),
     "PixelIWAE": lambda lik: _pixel(models.PixelIWAE, lik),
     "VQVAE": _vq,
+    "VQVAE2": lambda lik: models.VQVAE2(
+        lik.shape,
+        num_embeddings=(8, 16),
+        embedding_dim=4,
+        filters=(8,),
+        top_filters=(8,),
+        prior_filters=4,
+        prior_layers=1,
+        prior_head_units=4,
+        condition_channels=4,
+        seed=0,
+        **lik.kwargs(),
+    ),
     "HierarchicalVAE": lambda lik: models.HierarchicalVAE(
         lik.shape, widths=(8, 8), groups=(1, 1), seed=0, **lik.kwargs()
     ),
@@ -234,8 +247,8 @@ def _deterministic_outputs(model, x):
     labels = _labels(model, len(x))
     outputs = []
     if declared.discrete_codes:
-        indices = model.encode_indices(x)
-        outputs += [indices, model.decode_indices(indices)]
+        indices = keras.tree.flatten(model.encode_indices(x))  # a grid, or one per level
+        outputs += [*indices, model.decode_indices(*indices)]
     else:
         outputs += keras.tree.flatten(model.encode(x, *labels.values()))
     if declared.latent_vector and declared.single_pass_decoder:
@@ -377,3 +390,51 @@ def test_model_battery(cls, lik, tmp_path, build=None, written=None):
     one_label = [tf.constant([1], tf.int32)] if labels else []
     drawn = served.sample(tf.constant(3), *one_label).numpy()
     assert drawn.shape == (3,) + lik.shape and np.isfinite(drawn).all()
+
+
+@pytest.mark.backend
+def test_vqvae_with_a_transformer_prior(tmp_path, monkeypatch):
+    """The battery on `VQVAE(prior=TransformerPrior(...))` (Bernoulli only: the prior is
+    what differs; on TensorFlow the SavedModel `sample` runs it in the graph)."""
+    prior = models.TransformerPrior((4, 4), 16, 4, width=8, depth=1, heads=2)
+    monkeypatch.setitem(BUILDERS, "VQVAE", lambda lik: _vq(lik, prior=prior))
+    test_model_battery(models.VQVAE, LIKELIHOODS[0], tmp_path)
+
+
+# === Priors (issue 30): the battery with a learned prior, and the one-line refusals ===
+
+PRIOR_CASES = [
+    ("VAE", "vampprior"),
+    ("IWAE", "mixture"),
+    ("PixelVAE", "vampprior"),
+    ("ConditionalVAE", "mixture"),
+    ("FactorVAE", "mixture"),
+]
+PRIOR_REFUSED = [
+    ("BetaTCVAE", "mixture", "factorises"),
+    ("BetaTCVAE", "vampprior", "factorises"),
+    ("ConditionalVAE", "vampprior", "labels"),
+    ("AE", "mixture", "AE has no prior"),
+]
+
+
+def _with_prior(prior):
+    return Likelihood(
+        "bernoulli",
+        GRAY,
+        lambda: {"likelihood": "bernoulli", "prior": priors.get(prior, num_components=3)},
+    )
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize(("name", "prior"), PRIOR_CASES)
+def test_model_battery_with_a_prior(name, prior, tmp_path):
+    cls = next(cls for cls in CLASSES if cls.__name__ == name)
+    test_model_battery(cls, _with_prior(prior), tmp_path)
+
+
+@pytest.mark.parametrize(("name", "prior", "message"), PRIOR_REFUSED)
+def test_models_refuse_a_prior_they_cannot_take(name, prior, message):
+    with pytest.raises(ValueError, match=message) as caught:
+        BUILDERS[name](_with_prior(prior))
+    assert "\n" not in str(caught.value), str(caught.value)

@@ -53,6 +53,9 @@ BUILDERS = {
         VectorQuantizer(16, 4, seed=0),
         seed=0,
     ),
+    "VQVAE2": lambda: models.VQVAE2(
+        SHAPE, num_embeddings=(8, 16), embedding_dim=4, filters=(8,), top_filters=(8,), seed=0
+    ),
     "HierarchicalVAE": lambda: models.HierarchicalVAE(SHAPE, widths=(8, 8), groups=(1, 1), seed=0),
 }
 

@@ -42,6 +42,9 @@ class StubModel:
     def sample(self, n, seed=None):
         return self.decode(np.random.default_rng(seed).standard_normal((n, self.latent_dim)))
 
+    def prior_quantiles(self, q, dim):  # N(0, 1), as `LatentModel.prior_quantiles`
+        return norm.ppf(q)
+
 
 def png_size(path):
     """(width, height) of a PNG, decoded by matplotlib."""

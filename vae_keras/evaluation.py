@@ -32,7 +32,8 @@ from vae_keras.validation import check_positive_int
 
 class SingleCodeScorer:
     """The scoring interface (`LatentModel.scorer`) of the VAE family: one Gaussian code
-    z ~ q(z | x), a standard normal prior, the decoder's `log_prob_given_codes`.
+    z ~ q(z | x), the model's prior `model.prior` (N(0, I) by default), the decoder's
+    `log_prob_given_codes`.
 
     `HierarchicalVAE` scores its own draws: its `scorer()` is the model."""
 
@@ -72,7 +73,7 @@ class SingleCodeScorer:
     def log_importance_weights(self, x, posterior, num_samples, seed):
         """log p(x|z) + log p(z) - log r(z|x): shape `(num_samples, batch)`.
 
-        `r` is a defensive proposal: `r = (1 - a) q~ + a p` with `p = N(0, I)`,
+        `r` is a defensive proposal: `r = (1 - a) q~ + a p` with `p = model.prior`,
         `q~ = N(z_mean, min(var, 1))` (the posterior, no wider than the prior)
         and `a = m / num_samples`, the draws taken stratified: the first
         `num_samples - m` from `q~`, the last `m = floor(prior_fraction *
@@ -91,10 +92,15 @@ class SingleCodeScorer:
         log_var = ops.minimum(z_log_var, self.max_proposal_log_var)
         eps = keras.random.normal((num_samples, batch, latent), seed=seed)
         picks_prior = ops.reshape(ops.arange(num_samples) >= num_samples - from_prior, (-1, 1, 1))
-        z = ops.where(picks_prior, eps, z_mean[None] + ops.exp(0.5 * log_var)[None] * eps)
+        prior = self.model.prior
+        # The prior's draws from the same noise (N(0, I): the noise itself).
+        prior_draws = ops.reshape(
+            prior.from_noise(ops.reshape(eps, (-1, latent)), seed), ops.shape(eps)
+        )
+        z = ops.where(picks_prior, prior_draws, z_mean[None] + ops.exp(0.5 * log_var)[None] * eps)
         z = ops.reshape(z, (num_samples * batch, latent))
         log_px_z = self.log_prob_given_codes(x, z)
-        log_pz = losses.standard_normal_log_prob(z)
+        log_pz = prior.log_prob(z)
         log_qz = losses.diagonal_normal_log_prob(
             z,
             ops.reshape(ops.repeat(z_mean[None], num_samples, axis=0), (-1, latent)),
@@ -105,10 +111,12 @@ class SingleCodeScorer:
         return ops.reshape(log_px_z + log_pz - log_qz, (num_samples, -1))
 
     def elbo_draws(self, x, posterior, num_samples, seed):
-        """log p(x|z) - KL(q(z|x) || p(z)) (the KL exact): shape `(num_samples, batch)`."""
-        _, log_px_z = self._draws(x, posterior, num_samples, seed)
-        kl = losses.kl_divergence(*posterior)
-        return ops.reshape(log_px_z, (num_samples, -1)) - kl[None]
+        """log p(x|z) - KL(q(z|x) || p(z)): shape `(num_samples, batch)`; the KL exact when
+        the prior has a closed form, else `log q(z|x) - log p(z)` at each draw."""
+        z, log_px_z = self._draws(x, posterior, num_samples, seed)
+        tile = lambda t: ops.tile(t, (num_samples, 1))  # noqa: E731  (sample-major rows)
+        kl = self.model.prior.kl(tile(posterior[0]), tile(posterior[1]), z)
+        return ops.reshape(log_px_z - kl, (num_samples, -1))
 
 
 _SingleCodeScorer = SingleCodeScorer  # the former private name

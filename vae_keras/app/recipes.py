@@ -26,6 +26,7 @@ defaults and recipe constants, and its refusals in the flags' words.
 
 import keras
 
+from vae_keras import priors
 from vae_keras.models import kinds
 from vae_keras.networks import families
 from vae_keras.networks.families import default_family  # noqa: F401  (kept importable)
@@ -142,6 +143,24 @@ def check_settings(
         )
 
 
+# `--prior-components` defaults: the VampPrior paper's 500 pseudo-inputs; 10 Gaussians.
+PRIOR_COMPONENTS = {"vampprior": 500, "mixture": 10}
+
+
+def prior_argument(prior: str | None, components: int | None = None):
+    """`--prior NAME [--prior-components K]` as a `vae_keras.priors` object (None: unset)."""
+    if components is not None and prior not in PRIOR_COMPONENTS:
+        raise ValueError(
+            f"--prior-components sets the components of --prior vampprior or mixture; got "
+            f"--prior {prior or 'unset'}. Drop --prior-components or pass one of those."
+        )
+    if prior is None:
+        return None
+    if prior not in PRIOR_COMPONENTS:
+        return priors.get(prior)
+    return priors.get(prior, num_components=components or PRIOR_COMPONENTS[prior])
+
+
 def build_model(
     *,
     architecture: str,
@@ -152,6 +171,8 @@ def build_model(
     seed: int = 0,
     learning_rate: float = 1e-3,
     binarize: bool = False,
+    prior: str | None = None,
+    prior_components: int | None = None,
 ):
     """The compiled model of a `vae-keras train` run (validates the combination first):
     `--architecture` mapped onto the library's model kind and network family
@@ -168,6 +189,7 @@ def build_model(
         latent_dim=latent_dim if kinds.get(model_kind).latent_dim else None,
         beta=beta,
         seed=seed,
+        prior=prior_argument(prior, prior_components),
         **_options(model_kind, likelihood),
     )
     # A model class may name the gradient clipping its recipe trains with (HierarchicalVAE).

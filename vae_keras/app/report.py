@@ -20,13 +20,14 @@ from vae_keras.plotting.history import history_dict
 CAPTIONS = {
     "training_history": "Training curves: total loss, reconstruction and KL terms "
     "(solid: train, dashed: validation).",
-    "samples": "Samples: decoded draws from the prior N(0, I).",
+    "samples": "Samples: decoded draws from the model's prior p(z) (N(0, I) unless trained "
+    "with --prior).",
     "reconstructions": "Reconstructions: rows of images (x) above their reconstructions (x̂).",
     "latent_scatter": "Latent means of the data, coloured by label "
     "(t-SNE projection above two dimensions).",
     "latent_histograms": "Per-dimension histograms of the latent means against N(0, 1).",
-    "latent_manifold": "Latent manifold: a grid of codes spread by the inverse Gaussian CDF, "
-    "decoded (Kingma & Welling 2014, Fig. 4).",
+    "latent_manifold": "Latent manifold: a grid of codes spread by the prior's inverse CDF "
+    "per dimension (Gaussian for N(0, I)), decoded (Kingma & Welling 2014, Fig. 4).",
     "latent_traversals": "Latent traversals: one dimension swept per row, the others at 0 "
     "(most active dimensions first).",
     "interpolation": "Interpolation between two examples: in latent space (top) and in "
@@ -168,6 +169,9 @@ class _FixedLabel:
 
     def decode(self, z):
         return self.model.decode(z, labels=np.full(len(z), self.label))
+
+    def prior_quantiles(self, q, dim):  # the prior does not depend on the label
+        return self.model.prior_quantiles(q, dim)
 
 
 def write_report(

@@ -46,8 +46,9 @@ class _GridCallback(keras.callbacks.Callback):
 class SampleGrid(_GridCallback):
     """Decodes a fixed batch of prior samples every `every` epochs.
 
-    The codes `z ~ N(0, I)` are drawn once (NumPy, with `seed`) when training
-    starts, so every picture shows the same codes: the grid sharpens as the
+    The codes `z ~ p(z)` (the model's prior, `model.prior_codes`: N(0, I) by
+    default) are drawn once (NumPy noise, with `seed`) when training starts,
+    so every picture shows the same codes: the grid sharpens as the
     decoder learns. Writes `samples_epoch_{epoch:03d}.png` into `directory`.
     A conditional model (`num_classes`) decodes code `i` under label
     `i % num_classes`, as its `sample` does.
@@ -107,7 +108,8 @@ class SampleGrid(_GridCallback):
         latent_dim = int(self.model.latent_dim)
         if self.z is None or self.z.shape[1] != latent_dim:
             rng = np.random.default_rng(self.seed)
-            self.z = rng.standard_normal((self.num_samples, latent_dim)).astype("float32")
+            eps = rng.standard_normal((self.num_samples, latent_dim)).astype("float32")
+            self.z = self.model.prior_codes(eps, seed=self.seed)  # N(0, I): eps itself
         if self.tensorboard_dir is not None and self._writer is None:
             self._writer = _summary_writer(self.tensorboard_dir)
 

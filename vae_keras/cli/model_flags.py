@@ -1,6 +1,6 @@
 """`vae-keras train`'s model flags, resolved and checked from the flags alone (before any
 data loads): `--architecture` (the older spelling), `--model-kind`, `--network`,
-`--likelihood auto` and `--latent-dim`.
+`--likelihood auto`, `--latent-dim` and `--prior`.
 
 `--architecture conv|dense|residual` is `--model-kind vae --network NAME`;
 `--architecture pixelcnn|vqvae|hierarchical` is `--model-kind pixelvae|vqvae|hierarchical`
@@ -58,6 +58,7 @@ def resolve(args) -> None:
             f"{spelling} has its own latent groups (HierarchicalVAE's defaults), so "
             "--latent-dim does not apply. Drop --latent-dim."
         )
+    _check_prior(args, kinds.get(model_kind), spelling)
     if args.latent_dim is None:
         args.latent_dim = DEFAULTS["latent_dim"]
     if model_kind == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
@@ -79,3 +80,19 @@ def resolve_network(args, shape) -> None:
     if kinds.get(args.model_kind).takes_network:
         args.network = families.resolve(args.network, shape)
     args.architecture = recipes.architecture_of(args.model_kind, args.network)
+
+
+def _check_prior(args, kind, spelling) -> None:
+    """`--prior` / `--prior-components` against what the model kind takes (one line)."""
+    from vae_keras.app import recipes
+
+    prior = getattr(args, "prior", None)
+    components = getattr(args, "prior_components", None)
+    recipes.prior_argument(prior, components)  # --prior-components without its prior
+    if prior is not None and prior not in kind.priors:
+        takes = (
+            "--prior " + " or ".join(kind.priors)
+            if kind.priors
+            else "no --prior (its own latents or a deterministic code)"
+        )
+        raise ValueError(f"{spelling} takes {takes}; got --prior {prior}.")

@@ -199,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(8-bit pixels, reports bits/dim on the 0-255 scale) for other images",
     )
     train.add_argument(
+        "--prior",
+        choices=("standard_normal", "vampprior", "mixture"),
+        default=None,
+        help="the prior p(z) (default standard_normal): vampprior (a mixture of the "
+        "encoder's posteriors at learned pseudo-inputs) or mixture (learned Gaussians); "
+        "vae and conditional (not vampprior) take them",
+    )
+    train.add_argument(
+        "--prior-components",
+        type=_positive_int,
+        default=None,
+        help="components of --prior vampprior (default 500) or mixture (default 10)",
+    )
+    train.add_argument(
         "--binarize",
         action="store_true",
         help="dynamic binarization: a fresh Bernoulli draw of the pixels every batch "

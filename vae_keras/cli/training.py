@@ -158,6 +158,8 @@ def _new_model(args, shape):
         seed=args.seed,
         learning_rate=args.learning_rate,
         binarize=args.binarize,
+        prior=getattr(args, "prior", None),
+        prior_components=getattr(args, "prior_components", None),
     )
 
 

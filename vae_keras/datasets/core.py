@@ -20,6 +20,8 @@ def load(
     image_size: int | tuple[int, int] | None = None,
     seed: int = 0,
     num_examples: int | None = None,
+    captions: bool = False,
+    hold_out=None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Loads an image dataset as float32 arrays in [0, 1].
 
@@ -47,6 +49,11 @@ def load(
             generator (train and test use different streams of it). Unused otherwise.
         num_examples: how many `"shapes"` / `"patches"` to generate (default 10,000 for
             `"train"`, 2,000 for `"test"`). Unused by the other datasets.
+        captions: `"shapes"` only: `y` is then a list of one caption per image
+            (`datasets.caption`: "a large red heart at the top right").
+        hold_out: `"shapes"` only: colour x shape pairs dropped from the train split,
+            `[("red", "heart"), ...]` or `"red:heart,green:triangle"` (the test split
+            keeps them; see `load_shapes`).
 
     Returns:
         A tuple `(x, y)`: `x` float32 of shape `(N, H, W, C)` (grayscale has `C == 1`)
@@ -80,8 +87,14 @@ def load(
     if limit is not None and (not is_int(limit) or limit <= 0):
         raise ValueError(f"`limit` must be a positive integer or None. Received: limit={limit!r}")
     key = name.lower()
+    if (captions or hold_out is not None) and key != "shapes":
+        raise ValueError(
+            f"`captions` and `hold_out` apply to the 'shapes' dataset only. Received: "
+            f"name={name!r}, captions={captions!r}, hold_out={hold_out!r}"
+        )
     if key in PROCEDURAL_DATASETS:
-        return _load_procedural(key, split, image_size, seed, num_examples, limit)
+        extra = {"captions": captions, "hold_out": hold_out} if key == "shapes" else {}
+        return _load_procedural(key, split, image_size, seed, num_examples, limit, **extra)
     if image_size is not None:
         if not (
             isinstance(image_size, (tuple, list))
@@ -121,7 +134,7 @@ def load(
     return x, y
 
 
-def _load_procedural(key, split, image_size, seed, num_examples, limit):
+def _load_procedural(key, split, image_size, seed, num_examples, limit, **extra):
     if split not in ("train", "test"):
         raise ValueError(
             f"Invalid split {split!r} for dataset {key!r}. Valid choices: 'train', 'test' "
@@ -135,7 +148,17 @@ def _load_procedural(key, split, image_size, seed, num_examples, limit):
     if key == "shapes":
         from vae_keras.datasets.shapes import load_shapes
 
-        return load_shapes(split, size, num_examples=num_examples, seed=seed)
+        captions, hold_out = extra["captions"], extra["hold_out"]
+        x, y = load_shapes(split, size, num_examples=num_examples, seed=seed, hold_out=hold_out)
+        if captions:  # the same rows' factors, in words
+            from vae_keras.datasets.captions import caption
+            from vae_keras.datasets.shapes import drop_pairs, shapes_factors
+
+            factors = shapes_factors(split, num_examples, seed)
+            if split == "train" and hold_out is not None:
+                factors = drop_pairs(factors, hold_out)
+            y = caption(factors)
+        return x, y
     from vae_keras.datasets.patches import load_patches
 
     return load_patches(split, size, num_examples=num_examples, seed=seed), None

@@ -143,6 +143,7 @@ def load_shapes(
     *,
     num_examples: int | None = None,
     seed: int = 0,
+    hold_out=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`load("shapes", ...)`: images and their shape labels.
 
@@ -151,10 +152,15 @@ def load_shapes(
         image_size: `N` or `(height, width)`.
         num_examples: default 10,000 (train) or 2,000 (test).
         seed: generator seed; the factors are `shapes_factors(split, num_examples, seed)`.
+        hold_out: colour x shape pairs dropped from the `"train"` split, as
+            `[("red", "heart"), ...]` or `"red:heart,green:triangle"`: the train set then
+            has fewer than `num_examples` images (the others are kept, in order). The
+            `"test"` split keeps every pair, so held-out pairs can be scored there.
 
     Returns:
         `(x, y)`: `x` float32 `(N, H, W, 3)` in [0, 1]; `y` int64 `(N,)`, the shape index
-        (`SHAPE_NAMES[y]`). The other factors come from `shapes_factors`.
+        (`SHAPE_NAMES[y]`). The other factors come from `shapes_factors` (with
+        `hold_out`: `drop_pairs(shapes_factors(...), hold_out)`).
 
     Example:
 
@@ -163,7 +169,37 @@ def load_shapes(
     ((10, 28, 28, 3), dtype('float32'), True)
     """
     factors = shapes_factors(split, num_examples, seed)
+    if split == "train" and hold_out is not None:
+        factors = drop_pairs(factors, hold_out)
     return render_shapes(factors, image_size), factors["shape"].copy()
+
+
+def drop_pairs(factors, hold_out):
+    """The rows of `factors` whose colour x shape pair is not in `hold_out` (in order)."""
+    pairs = held_out_pairs(hold_out)
+    return factors[~np.isin(factors["color"] * len(SHAPE_NAMES) + factors["shape"], pairs)]
+
+
+def held_out_pairs(hold_out) -> np.ndarray:
+    """`color * len(SHAPE_NAMES) + shape` of each colour x shape pair of `hold_out`.
+
+    Example:
+
+    >>> held_out_pairs("red:heart, green:square").tolist()
+    [3, 4]
+    """
+    if isinstance(hold_out, str):
+        hold_out = [p.split(":") for p in hold_out.split(",") if p.strip()]
+    codes = []
+    for pair in hold_out:
+        pair = tuple(str(w).strip().lower() for w in pair)
+        if len(pair) != 2 or pair[0] not in COLOR_NAMES or pair[1] not in SHAPE_NAMES:
+            raise ValueError(
+                f"`hold_out` pairs must be (colour, shape) with a colour of {COLOR_NAMES} and "
+                f"a shape of {SHAPE_NAMES}, e.g. 'red:heart,green:triangle'. Received: {pair!r}"
+            )
+        codes.append(COLOR_NAMES.index(pair[0]) * len(SHAPE_NAMES) + SHAPE_NAMES.index(pair[1]))
+    return np.asarray(codes, np.int64)
 
 
 def _as_factors(factors):

@@ -1,5 +1,5 @@
 """Models: VAE and the family built on the same base (AE, ConditionalVAE, IWAE, PixelVAE,
-VQVAE, BetaTCVAE, FactorVAE, HierarchicalVAE)."""
+VQVAE, VQVAE2, BetaTCVAE, FactorVAE, HierarchicalVAE)."""
 
 from vae_keras.models.autoencoder import AE
 from vae_keras.models.base import LatentModel
@@ -12,8 +12,10 @@ from vae_keras.models.hierarchical import HierarchicalVAE
 from vae_keras.models.iwae import IWAE
 from vae_keras.models.pixel_vae import PixelIWAE, PixelVAE
 from vae_keras.models.tc_vae import BetaTCVAE
+from vae_keras.models.transformer_prior import TransformerPrior
 from vae_keras.models.vae import VAE
 from vae_keras.models.vq_vae import VQVAE
+from vae_keras.models.vq_vae2 import VQVAE2
 
 __all__ = [
     "AE",
@@ -28,8 +30,10 @@ __all__ = [
     "LatentModel",
     "PixelIWAE",
     "PixelVAE",
+    "TransformerPrior",
     "VAE",
     "VQVAE",
+    "VQVAE2",
     "conditional_decoder",
     "conditional_encoder",
 ]

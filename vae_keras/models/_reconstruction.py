@@ -14,10 +14,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras import likelihoods
-from vae_keras.models import _corruption
+from vae_keras import likelihoods, priors
+from vae_keras.models import _corruption, _serving
 from vae_keras.models.base import LatentModel
-from vae_keras.models.capabilities import ENDPOINTS
+from vae_keras.models.capabilities import ENDPOINTS, require
 from vae_keras.validation import check_data
 
 LIKELIHOODS = likelihoods.NAMES
@@ -187,6 +187,37 @@ class ReconstructionModel(LatentModel):
             self._likelihood.log_variance = self._gaussian_log_var  # reads the weight, clipped
         self._needs_unit_interval = self._likelihood.unit_interval
 
+    def _init_prior(self, prior=None):
+        """`model.prior`, the `priors.Prior` over the code that `sample` draws from (and a
+        VAE's KL is to): N(0, I) unless given. After `_init_reconstruction`. (`VQVAE`'s prior
+        is over discrete codes, its own.)"""
+        self.prior = priors.get(prior)
+        self.prior.attach(
+            self.latent_dim, encoder=self.prior_encoder(), input_shape=self.input_shape_
+        )
+
+    def prior_encoder(self):
+        """The encoder a prior may mix posteriors of (`priors.VampPrior`): `x -> (z_mean,
+        z_log_var)` as tensors; None when the encoder reads more than `x` (labels)."""
+        return self.encode_tensors
+
+    def serving_functions(self):
+        """The SavedModel endpoints (`LatentModel.serving_functions`); `sample` draws from
+        `model.prior` (its mixture parameters as exported)."""
+        require(self, "export_endpoints", "SavedModel export")
+        return _serving.continuous_serving(self, mixture=self.prior.mixture_parameters())
+
+    def prior_codes(self, eps, seed=None):
+        """Codes from `model.prior` given standard normal noise `eps` `(n, latent_dim)`
+        (NumPy in and out; a mixture also draws components with `seed`): `N(0, I)` returns
+        `eps` itself. What fixed-noise pictures (`callbacks.SampleGrid`) decode."""
+        z = self.prior.from_noise(ops.convert_to_tensor(np.asarray(eps, "float32")), seed)
+        return np.asarray(ops.convert_to_numpy(z), "float32")
+
+    def prior_quantiles(self, q, dim):
+        """Quantiles `q` of the prior's marginal along latent dimension `dim` (NumPy)."""
+        return self.prior.quantiles(q, dim)
+
     @property
     def likelihood_object(self) -> likelihoods.Likelihood:
         """The model's `vae_keras.likelihoods.Likelihood` (what `likelihood` names)."""
@@ -344,14 +375,11 @@ class ReconstructionModel(LatentModel):
             raise ValueError(
                 f"`num_samples` must be a positive integer. Received: num_samples={num_samples!r}"
             )
-        z = keras.random.normal(
-            (num_samples, self.latent_dim),
-            seed=self.prior_seed_generator if seed is None else seed,
-        )
+        z = self.prior.sample(num_samples, seed=self.prior_seed_generator if seed is None else seed)
         return ops.convert_to_numpy(z)
 
     def sample(self, num_samples: int, seed: int | None = None, batch_size: int = 256):
-        """Decodes `num_samples` draws from the prior N(0, I), as NumPy.
+        """Decodes `num_samples` draws from the model's prior (`model.prior`), as NumPy.
 
         With `seed`, the same call returns the same samples; without, each
         call draws fresh ones from the model's own seed generator.

@@ -32,9 +32,13 @@ class ServingFunctions:
     sample: Callable | None = None
 
 
-def continuous_serving(model, prior_mean=0.0, prior_std=1.0) -> ServingFunctions:
+def continuous_serving(model, prior_mean=0.0, prior_std=1.0, mixture=None) -> ServingFunctions:
     """The endpoints of a model with flat codes `(batch, latent_dim)` drawn
-    from `N(prior_mean, prior_std^2)`; conditional models take int32 labels."""
+    from `N(prior_mean, prior_std^2)`, or from a mixture of diagonal Gaussians
+    `mixture = (log_weights (K,), means (K, D), log_vars (K, D))` (NumPy, what
+    `priors.Prior.mixture_parameters` gives: every prior of `vae_keras.priors`,
+    a VampPrior's posteriors at its pseudo-inputs as exported); conditional
+    models take int32 labels."""
     num_classes = int(model.num_classes) if model.capabilities.conditional else None
     encode, decode, reconstruct = _core_functions(model, num_classes)
     x_spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape_), dtype="float32")
@@ -48,7 +52,7 @@ def continuous_serving(model, prior_mean=0.0, prior_std=1.0) -> ServingFunctions
     }
 
     def sample(decode_fn):
-        return _sample_function(model, decode_fn, num_classes, prior_mean, prior_std)
+        return _sample_function(model, decode_fn, num_classes, prior_mean, prior_std, mixture)
 
     return ServingFunctions(endpoints, sample)
 
@@ -99,7 +103,7 @@ def _core_functions(model, num_classes):
     return encode, decode, reconstruct
 
 
-def _sample_function(model, decode_fn, num_classes, prior_mean, prior_std):
+def _sample_function(model, decode_fn, num_classes, prior_mean, prior_std, mixture=None):
     """`sample(num_samples[, labels])` in plain TensorFlow around the exported `decode`.
 
     Plain TF (not the backend) because the count sets the output shape, which
@@ -114,13 +118,21 @@ def _sample_function(model, decode_fn, num_classes, prior_mean, prior_std):
     latent_dim = int(model.latent_dim)
     if not np.isscalar(prior_mean):
         prior_mean, prior_std = tf.constant(prior_mean), tf.constant(prior_std)
+    if mixture is not None:
+        log_weights, means, log_vars = (np.asarray(t, "float32") for t in mixture)
+        log_weights = tf.constant(log_weights[None])
+        means, stds = tf.constant(means), tf.constant(np.exp(0.5 * log_vars))
 
     def draw(num_samples):
         tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
         step = counter.assign_add(1)
         key = tf.stack([tf.constant(seed, tf.int64), step])
         eps = tf.random.stateless_normal(tf.stack([num_samples, latent_dim]), seed=key)
-        return prior_mean + prior_std * eps
+        if mixture is None:
+            return prior_mean + prior_std * eps
+        # A component per draw (its own stream), then that Gaussian from the same noise.
+        picks = tf.random.stateless_categorical(log_weights, num_samples, seed=key + [1, 0])[0]
+        return tf.gather(means, picks) + tf.gather(stds, picks) * eps
 
     count = tf.TensorSpec([], tf.int32, name="num_samples")
     if num_classes is None:

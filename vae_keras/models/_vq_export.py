@@ -57,11 +57,11 @@ def _sample_function(model, decode_fn):
     def draw(num_samples, labels):
         tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
         step = counter.assign_add(1)
-        features = prior.features(labels, num_samples)
         flat = tf.zeros(tf.stack([num_samples, height * width]), tf.int32)
         for position in range(height * width):
-            grid = tf.one_hot(tf.reshape(flat, (-1, height, width)), prior.num_embeddings)
-            logits = tf.cast(prior.pixelcnn([grid, features]), tf.float32)
+            grid = tf.reshape(flat, (-1, height, width))
+            # Any grid prior: its call gives every position's logits given the codes before.
+            logits = tf.cast(prior(grid if labels is None else (grid, labels)), tf.float32)
             row, col = divmod(position, width)
             key = tf.stack([tf.constant(seed, tf.int64), step * 4096 + position])
             code = tf.random.stateless_categorical(logits[:, row, col], 1, key, dtype=tf.int32)

@@ -78,6 +78,11 @@ class AE(ReconstructionModel):
         corruption_level: float = 0.25,
         **kwargs,
     ):
+        if "prior" in kwargs:
+            raise ValueError(
+                f"AE has no prior: its code is deterministic (no KL). Received: "
+                f"prior={kwargs['prior']!r}; use VAE(..., prior=...)."
+            )
         gaussian_variance = check_likelihood(likelihood, decoder_outputs, gaussian_variance)
         corruption_level = check_corruption(corruption, corruption_level)
         input_shape, latent_dim = check_pair(
@@ -98,6 +103,7 @@ class AE(ReconstructionModel):
             corruption_level=corruption_level,
             seed=seed,
         )
+        self._init_prior()  # N(0, I): what `sample` decodes (no KL pulls the codes to it)
         self._init_trackers()
         self.built = True
 

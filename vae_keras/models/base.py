@@ -443,6 +443,18 @@ class LatentModel(keras.Model):
 
         return SingleCodeScorer(self)
 
+    def prior_codes(self, eps, seed=None):
+        """Codes from the model's prior over its latent vector given standard normal noise
+        `eps` `(n, latent_dim)` (NumPy). Here `N(0, I)`: `eps` itself; models with a
+        `priors.Prior` draw from it (`ReconstructionModel.prior_codes`)."""
+        return np.asarray(eps, "float32")
+
+    def prior_quantiles(self, q, dim):
+        """Quantiles `q` of the prior's marginal along latent dimension `dim` (here N(0, 1))."""
+        from scipy.stats import norm
+
+        return norm.ppf(np.asarray(q, "float64"))
+
     def serving_functions(self) -> "_serving.ServingFunctions":
         """What `vae_keras.export.export_saved_model` serves: the endpoints as
         `keras.ops` functions with their input specs, and the `sample` builder.

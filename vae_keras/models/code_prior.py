@@ -15,15 +15,16 @@ import keras
 import numpy as np
 from keras import ops
 
+from vae_keras.models._grid_prior import GridPrior
 from vae_keras.networks._common import check_positive_int, check_shape
 from vae_keras.networks.autoregressive import PixelCNN
 from vae_keras.networks.cached_pixelcnn import CachedPixelCNN
 
-SAMPLERS = ("cached", "banded")
+SAMPLERS = ("cached", "banded", "full")
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
-class CodePrior(keras.Model):
+class CodePrior(GridPrior, keras.Model):
     """`p(indices) = prod_i p(k_i | k_<i [, label])` over a `(height, width)` code grid.
 
     Train it with `VQVAE.fit_prior` (or `compile()` then `fit(indices, indices)`,
@@ -89,14 +90,7 @@ class CodePrior(keras.Model):
             **self.pixelcnn_config,
         )
         # === State: what the prior was fitted on ===
-        state = {"trainable": False, "autocast": False, "dtype": "float32"}
-        self.fitted_codebook = self.add_weight(
-            shape=(self.num_embeddings, self.embedding_dim),
-            initializer="zeros",
-            name="fitted_codebook",
-            **state,
-        )
-        self.fitted = self.add_weight(shape=(), initializer="zeros", name="fitted", **state)
+        self._init_fingerprint()
         self.built = True
 
     # === Network ===
@@ -153,6 +147,8 @@ class CodePrior(keras.Model):
 
     # === Sampling (sequential over positions) ===
 
+    samplers = SAMPLERS
+
     def sample(
         self,
         num_samples: int,
@@ -160,16 +156,16 @@ class CodePrior(keras.Model):
         seed=None,
         temperature: float = 1.0,
         sampler: str = "cached",
+        top_k: int | None = None,
     ):
         """Draws `(num_samples, height, width)` int32 grids, one position at a time.
 
-        `temperature` divides the logits. `sampler="cached"` (the default)
-        computes each layer at the new position only (`networks.CachedPixelCNN`);
-        `"banded"` reruns the PixelCNN on the rows a position can see. Both
-        draw the same grids for a seed.
+        `temperature` divides the logits; `top_k` keeps the k likeliest codes.
+        `sampler="cached"` (the default) computes each layer at the new position
+        only (`networks.CachedPixelCNN`); `"banded"` (or `"full"`) reruns the
+        PixelCNN on the rows a position can see. Both draw the same grids for a seed.
         """
-        if sampler not in SAMPLERS:
-            raise ValueError(f"`sampler` must be one of {SAMPLERS}. Received: sampler={sampler!r}")
+        self.check_sampling(sampler, top_k)
         height, width = self.grid_shape
         indices = np.zeros((num_samples, height, width), "int32")
         generator = keras.random.SeedGenerator(seed)
@@ -187,31 +183,10 @@ class CodePrior(keras.Model):
                         indices[:, top : i + 1], self.num_embeddings, dtype="float32"
                     )
                     logits = self.pixelcnn([grid, features[:, top : i + 1]])[:, i - top, j]
-                step = ops.cast(logits, "float32") / temperature
-                draw = keras.random.categorical(step, 1, seed=generator, dtype="int32")
-                indices[:, i, j] = ops.convert_to_numpy(draw)[:, 0]
+                indices[:, i, j] = self.draw_codes(logits, generator, temperature, top_k)
                 if cached is not None:
                     cached.write(i, j, eye[indices[:, i, j]])
         return indices
-
-    # === Fingerprint ===
-
-    def remember_codebook(self, codebook):
-        # A copy (on JAX two variables must not share one buffer).
-        self.fitted_codebook.assign(ops.copy(ops.cast(ops.convert_to_tensor(codebook), "float32")))
-        self.fitted.assign(1.0)
-
-    def is_fitted(self) -> bool:
-        return bool(ops.convert_to_numpy(self.fitted) > 0)
-
-    def matches_codebook(self, codebook, tolerance: float = 1e-4) -> bool:
-        """Whether `codebook` is (within `tolerance`, relative) the one it was fitted on."""
-        fitted = np.asarray(ops.convert_to_numpy(self.fitted_codebook), "float64")
-        codebook = np.asarray(ops.convert_to_numpy(codebook), "float64")
-        if fitted.shape != codebook.shape:
-            return False
-        scale = max(float(np.abs(codebook).max()), 1e-12)
-        return float(np.abs(fitted - codebook).max()) <= tolerance * scale
 
     # === Config ===
 

@@ -31,8 +31,10 @@ class ConditionalVAE(VAE):
     The one-hot label is a second input of both networks (build them with
     `conditional_encoder` and `conditional_decoder`: dense networks
     concatenate it to the flattened image, conv encoders broadcast it to
-    extra constant channels). The prior stays N(0, I), so `z` is free to
-    carry what the label does not: style, for digits. Everything else
+    extra constant channels). The prior `model.prior` does not depend on the
+    label (N(0, I) by default, or `prior="mixture"`; not the VampPrior, whose
+    posteriors would need labels), so `z` is free to carry what the label
+    does not: style, for digits. Everything else
     (loss, metrics, `beta`, free bits, likelihoods, corruption) is `VAE`'s.
 
     Data convention: the model's input is the pair `(x, labels)`; labels
@@ -189,6 +191,9 @@ class ConditionalVAE(VAE):
             labels = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
         return data, ops.cast(labels, "float32")
 
+    def prior_encoder(self):
+        return None  # the encoder reads labels too: no VampPrior (`priors.VampPrior.attach`)
+
     def _encoder_inputs(self, data, condition):
         return [data, condition]
 
@@ -266,7 +271,7 @@ class ConditionalVAE(VAE):
     def sample(
         self, num_samples: int, seed: int | None = None, batch_size: int = 256, *, labels=None
     ):
-        """Decodes N(0, I) draws under `labels`, as NumPy.
+        """Decodes draws from `model.prior` under `labels`, as NumPy.
 
         `labels`: one integer for all samples, one label per sample, or
         `None` to cycle through the classes (`i % num_classes`).

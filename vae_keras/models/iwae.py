@@ -29,7 +29,8 @@ class IWAE(VAE):
     - `loss`: the negative IWAE bound above, in nats per example.
     - `reconstruction_loss`: `-log p(x | z_i)` averaged over the `k`
       samples and the batch (the VAE's one-sample term, averaged).
-    - `kl_loss`: the closed-form `KL(q(z | x) || N(0, I))`, a diagnostic.
+    - `kl_loss`: `KL(q(z | x) || p(z))` to `model.prior` (closed-form for the
+      default `N(0, I)`, else at the first sample), a diagnostic.
     So `loss <= reconstruction_loss + kl_loss` in expectation, and the gap
     is what the extra samples buy.
 
@@ -69,9 +70,8 @@ class IWAE(VAE):
         super().__init__(encoder, decoder, **kwargs)
         self.num_samples = num_samples
 
-    def log_weights(self, x, y=None, training=False):
-        """Returns `(log_w, log_px, z_mean, z_log_var)`; `log_w` and `log_px`
-        (the log-likelihood terms) are shaped `(num_samples, batch)`."""
+    def _weights_and_codes(self, x, y=None, training=False):
+        """`log_weights`' four values and the codes, `(num_samples * batch, latent)`."""
         target, condition, z_mean, z_log_var = self.encode_pass(x, y, training=training)
         k = self.num_samples
         # Sample-major repetition: row i * batch + b is sample i of example b.
@@ -79,20 +79,27 @@ class IWAE(VAE):
         log_var_k = ops.tile(z_log_var, (k, 1))
         z = self.sampler([mean_k, log_var_k])
         log_px = self.log_prob_given_codes(target, z, condition, training=training, num_samples=k)
-        log_prior_ratio = losses.standard_normal_log_prob(z) - losses.diagonal_normal_log_prob(
+        log_prior_ratio = self.prior.log_prob(z) - losses.diagonal_normal_log_prob(
             z, mean_k, log_var_k
         )
         log_w = self._reconstruction_weight * log_px + self._beta * log_prior_ratio
-        return ops.reshape(log_w, (k, -1)), ops.reshape(log_px, (k, -1)), z_mean, z_log_var
+        log_w, log_px = ops.reshape(log_w, (k, -1)), ops.reshape(log_px, (k, -1))
+        return log_w, log_px, z_mean, z_log_var, z
+
+    def log_weights(self, x, y=None, training=False):
+        """Returns `(log_w, log_px, z_mean, z_log_var)`; `log_w` and `log_px`
+        (the log-likelihood terms) are shaped `(num_samples, batch)`."""
+        return self._weights_and_codes(x, y, training=training)[:4]
 
     def compute_losses(self, x, y=None, training=False):
         """The negative IWAE bound, and the VAE's two terms for comparison."""
-        log_w, log_px, z_mean, z_log_var = self.log_weights(x, y, training=training)
+        log_w, log_px, z_mean, z_log_var, z = self._weights_and_codes(x, y, training=training)
         bound = ops.logsumexp(log_w, axis=0) - math.log(self.num_samples)
         results = {
             "loss": -ops.mean(bound),
             "reconstruction_loss": -ops.mean(log_px),
-            "kl_loss": ops.mean(losses.kl_divergence(z_mean, z_log_var)),
+            # KL to the prior: closed-form, or sampled at each example's first code.
+            "kl_loss": ops.mean(self.prior.kl(z_mean, z_log_var, z[: ops.shape(z_mean)[0]])),
         }
         return self.with_bits_per_dim(results, results["loss"])  # of the IWAE bound
 

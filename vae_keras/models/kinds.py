@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import keras
 
-from vae_keras import likelihoods
+from vae_keras import likelihoods, priors
 from vae_keras.networks import families
 
 # `pixelvae` on binary data: decoder features per pixel, and free bits (nats per latent
@@ -50,7 +50,9 @@ class ModelKind:
     and `network` must be `"auto"`); `networks`: the families it supports (None: all);
     `likelihoods`: the likelihood names it supports (None: all); `images_only`: needs
     `(height, width, channels)` data; `latent_dim`: what `latent_dim` means (None: not used,
-    the model has its own latents); `needs_labels`: trains on `(x, labels)`.
+    the model has its own latents); `needs_labels`: trains on `(x, labels)`; `priors`: the
+    `vae_keras.priors` names its `prior=` takes (empty: none; the recipe's PixelVAE trains
+    with free bits, which need a factorising prior).
     """
 
     name: str
@@ -62,6 +64,7 @@ class ModelKind:
     images_only: bool = True
     latent_dim: str | None = "the size of z"
     needs_labels: bool = False
+    priors: tuple[str, ...] = ()
 
 
 def _output_channels(likelihood, shape):
@@ -70,16 +73,18 @@ def _output_channels(likelihood, shape):
     return None if channels == shape[-1] else channels
 
 
-def _vae(network, likelihood, shape, latent_dim, beta, seed, **options):
+def _vae(network, likelihood, shape, latent_dim, beta, seed, prior=None, **options):
     from vae_keras.models.vae import VAE
 
     encoder, decoder = families.get(network).networks(
         shape, latent_dim, output_channels=_output_channels(likelihood, shape), **options
     )
-    return VAE(encoder, decoder, beta=beta, likelihood=likelihood, seed=seed)
+    return VAE(encoder, decoder, beta=beta, likelihood=likelihood, seed=seed, prior=prior)
 
 
-def _conditional(network, likelihood, shape, latent_dim, beta, seed, num_classes=10, **options):
+def _conditional(
+    network, likelihood, shape, latent_dim, beta, seed, num_classes=10, prior=None, **options
+):
     from vae_keras.models.conditional import ConditionalVAE
     from vae_keras.models.conditional_networks import conditional_decoder, conditional_encoder
 
@@ -94,6 +99,7 @@ def _conditional(network, likelihood, shape, latent_dim, beta, seed, num_classes
         beta=beta,
         likelihood=likelihood,
         seed=seed,
+        prior=prior,
     )
 
 
@@ -108,6 +114,7 @@ def _pixel_vae(
     free_bits=None,
     mixtures=COLOUR_MIXTURES,
     widths=COLOUR_WIDTHS,
+    prior=None,
 ):
     """Binary data: a conv encoder, a dense decoder to `features` maps per pixel and a
     PixelCNN; 8-bit data: residual networks and a PixelCNN with `mixtures` logistics."""
@@ -123,6 +130,7 @@ def _pixel_vae(
             beta=beta,
             free_bits=PIXEL_FREE_BITS if free_bits is None else free_bits,
             seed=seed,
+            prior=prior,
         )
     mixture = likelihoods.DiscretizedLogistic(num_mixtures=mixtures)
     features = COLOUR_PIXEL_FEATURES if features is None else features
@@ -142,6 +150,7 @@ def _pixel_vae(
         beta=beta,
         free_bits=COLOUR_FREE_BITS if free_bits is None else free_bits,
         seed=seed,
+        prior=prior,
     )
 
 
@@ -173,7 +182,7 @@ def _hierarchical(network, likelihood, shape, latent_dim, beta, seed, **options)
 KINDS = {
     kind.name: kind
     for kind in (
-        ModelKind("vae", _vae, "VAE", takes_network=True, images_only=False),
+        ModelKind("vae", _vae, "VAE", takes_network=True, images_only=False, priors=priors.NAMES),
         ModelKind(
             "conditional",
             _conditional,
@@ -182,12 +191,14 @@ KINDS = {
             networks=("dense", "conv"),
             images_only=False,
             needs_labels=True,
+            priors=("standard_normal", "mixture"),  # a VampPrior's encoder would need labels
         ),
         ModelKind(
             "pixelvae",
             _pixel_vae,
             "PixelVAE",
             likelihoods=("bernoulli", "discretized_logistic"),
+            priors=("standard_normal",),  # the recipe trains with free bits
         ),
         ModelKind("vqvae", _vq_vae, "VQVAE", latent_dim="the size of each code vector"),
         ModelKind("hierarchical", _hierarchical, "HierarchicalVAE", latent_dim=None),
@@ -211,7 +222,14 @@ def _accepts(kind, likelihood) -> bool:
     return isinstance(likelihoods.get(likelihood), accepted)
 
 
-def check(kind, *, network=None, likelihood=None, shape=None, latent_dim=None) -> ModelKind:
+def _accepts_prior(kind, prior) -> bool:
+    accepted = tuple(type(priors.get(name)) for name in kind.priors)
+    return bool(accepted) and isinstance(priors.get(prior), accepted)
+
+
+def check(
+    kind, *, network=None, likelihood=None, shape=None, latent_dim=None, prior=None
+) -> ModelKind:
     """Raises a `ValueError` naming the value and the fix where `kind` cannot take these
     settings (each one may be left None: unknown yet); returns the kind."""
     kind = get(kind)
@@ -237,6 +255,9 @@ def check(kind, *, network=None, likelihood=None, shape=None, latent_dim=None) -
             f"Model kind {kind.name!r} models images (height, width, channels). "
             f"Received: shape={tuple(shape)}"
         )
+    if prior is not None and not _accepts_prior(kind, prior):
+        takes = " or ".join(map(repr, kind.priors)) if kind.priors else "no prior"
+        raise ValueError(f"Model kind {kind.name!r} takes {takes}. Received: prior={prior!r}")
     if latent_dim is not None and kind.latent_dim is None:
         raise ValueError(
             f"Model kind {kind.name!r} has its own latent groups; latent_dim is not used. "
@@ -254,6 +275,7 @@ def build_model(
     latent_dim: int | None = None,
     beta: float = 1.0,
     seed: int | None = None,
+    prior=None,
     **options,
 ) -> keras.Model:
     """The uncompiled model of `kind` for data shaped `shape`.
@@ -269,6 +291,8 @@ def build_model(
             of each code vector (`vqvae`); None for `hierarchical`.
         beta: Weight of the KL term (kinds with one KL term).
         seed: Seed of the model's random draws.
+        prior: The prior `p(z)` (`vae_keras.priors`: name, config or instance) for the
+            kinds that take one (`get(kind).priors`); None: the kind's default.
         **options: The kind's own options, e.g. `widths=` for residual networks, `num_classes=`
             (`conditional`), `num_codes=` (`vqvae`), `features=`/`free_bits=` (`pixelvae`).
 
@@ -276,7 +300,14 @@ def build_model(
         The model, uncompiled.
     """
     shape = tuple(shape)
-    kind = check(kind, network=network, likelihood=likelihood, shape=shape, latent_dim=latent_dim)
+    kind = check(
+        kind,
+        network=network,
+        likelihood=likelihood,
+        shape=shape,
+        latent_dim=latent_dim,
+        prior=prior,
+    )
     if kind.takes_network:
         network = families.resolve(network, shape)
         if kind.networks is not None and network not in kind.networks:
@@ -285,4 +316,6 @@ def build_model(
         raise ValueError(
             f"Model kind {kind.name!r} needs latent_dim ({kind.latent_dim}). Received: None"
         )
+    if prior is not None:
+        options["prior"] = prior
     return kind.build(network, likelihood, shape, latent_dim, beta, seed, **options)

@@ -17,7 +17,7 @@ def _log_density_matrix(z, z_mean, z_log_var):
     return losses.gaussian_log_density(z, mean, log_var)
 
 
-def decompose_kl(z, z_mean, z_log_var, dataset_size):
+def decompose_kl(z, z_mean, z_log_var, dataset_size, log_prior=losses.standard_normal_log_prob):
     """The three terms of the aggregate KL, by minibatch-weighted sampling.
 
     With `log q(z) ~ logsumexp_j log q(z | x_j) - log(N * M)` over the `M`
@@ -28,7 +28,7 @@ def decompose_kl(z, z_mean, z_log_var, dataset_size):
         dimension_wise_kl  = E[sum_d log q(z_d) - log p(z)]
 
     (sums to `E[log q(z | x) - log p(z)]`, the one-sample KL). Returns the
-    three batch means.
+    three batch means. `log_prior(z)` is `log p(z)` per example (a factorising prior).
     """
     matrix = _log_density_matrix(z, z_mean, z_log_var)
     batch = ops.cast(ops.shape(z)[0], "float32")
@@ -36,7 +36,7 @@ def decompose_kl(z, z_mean, z_log_var, dataset_size):
     log_q_given_x = ops.sum(ops.diagonal(matrix, axis1=0, axis2=1), axis=0)
     log_q = ops.logsumexp(ops.sum(matrix, axis=2), axis=1) - log_norm
     log_q_product = ops.sum(ops.logsumexp(matrix, axis=1) - log_norm, axis=1)
-    log_p = losses.standard_normal_log_prob(z)
+    log_p = log_prior(z)
     return (
         ops.mean(log_q_given_x - log_q),
         ops.mean(log_q - log_q_product),
@@ -116,6 +116,11 @@ class BetaTCVAE(VAE):
         if dataset_size is not None:
             dataset_size = check_positive_int(dataset_size, "dataset_size")
         super().__init__(encoder, decoder, beta=beta, **kwargs)
+        if not self.prior.factorises:
+            raise ValueError(
+                f"β-TCVAE's dimension-wise KL needs a prior that factorises over latent "
+                f"dimensions. Received: prior={self.prior!r}; use prior='standard_normal'."
+            )
         self.alpha = alpha
         self.gamma = gamma
         self._dataset_size = keras.Variable(
@@ -149,7 +154,9 @@ class BetaTCVAE(VAE):
 
     def regularizer(self, elbo, training=False):
         """The KL's decomposition, weighted: `alpha * MI + beta * TC + gamma * dim-wise KL`."""
-        mi, tc, dim_kl = decompose_kl(elbo.z, elbo.z_mean, elbo.z_log_var, self._dataset_size)
+        mi, tc, dim_kl = decompose_kl(
+            elbo.z, elbo.z_mean, elbo.z_log_var, self._dataset_size, self.prior.log_prob
+        )
         penalty = self.alpha * mi + self._beta * tc + self.gamma * dim_kl
         return penalty, {
             "mutual_information": mi,

@@ -6,7 +6,7 @@ from typing import NamedTuple
 import keras
 from keras import ops
 
-from vae_keras import losses
+from vae_keras import priors
 from vae_keras.layers import Sampling
 from vae_keras.models._corruption import check_corruption
 from vae_keras.models._reconstruction import (  # noqa: F401  (re-exported names)
@@ -43,7 +43,7 @@ class VAE(ReconstructionModel):
 
     where `reconstruction_loss = -log p(x | z)` summed over pixels for one
     sample `z = z_mean + exp(0.5 * z_log_var) * eps` (the `Sampling` layer),
-    and `kl_loss = KL(q(z | x) || N(0, I))`. `fit` and `evaluate` report
+    and `kl_loss = KL(q(z | x) || p(z))` (closed-form for the default `N(0, I)`). `fit` and `evaluate` report
     `loss`, `reconstruction_loss` and `kl_loss` (and `val_*`).
 
     Likelihoods:
@@ -107,6 +107,9 @@ class VAE(ReconstructionModel):
         corruption: `None`, `"gaussian"` or `"mask"` (denoising).
         corruption_level: Noise standard deviation (`"gaussian"`) or
             masking probability (`"mask"`, < 1).
+        prior: The prior `p(z)`: None or `"standard_normal"` (`N(0, I)`, the
+            default), `"vampprior"`, `"mixture"`, or a `vae_keras.priors.Prior`
+            (e.g. `priors.VampPrior(num_components=50)`); kept in `model.prior`.
 
     Example:
 
@@ -139,6 +142,7 @@ class VAE(ReconstructionModel):
         free_bits: float = 0.0,
         corruption: str | None = None,
         corruption_level: float = 0.25,
+        prior=None,
         **kwargs,
     ):
         gaussian_variance = check_likelihood(likelihood, decoder_outputs, gaussian_variance)
@@ -168,6 +172,13 @@ class VAE(ReconstructionModel):
             corruption_level=corruption_level,
             seed=seed,
         )
+        self._init_prior(prior)
+        if free_bits and not self.prior.factorises:
+            raise ValueError(
+                f"Free bits clamp the KL per latent dimension, which {self.prior!r} does not "
+                f"factorise into. Received: free_bits={free_bits!r}; use free_bits=0 or "
+                "prior='standard_normal'."
+            )
         # Variables, not floats: a traced train step reads their current value.
         self._beta = keras.Variable(beta, trainable=False, dtype="float32", name="beta")
         self._reconstruction_weight = keras.Variable(
@@ -222,13 +233,15 @@ class VAE(ReconstructionModel):
 
     # === Loss math (shared by every backend's train_step and test_step) ===
 
-    def kl_terms(self, z_mean, z_log_var):
-        """Returns `(kl_loss, kl_penalty)`: the batch-mean KL, and the term the
-        loss weights by `beta` (the same, or the free-bits clamp of it)."""
+    def kl_terms(self, z_mean, z_log_var, z=None):
+        """Returns `(kl_loss, kl_penalty)`: the batch-mean KL to `model.prior`, and the term
+        the loss weights by `beta` (the same, or the free-bits clamp of it). The KL is the
+        prior's closed form when it has one, else the single-sample `log q(z|x) - log p(z)`
+        at the code `z`."""
         if not self.free_bits:
-            kl_loss = ops.mean(losses.kl_divergence(z_mean, z_log_var))
+            kl_loss = ops.mean(self.prior.kl(z_mean, z_log_var, z))
             return kl_loss, kl_loss
-        per_dimension = ops.mean(losses.kl_divergence_per_dimension(z_mean, z_log_var), axis=0)
+        per_dimension = ops.mean(self.prior.kl_per_dimension(z_mean, z_log_var), axis=0)
         return ops.sum(per_dimension), ops.sum(ops.maximum(per_dimension, self.free_bits))
 
     def encode_pass(self, x, y=None, training=False):
@@ -248,7 +261,7 @@ class VAE(ReconstructionModel):
         target, condition, z_mean, z_log_var = self.encode_pass(x, y, training=training)
         z = self.sampler([z_mean, z_log_var])
         reconstruction_loss = ops.mean(self.codes_nll(target, z, condition, training=training))
-        kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var)
+        kl_loss, kl_penalty = self.kl_terms(z_mean, z_log_var, z)
         return ElboPass(z_mean, z_log_var, z, reconstruction_loss, kl_loss, kl_penalty)
 
     def regularizer(self, elbo: "ElboPass", training=False):
@@ -274,6 +287,13 @@ class VAE(ReconstructionModel):
         # The negative ELBO, whatever the objective weighs.
         return self.with_bits_per_dim(results, elbo.reconstruction_loss + elbo.kl_loss)
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`LatentModel.fit`; first shows the data to the prior (`prior.adapt`: a VampPrior's
+        pseudo-inputs start as the first examples)."""
+        if x is not None:
+            self.prior.adapt(x)
+        return super().fit(x, y, *args, **kwargs)
+
     # === Config ===
 
     def get_config(self):
@@ -285,6 +305,7 @@ class VAE(ReconstructionModel):
             "reconstruction_weight": self._initial_reconstruction_weight,
             **self._reconstruction_config(),
             "free_bits": self.free_bits,
+            "prior": priors.serialize(self.prior),
         }
 
     @classmethod

@@ -7,15 +7,15 @@ import numpy as np
 from keras import ops
 
 from vae_keras.layers import Quantizer
+from vae_keras.models._grid_prior import GridPrior
 from vae_keras.models._reconstruction import (
     ReconstructionModel,
     check_likelihood,
     output_channels_of,
 )
 from vae_keras.models._vq_export import vq_serving
-from vae_keras.models._vq_prior import PriorMethods, check_prior
+from vae_keras.models._vq_prior import PriorMethods, check_prior, get_prior
 from vae_keras.models.capabilities import require
-from vae_keras.models.code_prior import CodePrior
 from vae_keras.validation import check_positive_int
 
 
@@ -108,7 +108,10 @@ class VQVAE(PriorMethods, ReconstructionModel):
             `GumbelQuantizer(K, D)` or `FiniteScalarQuantizer(levels)`.
         likelihood: As for `VAE`: `"bernoulli"`, `"gaussian"`,
             `"discretized_logistic"` or a `likelihoods.Likelihood`.
-        prior: A `CodePrior` for the grid, or `None` for the default one.
+        prior: The prior over codes: `"pixelcnn"` (or `None`, the default: a
+            `CodePrior`), `"transformer"` (a `TransformerPrior`: with `num_classes`
+            class-conditional, else it reads the shapes captions, `fit_prior(x,
+            captions=...)`, `sample(n, captions=...)`), or a prior object for the grid.
         num_classes: Classes of the default prior's condition (`None`: unconditional).
         seed: Integer seed of `sample` (and of nothing else: training is deterministic).
         decoder_outputs, gaussian_variance: As for `VAE`.
@@ -143,7 +146,7 @@ class VQVAE(PriorMethods, ReconstructionModel):
         decoder: keras.Model,
         quantizer: Quantizer,
         likelihood: str = "bernoulli",
-        prior: CodePrior | None = None,
+        prior: str | GridPrior | None = None,
         num_classes: int | None = None,
         seed: int | None = None,
         decoder_outputs: str = "auto",
@@ -155,10 +158,7 @@ class VQVAE(PriorMethods, ReconstructionModel):
         input_shape, grid = _check_vq_networks(encoder, decoder, quantizer, output_channels)
         if num_classes is not None:
             check_positive_int(num_classes, "num_classes")
-        if prior is None:
-            prior = CodePrior(
-                grid[:2], quantizer.num_embeddings, quantizer.embedding_dim, num_classes
-            )
+        prior = get_prior(prior, grid, quantizer, num_classes)
         check_prior(prior, grid, quantizer, num_classes)
         super().__init__(**kwargs)
 

@@ -8,10 +8,12 @@ from vae_keras.networks.dense import dense_decoder, dense_encoder
 from vae_keras.networks.grid import vq_decoder, vq_encoder
 from vae_keras.networks.output_conv import TapConv2DTranspose
 from vae_keras.networks.residual import residual_decoder, residual_encoder
+from vae_keras.networks.transformer import CausalTransformer
 from vae_keras.networks.upsampling import DepthToSpace, ShuffledConv2DTranspose
 
 __all__ = [
     "CachedPixelCNN",
+    "CausalTransformer",
     "DepthToSpace",
     "MaskedConv2D",
     "PixelCNN",

@@ -32,14 +32,20 @@ def _single_code(model, x, name):
 
 
 def manifold_grid(
-    n: int = 20, latent_dim: int = 2, dims=(0, 1), quantiles=(0.05, 0.95), center=None
+    n: int = 20,
+    latent_dim: int = 2,
+    dims=(0, 1),
+    quantiles=(0.05, 0.95),
+    center=None,
+    ppf=None,
 ):
     """Latent codes of the 2-D manifold picture (Kingma & Welling 2014, Fig. 4).
 
     Evenly spaced quantiles `q = np.linspace(quantiles[0], quantiles[1], n)`
     are mapped through the inverse Gaussian CDF, `v = scipy.stats.norm.ppf(q)`,
     so the grid covers the prior N(0, 1) with equal probability mass per
-    cell. Other dimensions are held at `center` (default 0).
+    cell. Other dimensions are held at `center` (default 0). `ppf(q, dim)`
+    replaces the inverse CDF by a model's prior marginal (`model.prior_quantiles`).
 
     Returns:
         `(n * n, latent_dim)` float32 codes in row-major picture order: code
@@ -64,15 +70,17 @@ def manifold_grid(
         raise ValueError(
             f"`quantiles` must satisfy 0 < low < high < 1. Received: quantiles={quantiles!r}"
         )
-    values = norm.ppf(np.linspace(low, high, n))
+    levels = np.linspace(low, high, n)
+    ppf = ppf or (lambda q, dim: norm.ppf(q))
+    x_values, y_values = (np.asarray(ppf(levels, d), "float64") for d in dims)
     base = np.zeros(latent_dim) if center is None else np.asarray(center, "float64").reshape(-1)
     if base.shape != (latent_dim,):
         raise ValueError(
             f"`center` must have latent_dim={latent_dim} entries. Received shape {base.shape}."
         )
     z = np.tile(base, (n, n, 1))
-    z[:, :, dims[0]] = values[None, :]
-    z[:, :, dims[1]] = values[::-1, None]
+    z[:, :, dims[0]] = x_values[None, :]
+    z[:, :, dims[1]] = y_values[::-1, None]
     return z.reshape(n * n, latent_dim).astype("float32")
 
 
@@ -86,21 +94,26 @@ def latent_manifold(
     dpi: int = 100,
     path=None,
 ):
-    """Decodes an `n x n` grid of latent codes spread by the inverse Gaussian CDF.
+    """Decodes an `n x n` grid of latent codes spread by the prior's inverse CDF.
 
     The picture of Kingma & Welling (2014), Fig. 4: see `manifold_grid` for
     the codes. Tiles touch (no padding) so a smooth manifold reads as one
     image; the axes are labelled with the `z` values.
 
     Args:
-        model: A model with `decode` and `latent_dim >= 2` (e.g. `VAE`).
+        model: A model with `decode`, `latent_dim >= 2` and `prior_quantiles` (every
+            `LatentModel`, e.g. `VAE`).
         n: Tiles per side.
         dims: The two latent dimensions that vary (x axis, y axis).
         quantiles: Lowest and highest prior quantile on each axis.
-        center: Values of the other dimensions (default 0).
+        center: Values of the other dimensions (default: the prior's medians, 0 for
+            N(0, I)).
         scale: Screen pixels per image pixel (None: automatic, small images upscaled).
         dpi: Figure resolution.
         path: When given, the figure is also saved there (atomically).
+
+    The quantiles are the model's prior marginals (`model.prior_quantiles`:
+    `norm.ppf` for N(0, I), the mixture's CDF inverted for the learned priors).
 
     Returns:
         A `matplotlib.figure.Figure`.
@@ -111,17 +124,20 @@ def latent_manifold(
             f"The manifold picture needs latent_dim >= 2. Received a model with "
             f"latent_dim={latent_dim}; use `latent_traversals` instead."
         )
-    z = manifold_grid(n, latent_dim, dims, quantiles, center)
+    if center is None:  # the prior's medians (0 for N(0, I))
+        center = [float(model.prior_quantiles(0.5, d)) for d in range(latent_dim)]
+    z = manifold_grid(n, latent_dim, dims, quantiles, center, ppf=model.prior_quantiles)
     images = _decode(model, z)
     grid = image_grid(images, ncols=n, padding=0)
     h, w = images.shape[1:3]
     fig, ax = grid_figure(grid, scale=scale, dpi=dpi, left_px=56, top_px=12, bottom_px=44)
     values = z.reshape(n, n, latent_dim)[0, :, dims[0]]
+    y_values = z.reshape(n, n, latent_dim)[::-1, 0, dims[1]]  # bottom row first
     ticks = np.unique(np.round(np.linspace(0, n - 1, min(n, 9))).astype(int))
     ax.set_xticks([j * w + w / 2 - 0.5 for j in ticks])
     ax.set_xticklabels([f"{values[j]:.2f}" for j in ticks], fontsize="x-small")
     ax.set_yticks([i * h + h / 2 - 0.5 for i in ticks])
-    ax.set_yticklabels([f"{values[n - 1 - i]:.2f}" for i in ticks], fontsize="x-small")
+    ax.set_yticklabels([f"{y_values[n - 1 - i]:.2f}" for i in ticks], fontsize="x-small")
     ax.set_xlabel(f"z[{dims[0]}]", fontsize="small")
     ax.set_ylabel(f"z[{dims[1]}]", fontsize="small")
     return finish(fig, path)
