@@ -149,7 +149,8 @@ def _set_logits(quantizer, kernel, bias):
 
 
 def test_gumbel_is_the_hard_argmax_at_inference_and_its_kl_is_that_to_uniform():
-    quantizer = GumbelQuantizer(8, 3, seed=0)
+    # diversity_weight=0: vq_loss is the per-position KL alone (the diversity term has its test).
+    quantizer = GumbelQuantizer(8, 3, diversity_weight=0.0, seed=0)
     z = np.random.default_rng(0).normal(size=(4, 2, 2, 3)).astype("float32")
     out = quantizer.quantize_vectors(z, training=False)
     logits = numpy(quantizer.logits(z))
@@ -168,9 +169,26 @@ def test_gumbel_is_the_hard_argmax_at_inference_and_its_kl_is_that_to_uniform():
     kl = float((q * np.log(q * 8)).sum())
     out = quantizer.quantize_vectors(z)
     assert abs(float(out["vq_loss"]) - 4 * kl) < 1e-4
-    weighted = GumbelQuantizer(8, 3, kl_weight=0.5, seed=0)
+    weighted = GumbelQuantizer(8, 3, kl_weight=0.5, diversity_weight=0.0, seed=0)
     _set_logits(weighted, np.zeros((3, 8)), bias)
     assert abs(float(weighted.quantize_vectors(z)["vq_loss"]) - 2 * kl) < 1e-4
+
+
+def test_gumbel_diversity_loss_is_the_kl_of_the_batch_average_code_to_uniform():
+    # 4 codes read from one-hot inputs: kernel 50*I makes each position's posterior (nearly)
+    # the one-hot of its input's channel.
+    quantizer = GumbelQuantizer(4, 4, kl_weight=0.0, diversity_weight=1.0, seed=0)
+    _set_logits(quantizer, 50 * np.eye(4), np.zeros(4))
+    spread = np.eye(4, dtype="float32").reshape(1, 2, 2, 4)  # 4 positions, 4 different codes
+    same = np.tile(np.eye(4, dtype="float32")[:1], (1, 4, 1)).reshape(1, 2, 2, 4)
+    out = quantizer.quantize_vectors(spread)
+    # Each posterior is certain (per-position KL log 4) but the batch covers all codes.
+    assert abs(float(out["kl_loss"]) - 4 * np.log(4)) < 1e-3
+    assert abs(float(out["diversity_loss"])) < 1e-3 and abs(float(out["vq_loss"])) < 1e-3
+    # Every position on code 0: the average is one-hot, KL log 4, times the 4 positions.
+    out = quantizer.quantize_vectors(same)
+    assert abs(float(out["diversity_loss"]) - 4 * np.log(4)) < 1e-3
+    assert abs(float(out["vq_loss"]) - 4 * np.log(4)) < 1e-3
 
 
 @pytest.mark.backend

@@ -23,6 +23,11 @@ from vae_keras.quantizer_base import (
 )
 
 
+def _positions(inputs):
+    """Code positions per example (static)."""
+    return math.prod(int(n) for n in inputs.shape[1:-1])
+
+
 @keras.saving.register_keras_serializable(package="vae_keras")
 class GumbelQuantizer(Quantizer):
     """Relaxed categorical codes (Gumbel-softmax), DALL-E's dVAE bottleneck.
@@ -78,6 +83,7 @@ class GumbelQuantizer(Quantizer):
         embedding_dim: int,
         temperature: float = 1.0,
         kl_weight: float = 1.0,
+        diversity_weight: float = 1.0,
         straight_through: bool = False,
         seed: int | None = None,
         **kwargs,
@@ -100,6 +106,9 @@ class GumbelQuantizer(Quantizer):
             )
         self.initial_temperature = temperature
         self.kl_weight = _check_float(kl_weight, "kl_weight", 0.0, float("inf"))
+        self.diversity_weight = _check_float(
+            diversity_weight, "diversity_weight", 0.0, float("inf")
+        )
         self.straight_through = bool(straight_through)
         if seed is not None:
             seed = _check_int(seed, "seed", 0, "")
@@ -122,6 +131,14 @@ class GumbelQuantizer(Quantizer):
             autocast=False,
             name="embeddings",
         )
+        # Logits start as the nearest-codebook-entry rule, `2 z.e_k - |e_k|^2 = |z|^2 -
+        # |z - e_k|^2`: the argmax tiles the grid's space into K cells from the first step and
+        # the relaxed sample mixes neighbouring codes. A small random projection of a narrow
+        # grid instead gives logits far below the Gumbel noise, which picks the codes in
+        # training while a handful win every argmax (codebook use collapses).
+        codebook = ops.convert_to_numpy(self.embeddings)
+        self.to_logits.kernel.assign(2.0 * codebook.T)
+        self.to_logits.bias.assign(-(codebook**2).sum(axis=-1))
         self.temperature = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(temperature),
@@ -141,6 +158,13 @@ class GumbelQuantizer(Quantizer):
         log_q = ops.log_softmax(logits, axis=-1)
         return ops.sum(ops.exp(log_q) * log_q, axis=-1) + math.log(self.num_embeddings)
 
+    def marginal_kl_to_uniform(self, logits):
+        """`KL(mean softmax(logits) || uniform)`: the batch's average code distribution
+        against uniform, a scalar in nats (0 when the batch spreads over all codes)."""
+        probs = ops.reshape(ops.softmax(logits, axis=-1), (-1, self.num_embeddings))
+        mean = ops.mean(probs, axis=0)
+        return ops.sum(mean * ops.log(mean + 1e-10)) + math.log(self.num_embeddings)
+
     def _relaxed_one_hot(self, logits):
         uniform = keras.random.uniform(
             ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator
@@ -157,6 +181,7 @@ class GumbelQuantizer(Quantizer):
         logits = self.logits(inputs)
         codebook = ops.convert_to_tensor(self.embeddings)
         kl_loss = ops.mean(_per_example_sum(self.kl_to_uniform(logits)))
+        diversity_loss = self.marginal_kl_to_uniform(logits) * _positions(inputs)
         if training:
             soft = self._relaxed_one_hot(logits)
             indices = ops.cast(ops.argmax(soft, axis=-1), "int32")
@@ -171,8 +196,9 @@ class GumbelQuantizer(Quantizer):
         return {
             "quantized": ops.cast(quantized, inputs.dtype),
             "indices": indices,
-            "vq_loss": self.kl_weight * kl_loss,
+            "vq_loss": self.kl_weight * kl_loss + self.diversity_weight * diversity_loss,
             "kl_loss": kl_loss,
+            "diversity_loss": diversity_loss,
             "perplexity": perplexity,
             "usage": usage,
         }
@@ -191,6 +217,7 @@ class GumbelQuantizer(Quantizer):
             "embedding_dim": self.embedding_dim,
             "temperature": self.initial_temperature,
             "kl_weight": self.kl_weight,
+            "diversity_weight": self.diversity_weight,
             "straight_through": self.straight_through,
             "seed": self.seed,
         }
