@@ -26,6 +26,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+KINDS = ("VectorQuantizer", "GumbelQuantizer", "FiniteScalarQuantizer")
+
+
 def time_budget(seconds):
     """A callback that stops `fit` once `seconds` of wall time have passed after the first
     batch (its tracing and compilation are not counted; checked per batch)."""
@@ -65,6 +68,9 @@ def main():
     parser.add_argument("--anneal-steps", type=int, default=1000, help="Gumbel: 1 -> 1/16 over")
     parser.add_argument("--limit", type=int, default=None, help="training images (default all)")
     parser.add_argument("--json", default=None, help="also write the numbers here")
+    parser.add_argument(
+        "--only", nargs="+", default=list(KINDS), choices=KINDS, help="rows to run (default all)"
+    )
     args = parser.parse_args()
 
     import keras
@@ -82,7 +88,7 @@ def main():
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     rows = []
-    for kind in ("VectorQuantizer", "GumbelQuantizer", "FiniteScalarQuantizer"):
+    for kind in args.only:
         keras.utils.set_random_seed(0)
         quantizer, extra = build(kind, args.embedding_dim, args.anneal_steps)
         dim = quantizer.embedding_dim
@@ -112,14 +118,14 @@ def main():
         print(f"  {kind}: done ({budget.steps} steps)", flush=True)
 
     header = (
-        f"{'quantizer':<22}{'codes':>6}{'D':>3}{'use %':>8}{'perplexity':>12}"
+        f"{'quantizer':<22}{'codes':>6}{'D':>3}{'codebook use %':>16}{'perplexity':>12}"
         f"{'rec. nats':>11}{'MSE':>9}{'bits/image':>12}{'steps':>7}"
     )
     print(header)
     for r in rows:
         print(
             f"{r['quantizer']:<22}{r['codes']:>6}{r['embedding_dim']:>3}"
-            f"{r['usage_percent']:>8.1f}{r['perplexity']:>12.1f}{r['reconstruction_nats']:>11.1f}"
+            f"{r['usage_percent']:>16.1f}{r['perplexity']:>12.1f}{r['reconstruction_nats']:>11.1f}"
             f"{r['mse']:>9.4f}{r['bits_per_image']:>12.1f}{r['steps']:>7}"
         )
     if args.json:

@@ -42,9 +42,13 @@ class GumbelQuantizer(Quantizer):
     - at `training=False`, `indices = argmax(l)` and `quantized =
       codebook[indices]` (deterministic, equal to `lookup(indices)`).
 
-    `vq_loss = kl_weight * KL(softmax(l) || uniform(K))`, the KL summed over
+    `vq_loss = kl_weight * KL(softmax(l) || uniform(K)) + diversity_weight *
+    positions * KL(mean softmax(l) || uniform(K))`: the first KL summed over
     an example's positions and averaged over the batch (as the other terms
-    of the package). With `kl_weight=1` it is the KL term of the ELBO under
+    of the package); the second (wav2vec 2.0's diversity term) is that of
+    the batch's average code distribution, 0 when the batch spreads over all
+    codes whatever each position's certainty, and scaled by the positions
+    per example to weigh like the first. It keeps the codebook in use. With `kl_weight=1` it is the KL term of the ELBO under
     a uniform prior over codes, in nats; it is 0 for uniform logits and
     `log K` per position for a certain code. DALL-E raises its weight to 6.6
     over training; taming-transformers uses a small weight.
@@ -58,6 +62,7 @@ class GumbelQuantizer(Quantizer):
         embedding_dim: Channels `D` of the grid it reads, and of the code vectors.
         temperature: Initial temperature of the relaxation (> 0).
         kl_weight: Weight of the KL to the uniform prior (>= 0).
+        diversity_weight: Weight of the batch-average KL to uniform (>= 0).
         straight_through: Hard one-hot forward, relaxed gradient backward.
         seed: Integer seed of the Gumbel noise and the initialisers.
         **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
@@ -175,7 +180,7 @@ class GumbelQuantizer(Quantizer):
 
     def quantize_vectors(self, inputs, training=False):
         """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss` (the
-        weighted KL), `kl_loss` (unweighted), `perplexity` and `usage`."""
+        weighted KLs), `kl_loss`, `diversity_loss` (unweighted), `perplexity` and `usage`."""
         inputs = ops.convert_to_tensor(inputs)
         self._check_inputs(inputs)
         logits = self.logits(inputs)
