@@ -2,8 +2,9 @@
 
 `VectorQuantizer(1000, D)` (package defaults: EMA codebook, dead-code restarts),
 `GumbelQuantizer(1000, D)` (DALL-E's relaxation, its temperature annealed from 1
-to 1/16 by `callbacks.GumbelTemperatureSchedule`) and `FiniteScalarQuantizer((8,
-5, 5, 5))` (1000 implicit codes, D = 4), each between the same `networks.vq_encoder`
+to 1/16 by `callbacks.GumbelTemperatureSchedule`; defaults: logits initialised as
+the nearest-entry rule, diversity term on) and `FiniteScalarQuantizer((8, 5, 5,
+5))` (1000 implicit codes, D = 4; default range penalty on), each between the same `networks.vq_encoder`
 / `vq_decoder` (an 8x8 code grid for 32x32 images), trained with the Bernoulli
 likelihood on `datasets.load("shapes", "train", image_size=32)` for `--minutes` of
 wall time each (Adam 1e-3, batch 64). Columns, on the test split: the codes,
