@@ -132,12 +132,45 @@ def test_fsq_indices_cover_the_lattice_and_lookup_inverts_them():
     assert_close(codes[1] - codes[0], [0.25, 0, 0, 0], atol=0)
     assert_close(codes[8] - codes[0], [0, 0.5, 0, 0], atol=0)
     assert float(out["usage"]) == 1.0 and abs(float(out["perplexity"]) - 1000) < 1e-2
-    assert float(out["vq_loss"]) == 0.0
     # Random inputs: lookup(indices) is quantized, bit for bit, also in training.
     z = np.random.default_rng(0).normal(scale=3, size=(5, 4, 4, 4)).astype("float32")
     for training in (False, True):
         out = fsq.quantize_vectors(z, training=training)
         assert_close(numpy(fsq.lookup(out["indices"])), numpy(out["quantized"]), atol=0)
+
+
+def test_fsq_range_loss_penalises_inputs_beyond_two_per_example():
+    # Example 0 exceeds by 1 in one channel, example 1 by 2: sums 1 and 4, batch mean 2.5.
+    z = np.array([[[3.0, -0.5]], [[0.0, -4.0]]], "float32")
+    out = FiniteScalarQuantizer((5, 5)).quantize_vectors(z, training=True)
+    assert abs(float(out["range_loss"]) - 2.5) < 1e-6 and abs(float(out["vq_loss"]) - 2.5) < 1e-6
+    half = FiniteScalarQuantizer((5, 5), range_weight=0.5).quantize_vectors(z)
+    assert abs(float(half["vq_loss"]) - 1.25) < 1e-6
+    # Inside +-2 (every level reachable): no loss.
+    inside = FiniteScalarQuantizer((5, 5)).quantize_vectors(np.clip(z, -2, 2))
+    assert float(inside["vq_loss"]) == 0.0
+
+
+def test_fsq_leak_keeps_a_gradient_in_saturated_channels_and_not_in_value():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the gradient is read with tf.GradientTape")
+    import tensorflow as tf
+
+    z = tf.constant([[8.0, 0.0]])  # channel 0 deep in tanh's saturation, channel 1 at 0
+    grads = {}
+    for leak in (0.0, 0.1):
+        fsq = FiniteScalarQuantizer((5, 5), gradient_leak=leak)
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            quantized = fsq.quantize_vectors(z, training=True)["quantized"]
+            total = tf.reduce_sum(quantized)
+        grads[leak] = tape.gradient(total, z).numpy()[0]
+        # The leak is 0 in value: the training output is still the rounded code.
+        assert numpy(quantized).tolist() == [[1.0, 0.0]]
+    assert grads[0.0][0] < 1e-5 and abs(grads[0.1][0] - 0.1) < 1e-4
+    # In range the reference's slope (half_l / (L // 2) * tanh'(0)), plus the leak.
+    assert abs(grads[0.0][1] - 2 * 0.999 / 2) < 1e-4
+    assert abs(grads[0.1][1] - grads[0.0][1] - 0.1) < 1e-4
 
 
 # === GumbelQuantizer ===
@@ -149,7 +182,8 @@ def _set_logits(quantizer, kernel, bias):
 
 
 def test_gumbel_is_the_hard_argmax_at_inference_and_its_kl_is_that_to_uniform():
-    quantizer = GumbelQuantizer(8, 3, seed=0)
+    # diversity_weight=0: vq_loss is the per-position KL alone (the diversity term has its test).
+    quantizer = GumbelQuantizer(8, 3, diversity_weight=0.0, seed=0)
     z = np.random.default_rng(0).normal(size=(4, 2, 2, 3)).astype("float32")
     out = quantizer.quantize_vectors(z, training=False)
     logits = numpy(quantizer.logits(z))
@@ -168,9 +202,26 @@ def test_gumbel_is_the_hard_argmax_at_inference_and_its_kl_is_that_to_uniform():
     kl = float((q * np.log(q * 8)).sum())
     out = quantizer.quantize_vectors(z)
     assert abs(float(out["vq_loss"]) - 4 * kl) < 1e-4
-    weighted = GumbelQuantizer(8, 3, kl_weight=0.5, seed=0)
+    weighted = GumbelQuantizer(8, 3, kl_weight=0.5, diversity_weight=0.0, seed=0)
     _set_logits(weighted, np.zeros((3, 8)), bias)
     assert abs(float(weighted.quantize_vectors(z)["vq_loss"]) - 2 * kl) < 1e-4
+
+
+def test_gumbel_diversity_loss_is_the_kl_of_the_batch_average_code_to_uniform():
+    # 4 codes read from one-hot inputs: kernel 50*I makes each position's posterior (nearly)
+    # the one-hot of its input's channel.
+    quantizer = GumbelQuantizer(4, 4, kl_weight=0.0, diversity_weight=1.0, seed=0)
+    _set_logits(quantizer, 50 * np.eye(4), np.zeros(4))
+    spread = np.eye(4, dtype="float32").reshape(1, 2, 2, 4)  # 4 positions, 4 different codes
+    same = np.tile(np.eye(4, dtype="float32")[:1], (1, 4, 1)).reshape(1, 2, 2, 4)
+    out = quantizer.quantize_vectors(spread)
+    # Each posterior is certain (per-position KL log 4) but the batch covers all codes.
+    assert abs(float(out["kl_loss"]) - 4 * np.log(4)) < 1e-3
+    assert abs(float(out["diversity_loss"])) < 1e-3 and abs(float(out["vq_loss"])) < 1e-3
+    # Every position on code 0: the average is one-hot, KL log 4, times the 4 positions.
+    out = quantizer.quantize_vectors(same)
+    assert abs(float(out["diversity_loss"]) - 4 * np.log(4)) < 1e-3
+    assert abs(float(out["vq_loss"]) - 4 * np.log(4)) < 1e-3
 
 
 @pytest.mark.backend
@@ -293,6 +344,8 @@ def test_quantizer_config_round_trips(kind):
     serialization_round_trip(quantizer)
     if kind == "fsq":
         assert quantizer.get_config()["levels"] == [4, 2, 2, 2]
+        assert quantizer.get_config()["gradient_leak"] == quantizer.gradient_leak
+        assert quantizer.get_config()["range_weight"] == quantizer.range_weight
     else:
         clone = GumbelQuantizer.from_config(quantizer.get_config())
         assert (clone.num_embeddings, clone.embedding_dim, clone.seed) == (16, 4, 0)
@@ -306,6 +359,9 @@ def test_bad_quantizer_arguments_are_refused_in_one_line():
         (lambda: FiniteScalarQuantizer(()), r"levels=\(\)"),
         (lambda: FiniteScalarQuantizer(8), "levels=8"),
         (lambda: FiniteScalarQuantizer((2**16, 2**16)), "more than int32"),
+        (lambda: FiniteScalarQuantizer(gradient_leak=-0.1), "gradient_leak=-0.1"),
+        (lambda: FiniteScalarQuantizer(range_weight=-1), "range_weight=-1"),
+        (lambda: GumbelQuantizer(16, 4, diversity_weight=-1.0), "diversity_weight=-1.0"),
         (lambda: GumbelQuantizer(1, 4), "num_embeddings=1"),
         (lambda: GumbelQuantizer(16, 0), "embedding_dim=0"),
         (lambda: GumbelQuantizer(16, 4, temperature=0.0), "temperature=0.0"),

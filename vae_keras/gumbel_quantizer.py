@@ -23,6 +23,11 @@ from vae_keras.quantizer_base import (
 )
 
 
+def _positions(inputs):
+    """Code positions per example (static)."""
+    return math.prod(int(n) for n in inputs.shape[1:-1])
+
+
 @keras.saving.register_keras_serializable(package="vae_keras")
 class GumbelQuantizer(Quantizer):
     """Relaxed categorical codes (Gumbel-softmax), DALL-E's dVAE bottleneck.
@@ -37,9 +42,13 @@ class GumbelQuantizer(Quantizer):
     - at `training=False`, `indices = argmax(l)` and `quantized =
       codebook[indices]` (deterministic, equal to `lookup(indices)`).
 
-    `vq_loss = kl_weight * KL(softmax(l) || uniform(K))`, the KL summed over
+    `vq_loss = kl_weight * KL(softmax(l) || uniform(K)) + diversity_weight *
+    positions * KL(mean softmax(l) || uniform(K))`: the first KL summed over
     an example's positions and averaged over the batch (as the other terms
-    of the package). With `kl_weight=1` it is the KL term of the ELBO under
+    of the package); the second (wav2vec 2.0's diversity term) is that of
+    the batch's average code distribution, 0 when the batch spreads over all
+    codes whatever each position's certainty, and scaled by the positions
+    per example to weigh like the first. It keeps the codebook in use. With `kl_weight=1` it is the KL term of the ELBO under
     a uniform prior over codes, in nats; it is 0 for uniform logits and
     `log K` per position for a certain code. DALL-E raises its weight to 6.6
     over training; taming-transformers uses a small weight.
@@ -53,6 +62,7 @@ class GumbelQuantizer(Quantizer):
         embedding_dim: Channels `D` of the grid it reads, and of the code vectors.
         temperature: Initial temperature of the relaxation (> 0).
         kl_weight: Weight of the KL to the uniform prior (>= 0).
+        diversity_weight: Weight of the batch-average KL to uniform (>= 0).
         straight_through: Hard one-hot forward, relaxed gradient backward.
         seed: Integer seed of the Gumbel noise and the initialisers.
         **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
@@ -78,6 +88,7 @@ class GumbelQuantizer(Quantizer):
         embedding_dim: int,
         temperature: float = 1.0,
         kl_weight: float = 1.0,
+        diversity_weight: float = 1.0,
         straight_through: bool = False,
         seed: int | None = None,
         **kwargs,
@@ -100,6 +111,9 @@ class GumbelQuantizer(Quantizer):
             )
         self.initial_temperature = temperature
         self.kl_weight = _check_float(kl_weight, "kl_weight", 0.0, float("inf"))
+        self.diversity_weight = _check_float(
+            diversity_weight, "diversity_weight", 0.0, float("inf")
+        )
         self.straight_through = bool(straight_through)
         if seed is not None:
             seed = _check_int(seed, "seed", 0, "")
@@ -122,6 +136,14 @@ class GumbelQuantizer(Quantizer):
             autocast=False,
             name="embeddings",
         )
+        # Logits start as the nearest-codebook-entry rule, `2 z.e_k - |e_k|^2 = |z|^2 -
+        # |z - e_k|^2`: the argmax tiles the grid's space into K cells from the first step and
+        # the relaxed sample mixes neighbouring codes. A small random projection of a narrow
+        # grid instead gives logits far below the Gumbel noise, which picks the codes in
+        # training while a handful win every argmax (codebook use collapses).
+        codebook = ops.convert_to_numpy(self.embeddings)
+        self.to_logits.kernel.assign(2.0 * codebook.T)
+        self.to_logits.bias.assign(-(codebook**2).sum(axis=-1))
         self.temperature = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(temperature),
@@ -141,6 +163,13 @@ class GumbelQuantizer(Quantizer):
         log_q = ops.log_softmax(logits, axis=-1)
         return ops.sum(ops.exp(log_q) * log_q, axis=-1) + math.log(self.num_embeddings)
 
+    def marginal_kl_to_uniform(self, logits):
+        """`KL(mean softmax(logits) || uniform)`: the batch's average code distribution
+        against uniform, a scalar in nats (0 when the batch spreads over all codes)."""
+        probs = ops.reshape(ops.softmax(logits, axis=-1), (-1, self.num_embeddings))
+        mean = ops.mean(probs, axis=0)
+        return ops.sum(mean * ops.log(mean + 1e-10)) + math.log(self.num_embeddings)
+
     def _relaxed_one_hot(self, logits):
         uniform = keras.random.uniform(
             ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=self.seed_generator
@@ -151,12 +180,13 @@ class GumbelQuantizer(Quantizer):
 
     def quantize_vectors(self, inputs, training=False):
         """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss` (the
-        weighted KL), `kl_loss` (unweighted), `perplexity` and `usage`."""
+        weighted KLs), `kl_loss`, `diversity_loss` (unweighted), `perplexity` and `usage`."""
         inputs = ops.convert_to_tensor(inputs)
         self._check_inputs(inputs)
         logits = self.logits(inputs)
         codebook = ops.convert_to_tensor(self.embeddings)
         kl_loss = ops.mean(_per_example_sum(self.kl_to_uniform(logits)))
+        diversity_loss = self.marginal_kl_to_uniform(logits) * _positions(inputs)
         if training:
             soft = self._relaxed_one_hot(logits)
             indices = ops.cast(ops.argmax(soft, axis=-1), "int32")
@@ -171,8 +201,9 @@ class GumbelQuantizer(Quantizer):
         return {
             "quantized": ops.cast(quantized, inputs.dtype),
             "indices": indices,
-            "vq_loss": self.kl_weight * kl_loss,
+            "vq_loss": self.kl_weight * kl_loss + self.diversity_weight * diversity_loss,
             "kl_loss": kl_loss,
+            "diversity_loss": diversity_loss,
             "perplexity": perplexity,
             "usage": usage,
         }
@@ -191,6 +222,7 @@ class GumbelQuantizer(Quantizer):
             "embedding_dim": self.embedding_dim,
             "temperature": self.initial_temperature,
             "kl_weight": self.kl_weight,
+            "diversity_weight": self.diversity_weight,
             "straight_through": self.straight_through,
             "seed": self.seed,
         }

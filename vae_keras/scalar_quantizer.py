@@ -2,12 +2,16 @@
 
 Each of the `len(levels)` channels is bounded to `levels[i]` values and
 rounded: the codebook is the implicit grid of all `prod(levels)` level
-combinations, so there is nothing to learn, no codebook loss and nothing to
-collapse. Matches google-research's `fsq/fsq.ipynb` (the paper's reference
-code; lucidrains' `finite_scalar_quantization.py` follows it too): tanh
-bounding with a half-level offset for even levels, rounding with the
-straight-through gradient, normalisation to [-1, 1], mixed-radix indices with
-the first channel least significant.
+combinations, so there is nothing to learn and no codebook loss. A channel can
+still die: once the encoder drives it deep into tanh's saturation its gradient
+vanishes and it sits on one level for good (on `shapes` one of four channels
+did, capping use at 20% of the 1000 codes), so a small penalty keeps the inputs
+inside the range where every level is reachable. Otherwise it matches
+google-research's `fsq/fsq.ipynb` (the paper's reference code; lucidrains'
+`finite_scalar_quantization.py` follows it too): tanh bounding with a
+half-level offset for even levels, rounding with the straight-through
+gradient, normalisation to [-1, 1], mixed-radix indices with the first
+channel least significant.
 """
 
 import numbers
@@ -16,11 +20,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras.quantizer_base import Quantizer, code_statistics
+from vae_keras.quantizer_base import Quantizer, _check_float, _per_example_sum, code_statistics
 
 # The reference's margin: tanh stays inside (L - 1)(1 - EPS) / 2, so the extreme levels are
 # reached without a value ever rounding beyond them.
 EPS = 1e-3
+# Inputs within +-RANGE reach every level (tanh(2) = 0.964) with tanh's gradient >= 0.07.
+RANGE = 2.0
 
 
 def _check_levels(levels):
@@ -62,7 +68,11 @@ class FiniteScalarQuantizer(Quantizer):
     mixed-radix number of its levels `k_i = rounded_i + L // 2` in `[0, L)`,
     `sum_i k_i * prod(levels[:i])`; `lookup` inverts it.
 
-    `vq_loss` is 0 (there is no codebook to train or commit to);
+    `vq_loss = range_weight * sum(relu(|z| - 2)^2)`, summed over an
+    example's channels and positions and averaged over the batch: 0 while
+    every input lies within +-2 (where tanh reaches every level and still
+    has a gradient), it pulls a saturated channel back into use. There is no
+    codebook to train or commit to.
     `perplexity` and `usage` are reported as by `VectorQuantizer`.
     `embeddings` is the constant `(prod(levels), D)` grid of every code
     vector, in index order.
@@ -71,6 +81,12 @@ class FiniteScalarQuantizer(Quantizer):
         levels: Levels per channel (integers >= 2). The paper's choices for
             about 2^10 codes are `(8, 5, 5, 5)` (1000 codes, the default);
             `(8, 8, 8, 6, 5)` for about 2^14.
+        gradient_leak: In training, a gradient of this slope added to the
+            straight-through one (0 in value), so that a channel saturated
+            at one end of the tanh still learns (0, the default: the
+            reference's gradient; `range_weight` does this better on its own).
+        range_weight: Weight of the penalty on inputs beyond +-2 (0: the
+            reference's loss-free FSQ).
         **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -90,9 +106,13 @@ class FiniteScalarQuantizer(Quantizer):
     True
     """
 
-    def __init__(self, levels=(8, 5, 5, 5), **kwargs):
+    def __init__(self, levels=(8, 5, 5, 5), gradient_leak=0.0, range_weight=1.0, **kwargs):
         super().__init__(**kwargs)
         self.levels = _check_levels(levels)
+        self.range_weight = _check_float(range_weight, "range_weight", 0.0, float("inf"))
+        self.gradient_leak = _check_float(
+            gradient_leak, "gradient_leak", 0.0, float("inf"), "0 is the reference's gradient."
+        )
         self.embedding_dim = len(self.levels)
         self.num_embeddings = int(np.prod(self.levels))
         levels_np = np.asarray(self.levels, "float64")
@@ -127,8 +147,8 @@ class FiniteScalarQuantizer(Quantizer):
         return ops.tanh(z + shift) * half_l - offset
 
     def quantize_vectors(self, inputs, training=False):
-        """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss` (0),
-        `perplexity` and `usage` (see the class docstring)."""
+        """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss`, `range_loss`
+        (unweighted), `perplexity` and `usage` (see the class docstring)."""
         inputs = ops.convert_to_tensor(inputs)
         self._check_inputs(inputs)
         half_width = ops.convert_to_tensor(self._half_width)
@@ -143,11 +163,19 @@ class FiniteScalarQuantizer(Quantizer):
             # bound's gradient, so the value stays the rounded code bit for bit.
             scaled = bounded / half_width
             codes = codes + (scaled - ops.stop_gradient(scaled))
+            # tanh's gradient vanishes once a channel saturates, and a channel the encoder
+            # pushes to one end early stays there for good (a dead channel divides the codes in
+            # use by its levels). The leak, exactly 0 in value, keeps a gradient to bring it back.
+            z = ops.cast(inputs, "float32")
+            codes = codes + self.gradient_leak * (z - ops.stop_gradient(z))
         perplexity, usage = code_statistics(indices, self.num_embeddings)
+        excess = ops.relu(ops.abs(ops.cast(inputs, "float32")) - RANGE)
+        range_loss = ops.mean(_per_example_sum(excess**2))
         return {
             "quantized": ops.cast(codes, inputs.dtype),
             "indices": indices,
-            "vq_loss": ops.zeros((), "float32"),
+            "vq_loss": self.range_weight * range_loss,
+            "range_loss": range_loss,
             "perplexity": perplexity,
             "usage": usage,
         }
@@ -165,4 +193,9 @@ class FiniteScalarQuantizer(Quantizer):
     # === Config ===
 
     def get_config(self):
-        return {**super().get_config(), "levels": list(self.levels)}
+        return {
+            **super().get_config(),
+            "levels": list(self.levels),
+            "gradient_leak": self.gradient_leak,
+            "range_weight": self.range_weight,
+        }
