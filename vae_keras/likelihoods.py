@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from vae_keras import losses
+from vae_keras._registry import Registry
 
 BINS = 255  # 8-bit data: x = k / 255, k = 0..255
 # PixelCNN++'s floor on the logistic log-scale: a bin is 2/255 wide on the
@@ -448,6 +449,7 @@ ALL_OBJECTS_DICT = {
     "gaussian": Gaussian,
     "discretized_logistic": DiscretizedLogistic,
 }
+_REGISTRY = Registry("likelihood", Likelihood, ALL_OBJECTS_DICT, Bernoulli)
 
 
 def get(identifier=None, **kwargs) -> Likelihood:
@@ -461,33 +463,14 @@ def get(identifier=None, **kwargs) -> Likelihood:
     >>> get(serialize(Gaussian(variance="learned")))
     Gaussian(variance='learned')
     """
-    if identifier is None:
-        return Bernoulli(**kwargs)
-    if isinstance(identifier, Likelihood):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if not isinstance(identifier, str) or identifier not in ALL_OBJECTS_DICT:
-        raise ValueError(
-            f"Unknown likelihood {identifier!r}. Use one of {NAMES}, a config dict or a "
-            f"`vae_keras.likelihoods.Likelihood` instance. Received: likelihood={identifier!r}"
-        )
-    return ALL_OBJECTS_DICT[identifier](**kwargs)
+    return _REGISTRY.get(identifier, **kwargs)
 
 
 def serialize(likelihood: Likelihood) -> dict:
     """The config dict of `likelihood` (what a model's `get_config` stores)."""
-    return keras.saving.serialize_keras_object(likelihood)
+    return _REGISTRY.serialize(likelihood)
 
 
 def deserialize(config: dict) -> Likelihood:
     """A `Likelihood` from `serialize`'s dict (or a plain `{"class_name", "config"}`)."""
-    if isinstance(config, dict) and config.get("class_name") in ALL_OBJECTS_DICT:
-        config = {**config, "class_name": ALL_OBJECTS_DICT[config["class_name"]].__name__}
-    custom = {cls.__name__: cls for cls in ALL_OBJECTS_DICT.values()}
-    likelihood = keras.saving.deserialize_keras_object(config, custom_objects=custom)
-    if not isinstance(likelihood, Likelihood):
-        raise ValueError(
-            f"Expected the config of a vae_keras likelihood. Received: config={config!r}"
-        )
-    return likelihood
+    return _REGISTRY.deserialize(config)

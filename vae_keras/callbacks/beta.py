@@ -4,13 +4,14 @@ import keras
 import numpy as np
 
 from vae_keras.callbacks._common import _check_count, _is_number
+from vae_keras.callbacks._schedule import StepSchedule
 from vae_keras.models.capabilities import require
 
 SCHEDULES = ("linear", "cyclical")
 UPDATE_FREQS = ("batch", "epoch")
 
 
-class BetaSchedule(keras.callbacks.Callback):
+class BetaSchedule(StepSchedule):
     """KL warm-up and cyclical annealing of the model's `beta`.
 
     With `t` the training step (batch) counted from 0, `T` the ramp length
@@ -49,6 +50,8 @@ class BetaSchedule(keras.callbacks.Callback):
     >>> warmup = BetaSchedule("linear", warmup_epochs=10)
     >>> annealing = BetaSchedule("cyclical", num_cycles=4, ratio=0.5)
     """
+
+    log_name = "beta"
 
     def __init__(
         self,
@@ -104,13 +107,8 @@ class BetaSchedule(keras.callbacks.Callback):
         require(self.model, "kl_weight", "BetaSchedule")
         if self.target is None:
             self.target = float(keras.ops.convert_to_numpy(self.model.beta))
-        params = self.params or {}
-        steps = params.get("steps")
-        self._steps_per_epoch = int(steps) if steps else None
-        self._per_batch = self.update_freq == "batch" and self._steps_per_epoch is not None
-        self._length = self._ramp_length(params.get("epochs"))
-        self._epoch_start = 0
-        self._last_set = None
+        self._start_stepping()
+        self._length = self._ramp_length((self.params or {}).get("epochs"))
 
     def _units(self, epochs, steps, names):
         """A length given in epochs or steps, in this run's update units."""
@@ -151,28 +149,5 @@ class BetaSchedule(keras.callbacks.Callback):
             )
         return self.start + (self.target - self.start) * progress
 
-    def _set(self, step):
-        beta = self.value(step)
-        if beta != self._last_set:
-            self.model.beta = beta  # the setter syncs JAX state first
-            self._last_set = beta
-        self.current = beta
-        self.values.append((step, beta))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._per_batch:
-            self._epoch_start = epoch * self._steps_per_epoch
-        else:
-            self._set(epoch)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._per_batch:
-            self._set(self._epoch_start + batch)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if logs is not None and self.current is not None:
-            logs["beta"] = self.current
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self.current is not None:
-            logs["beta"] = self.current
+    def assign(self, beta):
+        self.model.beta = beta  # the setter syncs JAX state first

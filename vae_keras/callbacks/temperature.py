@@ -4,12 +4,13 @@ import keras
 import numpy as np
 
 from vae_keras.callbacks._common import _check_count, _is_number
+from vae_keras.callbacks._schedule import StepSchedule
 from vae_keras.gumbel_quantizer import GumbelQuantizer
 
 UPDATE_FREQS = ("batch", "epoch")
 
 
-class GumbelTemperatureSchedule(keras.callbacks.Callback):
+class GumbelTemperatureSchedule(StepSchedule):
     """Exponential annealing of a `GumbelQuantizer`'s `temperature`.
 
     With `t` the training step (batch) counted from 0 and `T` the anneal
@@ -39,6 +40,8 @@ class GumbelTemperatureSchedule(keras.callbacks.Callback):
     >>> schedule.value(0), schedule.value(500), schedule.value(5000)
     (1.0, 0.25, 0.0625)
     """
+
+    log_name = "temperature"
 
     def __init__(
         self,
@@ -85,9 +88,7 @@ class GumbelTemperatureSchedule(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.quantizer is None:
             self.quantizer = _check_quantizer(getattr(self.model, "quantizer", None), "model")
-        steps = (self.params or {}).get("steps")
-        self._steps_per_epoch = int(steps) if steps else None
-        self._per_batch = self.update_freq == "batch" and self._steps_per_epoch is not None
+        self._start_stepping()
         if self._per_batch:
             self._length = float(self.steps or self.epochs * self._steps_per_epoch)
         elif self.epochs is not None:
@@ -99,36 +100,13 @@ class GumbelTemperatureSchedule(keras.callbacks.Callback):
                 f"GumbelTemperatureSchedule got `steps={self.steps}`, but this fit does not know "
                 "its steps per epoch, so the schedule updates once per epoch. Pass `epochs`."
             )
-        self._epoch_start = 0
 
-    def _set(self, step):
-        temperature = self.value(step)
-        if temperature != self.current:
-            # During a JAX `fit` the live variable values sit in the trainer's state: sync them
-            # back first, so the next step re-reads the variables, this one included.
-            if keras.backend.backend() == "jax":
-                self.model.jax_state_sync()
-            self.quantizer.temperature.assign(temperature)
-        self.current = temperature
-        self.values.append((step, temperature))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._per_batch:
-            self._epoch_start = epoch * self._steps_per_epoch
-        else:
-            self._set(epoch)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._per_batch:
-            self._set(self._epoch_start + batch)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if logs is not None and self.current is not None:
-            logs["temperature"] = self.current
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self.current is not None:
-            logs["temperature"] = self.current
+    def assign(self, temperature):
+        # During a JAX `fit` the live variable values sit in the trainer's state: sync them
+        # back first, so the next step re-reads the variables, this one included.
+        if keras.backend.backend() == "jax":
+            self.model.jax_state_sync()
+        self.quantizer.temperature.assign(temperature)
 
 
 def _check_quantizer(quantizer, where):

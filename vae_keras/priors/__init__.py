@@ -19,8 +19,7 @@ tracks and saves the weights it learns) and knows
   start as the first `num_components` examples).
 """
 
-import keras
-
+from vae_keras._registry import Registry
 from vae_keras.priors.base import Prior, StandardNormal
 from vae_keras.priors.mixture import MixtureOfGaussians
 from vae_keras.priors.vampprior import VampPrior
@@ -31,6 +30,7 @@ ALL_OBJECTS_DICT = {
     "vampprior": VampPrior,
     "mixture": MixtureOfGaussians,
 }
+_REGISTRY = Registry("prior", Prior, ALL_OBJECTS_DICT, StandardNormal)
 
 
 def get(identifier=None, **kwargs) -> Prior:
@@ -45,44 +45,14 @@ def get(identifier=None, **kwargs) -> Prior:
     >>> get(serialize(VampPrior(num_components=7)))
     VampPrior(num_components=7)
     """
-    if identifier is None:
-        return StandardNormal(**kwargs)
-    if isinstance(identifier, Prior):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if not isinstance(identifier, str) or identifier not in ALL_OBJECTS_DICT:
-        raise ValueError(
-            f"Unknown prior {identifier!r}. Use one of {NAMES}, a config dict or a "
-            f"`vae_keras.priors.Prior` instance. Received: prior={identifier!r}"
-        )
-    return ALL_OBJECTS_DICT[identifier](**kwargs)
+    return _REGISTRY.get(identifier, **kwargs)
 
 
 def serialize(prior: Prior) -> dict:
     """The config dict of `prior` (what a model's `get_config` stores)."""
-    return keras.saving.serialize_keras_object(prior)
+    return _REGISTRY.serialize(prior)
 
 
 def deserialize(config: dict) -> Prior:
     """A `Prior` from `serialize`'s dict (or a plain `{"class_name", "config"}`)."""
-    if isinstance(config, dict) and config.get("class_name") in ALL_OBJECTS_DICT:
-        config = {**config, "class_name": ALL_OBJECTS_DICT[config["class_name"]].__name__}
-    custom = {cls.__name__: cls for cls in ALL_OBJECTS_DICT.values()}
-    prior = keras.saving.deserialize_keras_object(config, custom_objects=custom)
-    if not isinstance(prior, Prior):
-        raise ValueError(f"Expected the config of a vae_keras prior. Received: config={config!r}")
-    return prior
-
-
-__all__ = [
-    "ALL_OBJECTS_DICT",
-    "NAMES",
-    "MixtureOfGaussians",
-    "Prior",
-    "StandardNormal",
-    "VampPrior",
-    "deserialize",
-    "get",
-    "serialize",
-]
+    return _REGISTRY.deserialize(config)
