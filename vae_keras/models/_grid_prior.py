@@ -20,6 +20,17 @@ class GridPrior:
 
     samplers = ("cached", "full")
 
+    def _init_codes(self, grid_shape, num_embeddings, embedding_dim, num_classes):
+        """Checks and sets what the prior models: the grid, the codebook, the classes."""
+        from vae_keras.networks._common import check_positive_int, check_shape
+
+        self.grid_shape = check_shape(grid_shape, "grid_shape", min_rank=2, max_rank=2)
+        self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        if num_classes is not None:
+            check_positive_int(num_classes, "num_classes")
+        self.num_classes = num_classes
+
     # === The condition ===
 
     @property

@@ -16,7 +16,6 @@ import numpy as np
 from keras import ops
 
 from vae_keras.models._grid_prior import GridPrior
-from vae_keras.networks._common import check_positive_int, check_shape
 from vae_keras.networks.autoregressive import PixelCNN
 from vae_keras.networks.cached_pixelcnn import CachedPixelCNN
 
@@ -68,12 +67,7 @@ class CodePrior(GridPrior, keras.Model):
     ):
         kwargs.pop("trainable", None)
         super().__init__(name=name, **kwargs)
-        self.grid_shape = check_shape(grid_shape, "grid_shape", min_rank=2, max_rank=2)
-        self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
-        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        if num_classes is not None:
-            check_positive_int(num_classes, "num_classes")
-        self.num_classes = num_classes
+        self._init_codes(grid_shape, num_embeddings, embedding_dim, num_classes)
         self.pixelcnn_config = {
             "filters": filters,
             "num_layers": num_layers,

@@ -21,7 +21,6 @@ from keras import ops
 
 from vae_keras.datasets.captions import VOCABULARY, CaptionTokenizer
 from vae_keras.models._grid_prior import GridPrior
-from vae_keras.networks._common import check_positive_int, check_shape
 from vae_keras.networks.transformer import CausalTransformer
 
 
@@ -74,17 +73,12 @@ class TransformerPrior(GridPrior, keras.Model):
     ):
         kwargs.pop("trainable", None)
         super().__init__(name=name, **kwargs)
-        self.grid_shape = check_shape(grid_shape, "grid_shape", min_rank=2, max_rank=2)
-        self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
-        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        if num_classes is not None:
-            check_positive_int(num_classes, "num_classes")
-            if vocabulary is not None:
-                raise ValueError(
-                    "A TransformerPrior takes `num_classes` or `vocabulary`, not both. "
-                    f"Received: num_classes={num_classes}, vocabulary={list(vocabulary)!r}"
-                )
-        self.num_classes = num_classes
+        self._init_codes(grid_shape, num_embeddings, embedding_dim, num_classes)
+        if num_classes is not None and vocabulary is not None:
+            raise ValueError(
+                "A TransformerPrior takes `num_classes` or `vocabulary`, not both. "
+                f"Received: num_classes={num_classes}, vocabulary={list(vocabulary)!r}"
+            )
         self.tokenizer = (
             None if vocabulary is None else CaptionTokenizer(vocabulary, max_prompt_length)
         )
