@@ -411,6 +411,7 @@ PRIOR_CASES = [
     ("PixelVAE", "vampprior"),
     ("ConditionalVAE", "mixture"),
     ("FactorVAE", "mixture"),
+    ("HierarchicalVAE", "vampprior"),  # over its top group
 ]
 PRIOR_REFUSED = [
     ("BetaTCVAE", "mixture", "factorises"),

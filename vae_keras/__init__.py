@@ -24,6 +24,7 @@ from vae_keras import (
     plotting,
     precision,
     presets,
+    priors,
     saving,
 )
 from vae_keras.layers import Sampling
@@ -83,6 +84,7 @@ __all__ = [
     "plotting",
     "precision",
     "presets",
+    "priors",
     "report",
     "saving",
 ]

@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the prior p(z) (default standard_normal): vampprior (a mixture of the "
         "encoder's posteriors at learned pseudo-inputs) or mixture (learned Gaussians); "
-        "vae and conditional (not vampprior) take them",
+        "vae, hierarchical (its top group; default: its own learned Gaussian) and "
+        "conditional (not vampprior) take them",
     )
     train.add_argument(
         "--prior-components",

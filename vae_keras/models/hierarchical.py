@@ -23,6 +23,7 @@ from vae_keras._graph import graph_function
 from vae_keras.layers import bound_log_var
 from vae_keras.models import _kl_weighting as klw
 from vae_keras.models import _serving
+from vae_keras.models._hierarchical_prior import TopGroupPrior
 from vae_keras.models._reconstruction import likelihood_argument
 from vae_keras.models.base import LatentModel
 from vae_keras.models.capabilities import ENDPOINTS
@@ -37,7 +38,7 @@ def _halved(size, times):
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
-class HierarchicalVAE(LatentModel):
+class HierarchicalVAE(TopGroupPrior, LatentModel):
     """A deep hierarchical VAE with a factorised decoder (NVAE / VDVAE style).
 
     Every argument after `input_shape` has a default: together they are the
@@ -63,6 +64,12 @@ class HierarchicalVAE(LatentModel):
         zero_init: Start the residual cells and the posterior/prior heads at
             zero, so the model starts as identity cells and `q = p = N(0, I)`.
         seed: Seed of the model's sampling (training draws and `sample`).
+        prior: The top group's prior `p(z_0)`, kept in `model.prior`: None (the
+            default) is the hierarchy's own learned Gaussian; `"standard_normal"`,
+            `"mixture"`, `"vampprior"` or a `vae_keras.priors.Prior` replace it over
+            the top group flattened (a VampPrior's pseudo-inputs go through the
+            bottom-up path to the top group's posterior). Its KL is closed-form
+            where the prior has one, else the single-sample estimate.
 
     `fit`/`evaluate` report `loss`, `reconstruction_loss`, `kl_loss` (the
     true total KL) and `kl_group_0`... (group 0 is the top). In training
@@ -109,6 +116,7 @@ class HierarchicalVAE(LatentModel):
         log_var_bound=7.0,
         zero_init=True,
         seed=None,
+        prior=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -155,6 +163,7 @@ class HierarchicalVAE(LatentModel):
         self.step_counter = self.add_weight(
             shape=(), initializer="zeros", dtype="int32", trainable=False, name="step_counter"
         )
+        self._init_top_prior(prior)
         self(ops.zeros((1,) + self.input_shape_))  # builds every layer
 
     # === Layers ===
@@ -283,7 +292,7 @@ class HierarchicalVAE(LatentModel):
         x = ops.cast(x, "float32")
         outputs, records = self._posterior_pass(x)
         rec = self._likelihood.nll(x, ops.cast(outputs, "float32"))
-        group_kls = [klw.gaussian_kl(*q, *p) for _, p, q in records]
+        group_kls = self._group_kls(records)
         total_kl = sum(group_kls[1:], group_kls[0])
         losses = {"reconstruction_loss": ops.mean(rec), "kl_loss": ops.mean(total_kl)}
         for i, kl in enumerate(group_kls):
@@ -297,6 +306,11 @@ class HierarchicalVAE(LatentModel):
         else:
             losses["loss"] = losses["reconstruction_loss"] + losses["kl_loss"]
         return losses
+
+    def _group_kls(self, records):
+        """Per-example KL of each group: the top one to `model.prior`, the others exact."""
+        top = self._top_kl(records[0][2], records[0][0])
+        return [top] + [klw.gaussian_kl(*q, *p) for _, p, q in records[1:]]
 
     def _balancing_sizes(self):
         positions = [math.prod(self.scale_sizes[s]) for s in self.group_scales]
@@ -318,9 +332,8 @@ class HierarchicalVAE(LatentModel):
         return self
 
     def serving_functions(self):
-        """The SavedModel endpoints of the top group; `sample` draws it from its learned prior."""
-        mean, log_var = self.top_prior()
-        return _serving.continuous_serving(self, mean, np.exp(0.5 * log_var))
+        """The SavedModel endpoints of the top group; `sample` draws it from `model.prior`."""
+        return _serving.continuous_serving(self, mixture=self.prior.mixture_parameters())
 
     def posterior_context(self, x):
         """What the k importance samples of a batch share: its bottom-up features."""
@@ -344,7 +357,8 @@ class HierarchicalVAE(LatentModel):
         bounded by its conditional prior's (`q~(z_l | z_<l, x) = N(mu_q,
         min(var_q, var_p))`), `p` the hierarchical prior, and the last `m =
         floor(evaluation_prior_fraction * num_samples)` draws (`a = m /
-        num_samples`) taken from `p`, every group from its prior. Both densities
+        num_samples`) taken from `p`, every group from its prior (the top one
+        from `model.prior`, its variance bound the components' largest). Both densities
         are known along any path `z`, so each weight is `p(x, z)` over the
         mixture: unbiased for `p(x)`, and at most `p(x | z) / a` however wild
         the posterior is.
@@ -357,20 +371,30 @@ class HierarchicalVAE(LatentModel):
         # Rows are sample-major (row i * batch + b is draw i of example b): the last draws.
         picks_prior = ops.arange(rows) >= rows // num_samples * (num_samples - from_prior)
 
-        def bounded(q, p):
-            return q[0], ops.minimum(q[1], p[1])
+        top_bound = self._top_variance_bound()
+
+        def bounded(g, q, p):
+            return q[0], ops.minimum(q[1], top_bound if g == 0 else p[1])
 
         def choose(g, p, q):
-            z_q = self._draw(bounded(q, p), seed)
+            z_q = self._draw(bounded(g, q, p), seed)
             if not from_prior:
                 return z_q
             mask = ops.reshape(picks_prior, (-1,) + (1,) * (len(z_q.shape) - 1))
-            return ops.where(mask, self._draw(p, seed), z_q)
+            if g == 0:
+                z_p = self._top_from_noise(keras.random.normal(ops.shape(z_q), seed=seed), seed)
+            else:
+                z_p = self._draw(p, seed)
+            return ops.where(mask, z_p, z_q)
 
         outputs, records = self._top_down(rows, choose, features)
         log_px = -self._likelihood.nll(tile(ops.cast(x, "float32")), outputs)
-        log_p = sum(klw.gaussian_log_prob(z, *p) for z, p, _ in records)
-        log_q = sum(klw.gaussian_log_prob(z, *bounded(q, p)) for z, p, q in records)
+        log_p = self._top_log_prob(records[0][0]) + sum(
+            klw.gaussian_log_prob(z, *p) for z, p, _ in records[1:]
+        )
+        log_q = sum(
+            klw.gaussian_log_prob(z, *bounded(g, q, p)) for g, (z, p, q) in enumerate(records)
+        )
         if from_prior:
             log_q = ops.logaddexp(math.log1p(-a) + log_q, math.log(a) + log_p)
         return ops.reshape(log_px + log_p - log_q, (num_samples, -1))
@@ -378,7 +402,7 @@ class HierarchicalVAE(LatentModel):
     def elbo_draws(self, x, features, num_samples, seed):
         """`log p(x | z) - sum_l KL_l` for `num_samples` draws: shape `(num_samples, batch)`."""
         log_px, records = self._draws(x, features, num_samples, seed)
-        kl = sum(klw.gaussian_kl(*q, *p) for _, p, q in records)
+        kl = sum(self._group_kls(records))
         return ops.reshape(log_px - kl, (num_samples, -1))
 
     # === Inference (NumPy in, NumPy out, batched) ===
@@ -433,13 +457,24 @@ class HierarchicalVAE(LatentModel):
         flat = self._batched(step, [x], batch_size)
         return [(flat[2 * i], flat[2 * i + 1]) for i in range(self.num_groups)]
 
-    def top_prior(self):
-        """`(mean, log_var)` of the top group's prior `p(z_0)`, flattened, as NumPy.
-
-        It is learned (not N(0, I)): draw top codes for `decode` from it."""
-
+    def _top_head(self):
+        """The top group's own prior `(mean, log_var)` from the learned top state (tensors,
+        batch 1): the default `model.prior`, and the base of its posterior."""
         _, records = self._top_down(1, lambda g, p, q: p[0], num_groups=1)
-        return tuple(ops.convert_to_numpy(ops.reshape(t, (-1,))) for t in records[0][1])
+        return records[0][1]
+
+    def top_prior(self):
+        """`(mean, log_var)` of the top group's Gaussian prior `p(z_0)`, flattened, as NumPy.
+
+        By default it is learned (not N(0, I)): draw top codes for `decode` from it. A
+        mixture prior has no single Gaussian: read `model.prior.mixture_parameters()`."""
+        _, means, log_vars = self.prior.mixture_parameters()
+        if len(means) != 1:
+            raise ValueError(
+                f"The top prior {self.prior!r} is a mixture of {len(means)} Gaussians; read "
+                "`model.prior.mixture_parameters()` (or `model.sample`) instead of top_prior()."
+            )
+        return means[0], log_vars[0]
 
     def decode_tensors(self, z, temperature=0.0, seed=None):
         """Top group `z` (flattened) -> data space; lower groups from the prior."""
@@ -506,9 +541,12 @@ class HierarchicalVAE(LatentModel):
             x = np.tile(self.check_inputs(x), (num_samples, 1, 1, 1))
         # The noise is drawn first, so the pass itself is a pure (graph-compiled) function.
         noise = [
-            ops.convert_to_numpy(keras.random.normal((len(x),) + shape, seed=gen))
+            keras.random.normal((len(x),) + shape, seed=gen)
             for shape in self.group_shapes[int(keep) :]
         ]
+        if not keep:  # the top codes themselves, from `model.prior` (temperature scales its noise)
+            noise[0] = self._top_from_noise(temperature * noise[0], gen)
+        noise = [ops.convert_to_numpy(t) for t in noise]
         step = self._resample_function(int(keep))
         temperature = ops.convert_to_tensor(
             temperature, "float32"
@@ -530,6 +568,8 @@ class HierarchicalVAE(LatentModel):
                 def choose(g, p, q):
                     if g < keep:
                         return q[0]
+                    if g == 0:
+                        return noise[0]  # drawn from `model.prior` by `resample`
                     return p[0] + temperature * ops.exp(0.5 * p[1]) * noise[g - keep]
 
                 outputs, _ = self._top_down(ops.shape(xb)[0], choose, features)
@@ -556,6 +596,7 @@ class HierarchicalVAE(LatentModel):
             "log_var_bound": self.log_var_bound,
             "zero_init": self.zero_init,
             "seed": self.seed,
+            "prior": self._prior_config(),
         }
 
     def build_from_config(self, config):

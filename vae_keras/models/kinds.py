@@ -205,7 +205,13 @@ KINDS = {
             priors=("standard_normal",),  # the recipe trains with free bits
         ),
         ModelKind("vqvae", _vq_vae, "VQVAE", latent_dim="the size of each code vector"),
-        ModelKind("hierarchical", _hierarchical, "HierarchicalVAE", latent_dim=None),
+        ModelKind(
+            "hierarchical",
+            _hierarchical,
+            "HierarchicalVAE",
+            latent_dim=None,
+            priors=priors.NAMES,  # over the top group (default: its own learned Gaussian)
+        ),
     )
 }
 NAMES = tuple(KINDS)
