@@ -126,8 +126,7 @@ def _test_images(args, config, model):
 def run(args):
     """Loads the model and test images, then serves the explorer until Ctrl-C."""
     from vae_keras.explorer import serve
-    from vae_keras.explorer.app import ExplorerServer
-    from vae_keras.explorer.decoding import check_explorable
+    from vae_keras.explorer.app import ExplorerServer, check_explorable
 
     if args.port is not None:  # a taken port fails now, not after loading the model
         ExplorerServer(None, args.host, args.port).server_close()
