@@ -343,6 +343,7 @@ def test_prior_tables_are_the_standard_normal_for_a_vae(vae):
     assert json.loads(post(app, "/api/prior/sample", {"n": 500, "seed": 3})[2])["z"] == z.tolist()
 
 
+@pytest.mark.backend
 def test_prior_tables_follow_a_mixture_prior():
     from vae_keras import priors
 
@@ -426,6 +427,7 @@ def caption_vq():
     return model, x
 
 
+@pytest.mark.backend
 def test_vq_prompt_mode_draws_what_model_sample_draws(caption_vq):
     import base64
 
@@ -495,3 +497,32 @@ def test_vq_without_captions_samples_from_a_seed_and_unfitted_is_refused():
     assert answer["shape"] == [3, 8, 8, 1] and 1 <= answer["codes"]["used"] <= 16
     status, _, body = post(app, "/api/sample", {"n": 3, "caption": "a red heart"})
     assert status == 400 and "takes no captions" in json.loads(body)["error"]
+
+
+def test_explore_a_saved_vq_model(caption_vq, tmp_path, capsys):
+    """The command's path: a saved caption VQ-VAE loads into the prompt mode; an unfitted
+    one is refused in one line."""
+    from vae_keras import VQVAE
+    from vae_keras.app import runs
+    from vae_keras.layers import VectorQuantizer
+
+    model, x = caption_vq
+    runs.save_model(model, tmp_path / "vq.keras")
+    app = explorer.ExplorerApp(runs.load_model(tmp_path / "vq.keras"))
+    assert app.describe() == "codes 4x4 of 16, captions"
+    _, _, body = post(app, "/api/sample", {"n": 2, "seed": 4, "caption": "a blue square"})
+    _, _, wanted = post(
+        explorer.ExplorerApp(model), "/api/sample", {"n": 2, "seed": 4, "caption": "a blue square"}
+    )
+    assert json.loads(body)["pixels"] == json.loads(wanted)["pixels"]
+
+    unfitted = VQVAE(
+        networks.vq_encoder((8, 8, 3), 4, filters=(8,)),
+        networks.vq_decoder((4, 4, 4), (8, 8, 3), filters=(8,)),
+        VectorQuantizer(16, 4, seed=0),
+    )
+    runs.save_model(unfitted, tmp_path / "unfitted.keras")
+    argv = ["explore", "--model", str(tmp_path / "unfitted.keras"), "--no-browser"]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert "not fitted yet" in error and error.count("\n") == 1

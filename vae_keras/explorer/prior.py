@@ -51,6 +51,7 @@ class PriorView:
         self.model = model
         self.latent_dim = int(latent_dim)
         self._tables = {}
+        self._medians = None
         self._lock = threading.Lock()  # the server is threaded; a table is computed once
 
     def _dims(self, dims):
@@ -88,9 +89,13 @@ class PriorView:
 
     def medians(self) -> list:
         """The prior's median along every dimension (0 for N(0, I)): the page's start."""
-        return [
-            round(float(prior_quantiles(self.model, 0.5, d)), 6) for d in range(self.latent_dim)
-        ]
+        with self._lock:
+            if self._medians is None:
+                self._medians = [
+                    round(float(prior_quantiles(self.model, 0.5, d)), 6)
+                    for d in range(self.latent_dim)
+                ]
+            return list(self._medians)
 
     def draw(self, num_samples: int, seed: int) -> np.ndarray:
         """`num_samples` codes from the prior, `(n, latent_dim)` float32, for `seed`."""
