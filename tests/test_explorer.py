@@ -403,7 +403,8 @@ def test_a_foreign_decoder_has_the_standard_normal_prior():
 
 @pytest.fixture(scope="module")
 def caption_vq():
-    """A tiny VQVAE with a caption transformer prior, fitted for a step on shapes."""
+    """A tiny VQVAE (untrained autoencoder) with a caption transformer prior fitted for an
+    epoch on its codes of shapes."""
     import keras
 
     from vae_keras import VQVAE, datasets
@@ -421,8 +422,6 @@ def caption_vq():
         prior=prior,
         seed=0,
     )
-    model.compile(optimizer="adam")
-    model.fit(x, epochs=1, batch_size=32, verbose=0)
     model.fit_prior(x, captions=captions, epochs=1, batch_size=32, verbose=0)
     return model, x
 
@@ -487,8 +486,7 @@ def test_vq_without_captions_samples_from_a_seed_and_unfitted_is_refused():
     with pytest.raises(ValueError, match="not fitted yet.*fit_prior") as error:
         explorer.ExplorerApp(model)
     assert "\n" not in str(error.value)
-    x = (np.random.default_rng(0).uniform(size=(16, 8, 8, 1)) < 0.3).astype("float32")
-    model.fit_prior(x, epochs=1, batch_size=16, verbose=0)
+    model.prior.remember_codebook(model.quantizer.embeddings)  # as `fit_prior` ends
     app = explorer.ExplorerApp(model)
     info = json.loads(app.handle("GET", "/api/info")[2])
     assert not info["takes_captions"] and info["vocabulary"] is None
