@@ -474,6 +474,8 @@ def test_vq_prompt_with_unknown_words_is_a_400_naming_them(caption_vq):
 
 
 def test_vq_without_captions_samples_from_a_seed_and_unfitted_is_refused():
+    import base64
+
     from vae_keras import VQVAE
     from vae_keras.layers import VectorQuantizer
 
@@ -495,6 +497,22 @@ def test_vq_without_captions_samples_from_a_seed_and_unfitted_is_refused():
     assert answer["shape"] == [3, 8, 8, 1] and 1 <= answer["codes"]["used"] <= 16
     status, _, body = post(app, "/api/sample", {"n": 3, "caption": "a red heart"})
     assert status == 400 and "takes no captions" in json.loads(body)["error"]
+
+    classes = VQVAE(  # a class-conditional prior: the page sends a class
+        networks.vq_encoder((8, 8, 1), 4, filters=(8,)),
+        networks.vq_decoder((4, 4, 4), (8, 8, 1), filters=(8,)),
+        VectorQuantizer(16, 4, seed=0),
+        num_classes=3,
+    )
+    classes.prior.remember_codebook(classes.quantizer.embeddings)
+    app = explorer.ExplorerApp(classes)
+    assert json.loads(app.handle("GET", "/api/info")[2])["num_classes"] == 3
+    answer = json.loads(post(app, "/api/sample", {"n": 2, "seed": 1, "label": 2})[2])
+    pixels = np.frombuffer(base64.b64decode(answer["pixels"]), "uint8")
+    wanted = expected_pixels(classes.sample(2, labels=2, seed=1)).ravel()
+    assert np.abs(pixels.astype("int64") - wanted).max() <= 1
+    status, _, body = post(app, "/api/sample", {"n": 2, "label": 3})
+    assert status == 400 and "[0, 2]" in json.loads(body)["error"]
 
 
 def test_explore_a_saved_vq_model(caption_vq, tmp_path, capsys):

@@ -99,7 +99,8 @@ class CodeSampler:
         if images is not None and len(images):
             counts = model.code_counts(np.asarray(images, "float32")[:1000])
             self.test_codes = {**codebook_use(counts), "images": min(len(images), 1000)}
-        first = self.sample({"n": 1, "seed": 0})  # checks the draw and warms it up
+        warm = {"n": 1, "seed": 0, "label": 0 if self.prior.num_classes else None}
+        first = self.sample(warm)  # checks the draw and warms it up
         self.image_shape = tuple(first["shape"][1:])
 
     def info(self) -> dict:
