@@ -21,7 +21,7 @@ import pytest
 from tests.conftest import make_binary_images
 from tests.helpers import assert_close, saved_model_round_trip
 from vae_keras import evaluation, likelihoods, models, networks, priors
-from vae_keras.layers import VectorQuantizer
+from vae_keras.layers import FiniteScalarQuantizer, GumbelQuantizer, VectorQuantizer
 from vae_keras.models.capabilities import ENDPOINTS, CapabilityError, capabilities
 
 LATENT = 2
@@ -107,12 +107,30 @@ def _pixel(cls, lik):
     return cls(encoder, decoder, pixelcnn=pixelcnn, seed=0, **kwargs)
 
 
-def _vq(lik, **extra):
+def _vq(lik, quantizer=None, **extra):
     encoder = networks.vq_encoder(lik.shape, 4, filters=(8,))
     decoder = networks.vq_decoder((4, 4, 4), lik.shape, filters=(8,), **_channels(lik))
-    return models.VQVAE(
-        encoder, decoder, VectorQuantizer(16, 4, seed=0), seed=0, **lik.kwargs(), **extra
+    quantizer = quantizer or VectorQuantizer(16, 4, seed=0)
+    return models.VQVAE(encoder, decoder, quantizer, seed=0, **lik.kwargs(), **extra)
+
+
+# Quantizers are layers, not registered models: VQVAE runs the battery with each of the others
+# too (one grey and one colour likelihood; the SavedModel written for one of them).
+QUANTIZERS = {
+    "GumbelQuantizer": lambda: GumbelQuantizer(16, 4, seed=0),
+    "FiniteScalarQuantizer": lambda: FiniteScalarQuantizer((4, 2, 2, 2)),
+}
+QUANTIZER_CASES = [
+    pytest.param(
+        name,
+        lik,
+        marks=[pytest.mark.backend] if lik.name == "bernoulli" else [],
+        id=f"VQVAE+{name}-{lik.name}",
     )
+    for name in QUANTIZERS
+    for lik in LIKELIHOODS
+    if lik.name in ("bernoulli", "discretized_logistic")
+]
 
 
 # Tiny networks for each registered class: a new class must add its builder here.
@@ -252,9 +270,17 @@ def _assert_one_line_capability_error(call, name):
     assert "\n" not in message and f"`{name}`" in message, message
 
 
+@pytest.mark.parametrize(("name", "lik"), QUANTIZER_CASES)
+def test_vqvae_battery_with_each_quantizer(name, lik, tmp_path):
+    written = lik.name == ("bernoulli" if name == "GumbelQuantizer" else "discretized_logistic")
+    build = lambda lik: _vq(lik, QUANTIZERS[name]())  # noqa: E731
+    test_model_battery(models.VQVAE, lik, tmp_path, build=build, written=written)
+
+
 @pytest.mark.parametrize(("cls", "lik"), CASES)
-def test_model_battery(cls, lik, tmp_path):
-    build = BUILDERS[cls.__name__]
+def test_model_battery(cls, lik, tmp_path, build=None, written=None):
+    build = build or BUILDERS[cls.__name__]
+    written = (cls.__name__, lik.name) in WRITTEN if written is None else written
     refused = REFUSED.get((cls.__name__, lik.name))
     if refused is not None:
         with pytest.raises(ValueError, match=refused) as caught:
@@ -340,7 +366,7 @@ def test_model_battery(cls, lik, tmp_path):
     expected["reconstruct"] = (
         expected["decode"] if z_mean is not None else model.reconstruct(x4, *labels)
     )
-    if (cls.__name__, lik.name) not in WRITTEN:
+    if not written:
         serving = loaded.serving_functions()
         assert set(serving.endpoints) | {"sample"} == set(declared.export_endpoints)
         tensor = keras.ops.convert_to_tensor

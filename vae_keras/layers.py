@@ -1,4 +1,4 @@
-"""The reparameterization trick as a Keras layer (and `VectorQuantizer`, re-exported)."""
+"""The reparameterization trick as a Keras layer (and the quantizers, re-exported)."""
 
 import numbers
 
@@ -6,6 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from vae_keras.gumbel_quantizer import GumbelQuantizer  # noqa: F401  (re-exported)
+from vae_keras.quantizer_base import Quantizer  # noqa: F401  (re-exported)
+from vae_keras.scalar_quantizer import FiniteScalarQuantizer  # noqa: F401  (re-exported)
 from vae_keras.vector_quantizer import VectorQuantizer  # noqa: F401  (re-exported)
 
 # Bounds on the log-variance wherever it is exponentiated (sampler, KL,

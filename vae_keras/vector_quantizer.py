@@ -11,36 +11,14 @@ inside the models' own `train_step` on TensorFlow, JAX (where the stateless
 step carries them out) and PyTorch.
 """
 
-import numbers
-
 import keras
 from keras import ops
 
-
-def _check_int(value, name, minimum, fix):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}. {fix}"
-        )
-    return int(value)
-
-
-def _check_float(value, name, low, high, fix=""):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if not low <= value <= high:
-        raise ValueError(f"`{name}` must lie in [{low}, {high}]. Received: {name}={value!r}. {fix}")
-    return value
-
-
-def _per_example_sum(values):
-    return ops.sum(values, axis=tuple(range(1, len(values.shape))))
+from vae_keras.quantizer_base import Quantizer, _check_float, _check_int, _per_example_sum
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
-class VectorQuantizer(keras.layers.Layer):
+class VectorQuantizer(Quantizer):
     """Nearest-codebook-entry quantisation with the straight-through gradient.
 
     For inputs `z_e` shaped `(batch, ..., embedding_dim)` (e.g. an encoder's
@@ -194,16 +172,6 @@ class VectorQuantizer(keras.layers.Layer):
             + ops.sum(codebook**2, axis=1)[None, :]
         )
 
-    def _check_inputs(self, inputs):
-        channels = inputs.shape[-1]
-        if channels is not None and channels != self.embedding_dim:
-            raise ValueError(
-                f"The quantizer's embedding_dim is {self.embedding_dim} but its input has "
-                f"{channels} channels (shape {tuple(inputs.shape)}). Build the encoder with "
-                f"{self.embedding_dim} output channels, or the quantizer with "
-                f"embedding_dim={channels}."
-            )
-
     def quantize_vectors(self, inputs, training=False):
         """Quantises `inputs`; returns a dict of tensors.
 
@@ -252,18 +220,6 @@ class VectorQuantizer(keras.layers.Layer):
         """Codebook vectors of integer `indices`: shape `indices.shape + (embedding_dim,)`."""
         indices = ops.cast(ops.convert_to_tensor(indices), "int32")
         return ops.take(ops.convert_to_tensor(self.embeddings), indices, axis=0)
-
-    def call(self, inputs, training=False):
-        out = self.quantize_vectors(inputs, training=training)
-        if training:
-            self.add_loss(out["vq_loss"])
-        return out["quantized"], out["indices"]
-
-    def compute_output_spec(self, inputs, training=False):
-        return (
-            keras.KerasTensor(inputs.shape, dtype=self.compute_dtype),
-            keras.KerasTensor(inputs.shape[:-1], dtype="int32"),
-        )
 
     # === Training-time state updates ===
 

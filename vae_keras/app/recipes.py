@@ -173,10 +173,12 @@ def build_model(
     binarize: bool = False,
     prior: str | None = None,
     prior_components: int | None = None,
+    captions: bool = False,
 ):
     """The compiled model of a `vae-keras train` run (validates the combination first):
     `--architecture` mapped onto the library's model kind and network family
-    (`vae_keras.models.kinds.build_model`), with the command line's recipe constants."""
+    (`vae_keras.models.kinds.build_model`), with the command line's recipe constants.
+    `captions`: a VQ-VAE whose prior over codes is a transformer reading the caption."""
     model_kind, network = kind_and_network(architecture)
     shape = tuple(shape)
     check_settings(model_kind, network, likelihood, binarize, shape)
@@ -191,6 +193,7 @@ def build_model(
         seed=seed,
         prior=prior_argument(prior, prior_components),
         **_options(model_kind, likelihood),
+        **({"code_prior": "transformer"} if captions else {}),
     )
     # A model class may name the gradient clipping its recipe trains with (HierarchicalVAE).
     clipnorm = model.RECIPE_GLOBAL_CLIPNORM

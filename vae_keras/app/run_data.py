@@ -31,6 +31,7 @@ class RunData:
     x_test: np.ndarray
     y_test: np.ndarray | None
     shape: tuple
+    captions: list | None = None  # one per training image (`--captions`)
 
     @property
     def streamed(self) -> bool:
@@ -129,8 +130,11 @@ def _check_download_possible(dataset, data_dir):
         ) from None
 
 
-def load_train_and_test(dataset, data_dir, *, image_size, batch_size, limit, seed) -> RunData:
-    """Training input and test arrays for `vae-keras train`."""
+def load_train_and_test(
+    dataset, data_dir, *, image_size, batch_size, limit, seed, captions=False, hold_out=None
+) -> RunData:
+    """Training input and test arrays for `vae-keras train` (`captions`: with the training
+    images' captions, `hold_out` colour:shape pairs left out of them; shapes only)."""
     from vae_keras import datasets
 
     size = _image_size(dataset, image_size)
@@ -145,9 +149,13 @@ def load_train_and_test(dataset, data_dir, *, image_size, batch_size, limit, see
         x_test = _gather(held_out, MAX_FOLDER_TEST)
         return RunData(train, num_train, x_test, None, tuple(x_test.shape[1:]))
     _check_download_possible(dataset, data_dir)
-    x_train, _ = datasets.load(dataset, "train", data_dir, limit=limit, image_size=size)
+    text = {"captions": True, "hold_out": hold_out} if captions else {}
+    x_train, y_train = datasets.load(
+        dataset, "train", data_dir, limit=limit, image_size=size, **text
+    )
     x_test, y_test = datasets.load(dataset, "test", data_dir, image_size=size)
-    return RunData(x_train, len(x_train), x_test, y_test, tuple(x_train.shape[1:]))
+    shape = tuple(x_train.shape[1:])
+    return RunData(x_train, len(x_train), x_test, y_test, shape, list(y_train) if text else None)
 
 
 def load_test(dataset, data_dir, *, image_size, limit, seed=0, labels=False):

@@ -5,6 +5,8 @@
   and TensorBoard image).
 - `ReconstructionGrid`: fixed images above their reconstructions per epoch.
 - `BetaSchedule`: KL warm-up (linear) and cyclical annealing of `beta`.
+- `GumbelTemperatureSchedule`: exponential annealing of a `GumbelQuantizer`'s
+  temperature (DALL-E: 1 to 1/16).
 - `NaNGuard`: stops training at the first non-finite loss, naming the
   epoch and batch, and restores the last good weights.
 
@@ -16,11 +18,13 @@ written atomically (temp file, then rename). Epoch numbers in file names are
 from vae_keras.callbacks.beta import SCHEDULES, UPDATE_FREQS, BetaSchedule
 from vae_keras.callbacks.grids import ReconstructionGrid, SampleGrid
 from vae_keras.callbacks.guards import NaNGuard, NonFiniteLossError
+from vae_keras.callbacks.temperature import GumbelTemperatureSchedule
 
 __all__ = [
     "SCHEDULES",
     "UPDATE_FREQS",
     "BetaSchedule",
+    "GumbelTemperatureSchedule",
     "NaNGuard",
     "NonFiniteLossError",
     "ReconstructionGrid",

@@ -42,6 +42,8 @@ def resolve(args) -> None:
                 "given. Pass one of them (--architecture is the older spelling of --model-kind "
                 "and --network)."
             )
+    if getattr(args, "captions", False) and architecture == families.AUTO and not model_kind:
+        model_kind = "vqvae"  # text to image: a VQ-VAE and a transformer prior over its codes
     model_kind = model_kind or from_architecture[0]
     if network in (None, families.AUTO):
         network = from_architecture[1]
@@ -59,6 +61,7 @@ def resolve(args) -> None:
             "--latent-dim does not apply. Drop --latent-dim."
         )
     _check_prior(args, kinds.get(model_kind), spelling)
+    _check_captions(args, model_kind, spelling)
     if args.latent_dim is None:
         args.latent_dim = DEFAULTS["latent_dim"]
     if model_kind == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
@@ -96,3 +99,29 @@ def _check_prior(args, kind, spelling) -> None:
             else "no --prior (its own latents or a deterministic code)"
         )
         raise ValueError(f"{spelling} takes {takes}; got --prior {prior}.")
+
+
+def _check_captions(args, model_kind, spelling) -> None:
+    """`--captions` / `--hold-out`: captioned shapes, a VQ-VAE (one line otherwise)."""
+    captions, hold_out = getattr(args, "captions", False), getattr(args, "hold_out", None)
+    if hold_out is not None and not captions:
+        raise ValueError(
+            "--hold-out leaves colour:shape pairs out of a --captions run; add --captions "
+            "(and --dataset shapes) or drop --hold-out."
+        )
+    if not captions:
+        return
+    if args.dataset.lower() != "shapes":
+        raise ValueError(
+            f"--captions trains on captioned shapes: pass --dataset shapes (got --dataset "
+            f"{args.dataset})."
+        )
+    if model_kind != "vqvae":
+        raise ValueError(
+            f"--captions trains a VQ-VAE with a transformer prior over its codes; {spelling} "
+            "is another model. Drop it or pass --model-kind vqvae."
+        )
+    if hold_out is not None:
+        from vae_keras.datasets.shapes import held_out_pairs
+
+        held_out_pairs(hold_out)  # a misspelt pair fails before any data loads

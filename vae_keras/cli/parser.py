@@ -213,6 +213,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="components of --prior vampprior (default 500) or mixture (default 10)",
     )
     train.add_argument(
+        "--captions",
+        action="store_true",
+        help="--dataset shapes only: train a VQ-VAE on captioned shapes with a transformer "
+        "prior over its codes that reads the caption (text to image); then "
+        '`vae-keras sample --model RUN/model.keras --prompt "a red square in the middle"`',
+    )
+    train.add_argument(
+        "--hold-out",
+        metavar="PAIRS",
+        default=None,
+        help="with --captions: colour:shape pairs left out of training, e.g. "
+        "red:heart,green:triangle (the test split keeps them)",
+    )
+    train.add_argument(
         "--binarize",
         action="store_true",
         help="dynamic binarization: a fresh Bernoulli draw of the pixels every batch "
@@ -288,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=_seed, default=0, help="seed of the prior draws")
     sample.add_argument("--out", help="PNG file (default: samples_seedN.png beside the model)")
     sample.add_argument("--npy", help="also save the samples as a .npy array here")
+    sample.add_argument(
+        "--prompt",
+        help='a caption for a model trained with --captions, e.g. "a green ellipse at the '
+        'bottom right" (size optional)',
+    )
     add("presets", help="list the pretrained models shipped with the package")
     explore = add("explore", help="drag through the latent space in the browser (a local web page)")
     explore_arguments(explore)

@@ -27,7 +27,13 @@ _RUN_SETTINGS = (
     "seed",
     "mixed_precision",
     "distribute",
+    "prior",
+    "prior_components",
+    "captions",
+    "hold_out",
 )
+# What a run folder written before a setting existed recorded for it: its default.
+_SETTING_DEFAULTS = {"captions": False}
 
 
 def _absolute(data_dir):
@@ -69,7 +75,11 @@ def _run_folder(args, out, shape, backend, chief=True):
     if model is not None:
         if previous and previous.get("data_dir"):  # older runs: as typed, from this folder
             previous["data_dir"] = _absolute(previous["data_dir"])
-        changed = [k for k in _RUN_SETTINGS if previous and previous.get(k) != config.get(k)]
+        changed = [
+            k
+            for k in _RUN_SETTINGS
+            if previous and previous.get(k, _SETTING_DEFAULTS.get(k)) != config.get(k)
+        ]
         if changed:
             raise ValueError(
                 f"Run folder {out} holds an interrupted run with other settings "
@@ -160,6 +170,7 @@ def _new_model(args, shape):
         binarize=args.binarize,
         prior=getattr(args, "prior", None),
         prior_components=getattr(args, "prior_components", None),
+        captions=getattr(args, "captions", False),
     )
 
 
@@ -206,6 +217,8 @@ def train(args) -> Path:
         batch_size=args.batch_size,
         limit=args.limit,
         seed=args.seed,
+        captions=getattr(args, "captions", False),
+        hold_out=getattr(args, "hold_out", None),
     )
     x_train, x_test, y_test, shape = data.train, data.x_test, data.y_test, data.shape
     _resolve_recipe(args, shape)
@@ -283,7 +296,11 @@ def train(args) -> Path:
                 from vae_keras.binarization import binarize
 
                 prior_x = binarize(x_train, seed=args.seed) if args.binarize else x_train
-                model.fit_prior(prior_x, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
+                # A caption model's prior reads each image's caption before its codes.
+                conditions = {"captions": data.captions} if data.captions is not None else {}
+                model.fit_prior(
+                    prior_x, epochs=args.epochs, batch_size=args.batch_size, verbose=2, **conditions
+                )
             if chief and not runs.reached(state, "model"):
                 say(chief, f"saving {out / 'model.keras'} ...")
                 # model.keras (with its optimizer) replaces the checkpoint.

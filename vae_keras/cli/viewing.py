@@ -45,7 +45,13 @@ def sample(args) -> Path:
             f"{MAX_SAMPLE_BYTES // size} of them. Run `vae-keras sample` several times with "
             "different --seed values."
         )
-    images = model.sample(args.num_samples, seed=args.seed)
+    prompt = {}
+    if getattr(args, "prompt", None) is not None:
+        from vae_keras.models.capabilities import require
+
+        require(model, "captions", "--prompt")
+        prompt = {"captions": args.prompt}  # unknown words: a ValueError naming them
+    images = model.sample(args.num_samples, seed=args.seed, **prompt)
     out = out or default_out
     plotting.save_image_grid(images, out)
     if npy:

@@ -65,6 +65,10 @@ class Capabilities:
         latent_groups: a hierarchy of latent groups: `group_shapes`,
             `resample`, `encode(x, groups="all")`.
         kl_weight: a KL weight `beta` that callbacks may change during `fit`.
+        captions: the prior reads a caption: `sample(n, captions=...)` (text to
+            image). It depends on the prior a model was built with, so a model
+            whose prior may read captions declares it per instance (an instance
+            attribute `capabilities` that replaces its class's).
     """
 
     encode: bool = False
@@ -83,6 +87,7 @@ class Capabilities:
     needs_fit_prior: bool = False
     latent_groups: bool = False
     kl_weight: bool = False
+    captions: bool = False
 
     def replace(self, **changes) -> "Capabilities":
         """A copy with `changes` (what a subclass declares differently)."""
@@ -112,6 +117,7 @@ DESCRIPTIONS = {
     "needs_fit_prior": "a prior trained by `fit_prior(x)`",
     "latent_groups": "latent groups, `resample(x, keep)`",
     "kl_weight": "a KL weight, `beta`",
+    "captions": "a prior that reads captions, `sample(n, captions=...)`",
 }
 
 
@@ -143,6 +149,11 @@ def _instead(name: str, declared: Capabilities) -> str:
         return "Its codes are index grids: use `encode_indices` / `decode_indices`."
     if name == "latent_groups":
         return "For a one-level VAE use `plotting.latent_traversals`."
+    if name == "captions":
+        return (
+            "Train one on captioned shapes: `vae-keras train --dataset shapes --captions` "
+            '(in Python: `VQVAE(..., prior="transformer")`, `fit_prior(x, captions=...)`).'
+        )
     if name == "kl_weight":
         return "Use a model with a KL term, like vae_keras.VAE."
     if name == "nll_bound" and declared.posterior:
@@ -177,7 +188,8 @@ def capabilities(model) -> Capabilities:
     other object, what its `encode`/`decode`-style methods offer (defaults)."""
     declared = getattr(type(model), "capabilities", None)
     if isinstance(declared, Capabilities):
-        return declared
+        own = getattr(model, "capabilities", declared)  # what this instance's parts add
+        return own if isinstance(own, Capabilities) else declared
     return _inferred(model)
 
 

@@ -154,8 +154,11 @@ def _pixel_vae(
     )
 
 
-def _vq_vae(network, likelihood, shape, latent_dim, beta, seed, num_codes=VQ_CODES):
-    """The keras.io VQ-VAE's networks and `num_codes` codes of `latent_dim` (beta: unused)."""
+def _vq_vae(
+    network, likelihood, shape, latent_dim, beta, seed, num_codes=VQ_CODES, code_prior=None
+):
+    """The keras.io VQ-VAE's networks and `num_codes` codes of `latent_dim` (beta: unused);
+    `code_prior`: its prior over codes (`VQVAE`'s `prior`: None/"pixelcnn", "transformer")."""
     from vae_keras import networks
     from vae_keras.layers import VectorQuantizer
     from vae_keras.models.vq_vae import VQVAE
@@ -168,6 +171,7 @@ def _vq_vae(network, likelihood, shape, latent_dim, beta, seed, num_codes=VQ_COD
         decoder,
         VectorQuantizer(num_codes, latent_dim, seed=seed),
         likelihood=likelihood,
+        prior=code_prior,
         seed=seed,
     )
 
@@ -294,7 +298,7 @@ def build_model(
         prior: The prior `p(z)` (`vae_keras.priors`: name, config or instance) for the
             kinds that take one (`get(kind).priors`); None: the kind's default.
         **options: The kind's own options, e.g. `widths=` for residual networks, `num_classes=`
-            (`conditional`), `num_codes=` (`vqvae`), `features=`/`free_bits=` (`pixelvae`).
+            (`conditional`), `num_codes=`, `code_prior=` (`vqvae`), `features=`/`free_bits=` (`pixelvae`).
 
     Returns:
         The model, uncompiled.

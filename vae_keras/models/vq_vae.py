@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras.layers import VectorQuantizer
+from vae_keras.layers import Quantizer
 from vae_keras.models._grid_prior import GridPrior
 from vae_keras.models._reconstruction import (
     ReconstructionModel,
@@ -24,10 +24,11 @@ def _check_vq_networks(encoder, decoder, quantizer, output_channels):
     for net, role in ((encoder, "encoder"), (decoder, "decoder")):
         if not isinstance(net, keras.Model):
             raise ValueError(f"`{role}` must be a keras.Model. Received: {role}={net!r}")
-    if not isinstance(quantizer, VectorQuantizer):
+    if not isinstance(quantizer, Quantizer):
         raise ValueError(
-            "`quantizer` must be a `vae_keras.layers.VectorQuantizer`, e.g. "
-            f"VectorQuantizer(128, 16). Received: quantizer={quantizer!r}"
+            "`quantizer` must be a `vae_keras.layers.Quantizer`: VectorQuantizer(128, 16), "
+            "GumbelQuantizer(128, 16) or FiniteScalarQuantizer((8, 5, 5, 5)). "
+            f"Received: quantizer={quantizer!r}"
         )
     outputs = encoder.outputs
     if len(outputs) != 1 or len(outputs[0].shape) != 4:
@@ -103,7 +104,8 @@ class VQVAE(PriorMethods, ReconstructionModel):
             e.g. `networks.vq_encoder`.
         decoder: A `keras.Model` from the `(height, width, D)` grid to the
             likelihood's outputs, e.g. `networks.vq_decoder`.
-        quantizer: A `layers.VectorQuantizer(K, D)`.
+        quantizer: A `layers.Quantizer`: `VectorQuantizer(K, D)`,
+            `GumbelQuantizer(K, D)` or `FiniteScalarQuantizer(levels)`.
         likelihood: As for `VAE`: `"bernoulli"`, `"gaussian"`,
             `"discretized_logistic"` or a `likelihoods.Likelihood`.
         prior: The prior over codes: `"pixelcnn"` (or `None`, the default: a
@@ -146,7 +148,7 @@ class VQVAE(PriorMethods, ReconstructionModel):
         self,
         encoder: keras.Model,
         decoder: keras.Model,
-        quantizer: VectorQuantizer,
+        quantizer: Quantizer,
         likelihood: str = "bernoulli",
         prior: str | GridPrior | None = None,
         num_classes: int | None = None,
@@ -188,6 +190,8 @@ class VQVAE(PriorMethods, ReconstructionModel):
         if self._reports_bits_per_dim:  # of the reconstruction term: see `compute_losses`
             self.loss_names = type(self).loss_names + ("reconstruction_bits_per_dim",)
         self._init_trackers()
+        # Whether `sample` reads captions depends on the prior this instance was given.
+        self.capabilities = type(self).capabilities.replace(captions=self.prior.takes_captions)
         self.built = True
 
     def serving_functions(self):

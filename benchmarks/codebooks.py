@@ -1,0 +1,131 @@
+"""Codebook use of the three quantizers in one VQVAE, for the same short training budget.
+
+`VectorQuantizer(1000, D)` (package defaults: EMA codebook, dead-code restarts),
+`GumbelQuantizer(1000, D)` (DALL-E's relaxation, its temperature annealed from 1
+to 1/16 by `callbacks.GumbelTemperatureSchedule`) and `FiniteScalarQuantizer((8,
+5, 5, 5))` (1000 implicit codes, D = 4), each between the same `networks.vq_encoder`
+/ `vq_decoder` (an 8x8 code grid for 32x32 images), trained with the Bernoulli
+likelihood on `datasets.load("shapes", "train", image_size=32)` for `--minutes` of
+wall time each (Adam 1e-3, batch 64). Columns, on the test split: the codes,
+codebook use in % (`codebook_statistics(x_test)["usage"]`, the share of the codes
+that encode at least one grid position), the perplexity of the codes, the
+reconstruction loss (Bernoulli NLL, nats per image, from `evaluate`) and its
+MSE per pixel, bits per image of the code grid (positions x log2 K: equal for
+the three), training steps done.
+
+    python benchmarks/codebooks.py --minutes 2
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def time_budget(seconds):
+    """A callback that stops `fit` once `seconds` of wall time have passed after the first
+    batch (its tracing and compilation are not counted; checked per batch)."""
+    import keras
+
+    class _Budget(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start, self.steps = None, 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps += 1
+            if self.start is None:
+                self.start = time.perf_counter()
+            elif time.perf_counter() - self.start > seconds:
+                self.model.stop_training = True
+
+    return _Budget()
+
+
+def build(kind, embedding_dim, anneal_steps):
+    """(quantizer, its callbacks) for one row of the table."""
+    from vae_keras import callbacks
+    from vae_keras.layers import FiniteScalarQuantizer, GumbelQuantizer, VectorQuantizer
+
+    if kind == "VectorQuantizer":
+        return VectorQuantizer(1000, embedding_dim, seed=0), []
+    if kind == "GumbelQuantizer":
+        schedule = callbacks.GumbelTemperatureSchedule(1.0, 1 / 16, steps=anneal_steps)
+        return GumbelQuantizer(1000, embedding_dim, seed=0), [schedule]
+    return FiniteScalarQuantizer((8, 5, 5, 5)), []
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=1.0, help="training budget per quantizer")
+    parser.add_argument("--embedding-dim", type=int, default=4, help="D of the VQ and Gumbel rows")
+    parser.add_argument("--anneal-steps", type=int, default=1000, help="Gumbel: 1 -> 1/16 over")
+    parser.add_argument("--limit", type=int, default=None, help="training images (default all)")
+    parser.add_argument("--json", default=None, help="also write the numbers here")
+    args = parser.parse_args()
+
+    import keras
+    import numpy as np
+
+    from vae_keras import VQVAE, datasets, networks
+
+    x_train, _ = datasets.load("shapes", "train", image_size=32)
+    x_test, _ = datasets.load("shapes", "test", image_size=32)
+    if args.limit:
+        x_train = x_train[: args.limit]
+    print(
+        f"shapes 32x32: {len(x_train)} train, {len(x_test)} test; {args.minutes} min each; "
+        f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    rows = []
+    for kind in ("VectorQuantizer", "GumbelQuantizer", "FiniteScalarQuantizer"):
+        keras.utils.set_random_seed(0)
+        quantizer, extra = build(kind, args.embedding_dim, args.anneal_steps)
+        dim = quantizer.embedding_dim
+        encoder = networks.vq_encoder((32, 32, 3), dim, filters=(32, 64))
+        decoder = networks.vq_decoder(tuple(encoder.output.shape[1:]), (32, 32, 3), (64, 32))
+        model = VQVAE(encoder, decoder, quantizer, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        budget = time_budget(60 * args.minutes)
+        model.fit(x_train, epochs=10_000, batch_size=64, verbose=0, callbacks=[budget, *extra])
+        stats = model.codebook_statistics(x_test)
+        scores = model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)
+        mse = float(np.mean((model.reconstruct(x_test) - x_test) ** 2))
+        positions = int(np.prod(model.grid_shape))
+        rows.append(
+            {
+                "quantizer": kind,
+                "codes": quantizer.num_embeddings,
+                "embedding_dim": dim,
+                "usage_percent": 100 * stats["usage"],
+                "perplexity": stats["perplexity"],
+                "reconstruction_nats": float(scores["reconstruction_loss"]),
+                "mse": mse,
+                "bits_per_image": positions * math.log2(quantizer.num_embeddings),
+                "steps": budget.steps,
+            }
+        )
+        print(f"  {kind}: done ({budget.steps} steps)", flush=True)
+
+    header = (
+        f"{'quantizer':<22}{'codes':>6}{'D':>3}{'use %':>8}{'perplexity':>12}"
+        f"{'rec. nats':>11}{'MSE':>9}{'bits/image':>12}{'steps':>7}"
+    )
+    print(header)
+    for r in rows:
+        print(
+            f"{r['quantizer']:<22}{r['codes']:>6}{r['embedding_dim']:>3}"
+            f"{r['usage_percent']:>8.1f}{r['perplexity']:>12.1f}{r['reconstruction_nats']:>11.1f}"
+            f"{r['mse']:>9.4f}{r['bits_per_image']:>12.1f}{r['steps']:>7}"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": vars(args), "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Finite scalar quantisation (FSQ; Mentzer et al. 2023) as a Keras layer.
+
+Each of the `len(levels)` channels is bounded to `levels[i]` values and
+rounded: the codebook is the implicit grid of all `prod(levels)` level
+combinations, so there is nothing to learn, no codebook loss and nothing to
+collapse. Matches google-research's `fsq/fsq.ipynb` (the paper's reference
+code; lucidrains' `finite_scalar_quantization.py` follows it too): tanh
+bounding with a half-level offset for even levels, rounding with the
+straight-through gradient, normalisation to [-1, 1], mixed-radix indices with
+the first channel least significant.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from vae_keras.quantizer_base import Quantizer, code_statistics
+
+# The reference's margin: tanh stays inside (L - 1)(1 - EPS) / 2, so the extreme levels are
+# reached without a value ever rounding beyond them.
+EPS = 1e-3
+
+
+def _check_levels(levels):
+    fix = "Pass one integer >= 2 per channel, e.g. levels=(8, 5, 5, 5) (1000 codes)."
+    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+        raise ValueError(
+            f"`levels` must be a sequence of integers. Received: levels={levels!r}. {fix}"
+        )
+    levels = tuple(levels)
+    bad = [v for v in levels if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 2]
+    if not levels or bad:
+        raise ValueError(
+            f"`levels` must hold integers >= 2 (a channel of one level carries nothing). "
+            f"Received: levels={levels!r}. {fix}"
+        )
+    if int(np.prod([int(v) for v in levels], dtype=np.float64)) >= 2**31:
+        raise ValueError(
+            f"`levels` give {int(np.prod([int(v) for v in levels], dtype=np.float64))} codes, "
+            f"more than int32 indices hold. Received: levels={levels!r}. Use fewer or smaller levels."
+        )
+    return tuple(int(v) for v in levels)
+
+
+@keras.saving.register_keras_serializable(package="vae_keras")
+class FiniteScalarQuantizer(Quantizer):
+    """Finite scalar quantisation: bounded, rounded channels (Mentzer et al. 2023).
+
+    For inputs `z` shaped `(batch, ..., D)` with `D = len(levels)`, channel
+    `i` with `L = levels[i]` levels is
+
+        bounded = tanh(z + shift) * half_l - offset
+        half_l = (L - 1)(1 - 1e-3) / 2,  offset = 0.5 if L is even else 0,
+        shift = tan(offset / half_l)
+
+    then rounded to the nearest integer (ties to even, as the reference's
+    `jnp.round`) with the straight-through gradient, and divided by `L // 2`:
+    odd `L` gives the `L` values `-1 ... 1`, even `L` the values
+    `-1 ... 1 - 2/L` (the reference's grid). The index of a code is the
+    mixed-radix number of its levels `k_i = rounded_i + L // 2` in `[0, L)`,
+    `sum_i k_i * prod(levels[:i])`; `lookup` inverts it.
+
+    `vq_loss` is 0 (there is no codebook to train or commit to);
+    `perplexity` and `usage` are reported as by `VectorQuantizer`.
+    `embeddings` is the constant `(prod(levels), D)` grid of every code
+    vector, in index order.
+
+    Args:
+        levels: Levels per channel (integers >= 2). The paper's choices for
+            about 2^10 codes are `(8, 5, 5, 5)` (1000 codes, the default);
+            `(8, 8, 8, 6, 5)` for about 2^14.
+        **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: A float tensor whose last axis is `len(levels)`.
+        training: Unused (the layer has no state); accepted for the contract.
+
+    Example:
+
+    >>> import numpy as np
+    >>> fsq = FiniteScalarQuantizer((8, 5, 5, 5))
+    >>> fsq.num_embeddings, fsq.embedding_dim
+    (1000, 4)
+    >>> quantized, indices = fsq(np.zeros((2, 4, 4, 4), "float32"))
+    >>> tuple(quantized.shape), tuple(indices.shape)
+    ((2, 4, 4, 4), (2, 4, 4))
+    >>> bool(np.allclose(fsq.lookup(indices), quantized))
+    True
+    """
+
+    def __init__(self, levels=(8, 5, 5, 5), **kwargs):
+        super().__init__(**kwargs)
+        self.levels = _check_levels(levels)
+        self.embedding_dim = len(self.levels)
+        self.num_embeddings = int(np.prod(self.levels))
+        levels_np = np.asarray(self.levels, "float64")
+        # Constants of the reference's bound, per channel (float64, then float32).
+        half_l = (levels_np - 1) * (1 - EPS) / 2
+        offset = np.where(levels_np % 2 == 1, 0.0, 0.5)
+        self._half_l = half_l.astype("float32")
+        self._offset = offset.astype("float32")
+        self._shift = np.tan(offset / half_l).astype("float32")
+        self._half_width = (np.asarray(self.levels) // 2).astype("float32")
+        self._basis = np.concatenate([[1], np.cumprod(self.levels[:-1])]).astype("int32")
+        self._codes = self._indices_to_codes_np(np.arange(self.num_embeddings))
+        self.built = True
+
+    # === The grid ===
+
+    def _indices_to_codes_np(self, indices):
+        digits = (indices[..., None] // self._basis) % np.asarray(self.levels)
+        return ((digits - self._half_width) / self._half_width).astype("float32")
+
+    @property
+    def embeddings(self):
+        """All `prod(levels)` code vectors `(K, D)`, row `k` the code of index `k`."""
+        return ops.convert_to_tensor(self._codes)
+
+    def bound(self, inputs):
+        """The channels squashed into `(-(L-1)/2 - offset, (L-1)/2 - offset)`, float32."""
+        z = ops.cast(ops.convert_to_tensor(inputs), "float32")
+        shift, half_l, offset = (
+            ops.convert_to_tensor(c) for c in (self._shift, self._half_l, self._offset)
+        )
+        return ops.tanh(z + shift) * half_l - offset
+
+    def quantize_vectors(self, inputs, training=False):
+        """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss` (0),
+        `perplexity` and `usage` (see the class docstring)."""
+        inputs = ops.convert_to_tensor(inputs)
+        self._check_inputs(inputs)
+        half_width = ops.convert_to_tensor(self._half_width)
+        bounded = self.bound(inputs)
+        rounded = ops.round(ops.stop_gradient(bounded))
+        # Integer-valued floats are exact, so the indices and `lookup` agree bit for bit.
+        digits = ops.cast(rounded + half_width, "int32")
+        indices = ops.sum(digits * ops.convert_to_tensor(self._basis), axis=-1)
+        codes = rounded / half_width
+        if training:
+            # Straight-through: `scaled - sg(scaled)` is exactly 0 in value and passes the
+            # bound's gradient, so the value stays the rounded code bit for bit.
+            scaled = bounded / half_width
+            codes = codes + (scaled - ops.stop_gradient(scaled))
+        perplexity, usage = code_statistics(indices, self.num_embeddings)
+        return {
+            "quantized": ops.cast(codes, inputs.dtype),
+            "indices": indices,
+            "vq_loss": ops.zeros((), "float32"),
+            "perplexity": perplexity,
+            "usage": usage,
+        }
+
+    def lookup(self, indices):
+        """Code vectors of integer `indices`: shape `indices.shape + (len(levels),)`."""
+        indices = ops.expand_dims(ops.cast(ops.convert_to_tensor(indices), "int32"), -1)
+        basis, levels, half_width = (
+            ops.convert_to_tensor(c)
+            for c in (self._basis, np.asarray(self.levels, "int32"), self._half_width)
+        )
+        digits = ops.mod(ops.floor_divide(indices, basis), levels)
+        return (ops.cast(digits, "float32") - half_width) / half_width
+
+    # === Config ===
+
+    def get_config(self):
+        return {**super().get_config(), "levels": list(self.levels)}
