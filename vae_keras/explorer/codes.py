@@ -1,7 +1,7 @@
 """The explorer's page mode for models with discrete codes (VQ-VAE): a prompt box.
 
-"DALL-E in miniature": when the model's prior reads captions
-(`model.prior.takes_captions`, a `TransformerPrior` fitted with
+"DALL-E in miniature": when the model's prior reads captions (capability
+`captions`: a `TransformerPrior` with a vocabulary, fitted with
 `fit_prior(x, captions=...)`), the page sends a caption and a seed and shows a grid
 of samples, `model.sample(n, captions=text, seed=seed)`; a prompt with unknown
 words answers with the tokenizer's one-line message (every unknown word and the
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from vae_keras.explorer.decoding import to_uint8
-from vae_keras.models.capabilities import display_name, require
+from vae_keras.models.capabilities import capabilities, display_name, require
 
 # The most samples one request may draw (the page offers 4, 9 and 16).
 MAX_SAMPLES = 64
@@ -105,7 +105,8 @@ class CodeSampler:
 
     def info(self) -> dict:
         """What the page needs to lay out the prompt mode (JSON-ready)."""
-        tokenizer = self.prior.tokenizer if self.prior.takes_captions else None
+        # The capability `captions` (declared per instance: it follows the prior).
+        tokenizer = self.prior.tokenizer if capabilities(self.model).captions else None
         return {
             "mode": "codes",
             "model": type(self.model).__name__,
