@@ -542,3 +542,12 @@ def test_explore_a_saved_vq_model(caption_vq, tmp_path, capsys):
     assert cli.main(argv) == 2
     error = capsys.readouterr().err
     assert "not fitted yet" in error and error.count("\n") == 1
+
+
+def test_a_two_level_vq_model_is_refused_in_one_line():
+    from vae_keras.models import VQVAE2
+
+    model = VQVAE2(SHAPE, num_embeddings=(8, 16), embedding_dim=4, filters=(8,), top_filters=(8,))
+    with pytest.raises(ValueError, match="`code_prior`.*model.sample") as error:
+        explorer.ExplorerApp(model)
+    assert "\n" not in str(error.value)
