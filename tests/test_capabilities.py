@@ -149,10 +149,10 @@ def test_plain_objects_get_defaults_from_what_they_offer():
         require(Codes(), "flying", "Testing")
 
 
-def test_vqvae_run_on_8bit_likelihood_completes(tmp_path, capsys):
+def test_vqvae_run_on_8bit_likelihood_completes(tmp_path):
     """`train --architecture vqvae --likelihood discretized_logistic` writes its metrics,
-    figures and report (it stopped at "scoring" with a posterior error), and a command
-    the model cannot serve (`explore`: no flat codes) exits 2 with the capability line."""
+    figures and report (it stopped at "scoring" with a posterior error), and `explore`
+    serves it in its prompt mode (discrete codes, a fitted prior)."""
     from vae_keras.cli import main
 
     out = tmp_path / "run"
@@ -169,8 +169,8 @@ def test_vqvae_run_on_8bit_likelihood_completes(tmp_path, capsys):
     names = {p.name for p in (out / "figures").iterdir()}
     assert {"samples.png", "reconstructions.png", "code_usage.png", "code_grids.png"} <= names
     assert (out / "report.html").is_file() and (out / "samples.png").is_file()
-    capsys.readouterr()
-    assert main(["explore", "--model", str(out / "model.keras"), "--no-browser"]) == 2
-    error = capsys.readouterr().err.strip()
-    assert "\n" not in error and "`latent_vector`" in error and "VQVAE" in error
-    assert error.startswith("vae-keras explore: error: The explorer needs")
+    from vae_keras import explorer
+    from vae_keras.app import runs
+
+    app = explorer.ExplorerApp(runs.load_model(out / "model.keras"))
+    assert app.info()["mode"] == "codes" and app.info()["image_shape"] == [16, 16, 3]

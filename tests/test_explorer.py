@@ -315,3 +315,239 @@ def test_the_model_stays_usable_while_the_explorer_decodes(vae, images):
         stop.set()
         thread.join()
     assert not errors, errors
+
+
+# === The prior (issue 30): quantile tables and draws ===
+
+
+def test_prior_tables_are_the_standard_normal_for_a_vae(vae):
+    """N(0, I): the table is norm.ppf at the pad's probabilities, flagged standard (the
+    page then uses its own inverse CDF: the same numbers as before); draws are N(0, I)."""
+    from scipy.stats import norm
+
+    app = explorer.ExplorerApp(vae)
+    info = json.loads(app.handle("GET", "/api/info")[2])
+    assert info["mode"] == "latent" and info["prior"]["center"] == [0.0, 0.0, 0.0]
+    assert info["prior"]["pad_quantiles"] == [0.05, 0.95]
+    status, _, body = app.handle("GET", "/api/prior?dims=0,2")
+    table = json.loads(body)
+    assert status == 200 and table["dims"] == [0, 2] and table["standard_normal"] == [True, True]
+    p = np.array(table["probabilities"])
+    assert p[0] == 0.05 and p[-1] == 0.95 and len(p) == 91
+    np.testing.assert_allclose(table["quantiles"], [norm.ppf(p)] * 2, atol=1e-6)
+    status, _, body = post(app, "/api/prior/sample", {"n": 500, "seed": 3})
+    z = np.array(json.loads(body)["z"])
+    assert status == 200 and z.shape == (500, 3)
+    wanted = np.random.default_rng(3).standard_normal((500, 3))
+    np.testing.assert_allclose(z, wanted, atol=1e-4)  # eps itself
+    assert json.loads(post(app, "/api/prior/sample", {"n": 500, "seed": 3})[2])["z"] == z.tolist()
+
+
+@pytest.mark.backend
+def test_prior_tables_follow_a_mixture_prior():
+    from vae_keras import priors
+
+    prior = priors.MixtureOfGaussians(num_components=2, seed=0)
+    model = VAE(
+        networks.dense_encoder(SHAPE, 2, hidden_units=(8,)),
+        networks.dense_decoder(2, SHAPE, hidden_units=(8,)),
+        prior=prior,
+    )
+    prior.means.assign(np.array([[3.0, -3.0], [9.0, 3.0]], "float32"))  # far from N(0, 1)
+    app = explorer.ExplorerApp(model)
+    table = json.loads(app.handle("GET", "/api/prior?dims=0,1")[2])
+    assert table["standard_normal"] == [False, False]
+    p = np.array(table["probabilities"])
+    for row, d in zip(table["quantiles"], (0, 1), strict=True):
+        np.testing.assert_allclose(row, model.prior_quantiles(p, d), atol=1e-5)
+    assert 3.5 < table["quantiles"][0][45] < 8.5  # the median sits between the means
+    center = json.loads(app.handle("GET", "/api/info")[2])["prior"]["center"]
+    np.testing.assert_allclose(center, [model.prior_quantiles(0.5, d) for d in (0, 1)], atol=1e-5)
+    z = np.array(json.loads(post(app, "/api/prior/sample", {"n": 1000, "seed": 0})[2])["z"])
+    assert abs(z[:, 0].mean() - 6.0) < 0.3 and z[:, 0].min() > -1  # from the mixture, not N(0, I)
+    assert ((z[:, 0] < 6) == (z[:, 1] < 0)).mean() > 0.95  # components drawn jointly
+
+
+@pytest.mark.parametrize(
+    "path, payload, message",
+    [
+        ("/api/prior?dims=0,7", None, "[0, 2]"),
+        ("/api/prior?dims=a", None, "?dims=0,1"),
+        ("/api/prior/sample", {"n": 0}, "`n`"),
+        ("/api/prior/sample", {"n": 1, "seed": -1}, "`seed`"),
+        ("/api/prior/sample", [1], "The body must be"),
+    ],
+)
+def test_prior_bad_requests(vae, path, payload, message):
+    app = explorer.ExplorerApp(vae)
+    if payload is None:
+        status, _, body = app.handle("GET", path)
+    else:
+        status, _, body = post(app, path, payload)
+    assert status == 400 and message in json.loads(body)["error"]
+
+
+def test_a_foreign_decoder_has_the_standard_normal_prior():
+    class Linear:
+        latent_dim = 2
+
+        def decode(self, z):
+            return z[:, None, :, None]
+
+    app = explorer.ExplorerApp(Linear())
+    assert json.loads(app.handle("GET", "/api/prior?dims=1")[2])["standard_normal"] == [True]
+
+
+# === VQ-VAE models (issue 28): the prompt mode ===
+
+
+@pytest.fixture(scope="module")
+def caption_vq():
+    """A tiny VQVAE (untrained autoencoder) with a caption transformer prior fitted for an
+    epoch on its codes of shapes."""
+    import keras
+
+    from vae_keras import VQVAE, datasets
+    from vae_keras.datasets.captions import VOCABULARY
+    from vae_keras.layers import VectorQuantizer
+    from vae_keras.models import TransformerPrior
+
+    keras.utils.set_random_seed(0)
+    x, captions = datasets.load("shapes", "train", image_size=8, num_examples=32, captions=True)
+    prior = TransformerPrior((4, 4), 16, 4, vocabulary=VOCABULARY, width=16, depth=1, heads=2)
+    model = VQVAE(
+        networks.vq_encoder((8, 8, 3), 4, filters=(8,)),
+        networks.vq_decoder((4, 4, 4), (8, 8, 3), filters=(8,)),
+        VectorQuantizer(16, 4, seed=0),
+        prior=prior,
+        seed=0,
+    )
+    model.fit_prior(x, captions=captions, epochs=1, batch_size=32, verbose=0)
+    return model, x
+
+
+@pytest.mark.backend
+def test_vq_prompt_mode_draws_what_model_sample_draws(caption_vq):
+    import base64
+
+    model, x = caption_vq
+    app = explorer.ExplorerApp(model, images=x)
+    info = json.loads(app.handle("GET", "/api/info")[2])
+    assert info["mode"] == "codes" and info["takes_captions"] and info["grid_shape"] == [4, 4]
+    assert "heart" in info["vocabulary"] and info["image_shape"] == [8, 8, 3]
+    assert info["test_codes"]["counts"] == model.code_counts(x).tolist()
+    caption = "a large red heart at the top left"
+    status, _, body = post(app, "/api/sample", {"n": 4, "seed": 1, "caption": caption})
+    answer = json.loads(body)
+    assert status == 200 and answer["shape"] == [4, 8, 8, 3]
+    pixels = np.frombuffer(base64.b64decode(answer["pixels"]), "uint8").reshape(4, 8, 8, 3)
+    wanted = expected_pixels(model.sample(4, captions=caption, seed=1))
+    assert np.abs(pixels.astype("int64") - wanted).max() <= 1
+    grids = model.sample_indices(4, seed=1, captions=caption)
+    codes = answer["codes"]
+    assert codes["counts"] == np.bincount(grids.ravel(), minlength=16).tolist()
+    assert codes["used"] == len(np.unique(grids)) and sum(codes["counts"]) == 4 * 16
+    # another seed, other samples; an empty prompt is the unconditional draw
+    other = json.loads(post(app, "/api/sample", {"n": 4, "seed": 2, "caption": caption})[2])
+    assert other["pixels"] != answer["pixels"]
+    status, _, body = post(app, "/api/sample", {"n": 2, "seed": 0, "caption": " "})
+    assert status == 200 and json.loads(body)["shape"] == [2, 8, 8, 3]
+    # the latent routes are not this mode's
+    assert app.handle("POST", "/api/decode", b'{"z": [[0]]}')[0] == 404
+
+
+def test_vq_prompt_with_unknown_words_is_a_400_naming_them(caption_vq):
+    app = explorer.ExplorerApp(caption_vq[0])
+    status, headers, body = post(app, "/api/sample", {"n": 4, "caption": "a purple hexagon"})
+    error = json.loads(body)["error"]
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    assert "'purple'" in error and "'hexagon'" in error and "heart" in error  # the vocabulary
+    assert "\n" not in error and "Traceback" not in error
+    for payload, message in (
+        ({"n": 65}, "`n`"),
+        ({"n": 2, "caption": 3}, "`caption`"),
+        ({"n": 2, "temperature": 0}, "`temperature`"),
+        ({"n": 2, "label": 1}, "`label`"),
+    ):
+        status, _, body = post(app, "/api/sample", payload)
+        assert status == 400 and message in json.loads(body)["error"], payload
+
+
+def test_vq_without_captions_samples_from_a_seed_and_unfitted_is_refused():
+    import base64
+
+    from vae_keras import VQVAE
+    from vae_keras.layers import VectorQuantizer
+
+    model = VQVAE(
+        networks.vq_encoder((8, 8, 1), 4, filters=(8,)),
+        networks.vq_decoder((4, 4, 4), (8, 8, 1), filters=(8,)),
+        VectorQuantizer(16, 4, seed=0),
+        seed=0,
+    )
+    with pytest.raises(ValueError, match="not fitted yet.*fit_prior") as error:
+        explorer.ExplorerApp(model)
+    assert "\n" not in str(error.value)
+    model.prior.remember_codebook(model.quantizer.embeddings)  # as `fit_prior` ends
+    app = explorer.ExplorerApp(model)
+    info = json.loads(app.handle("GET", "/api/info")[2])
+    assert not info["takes_captions"] and info["vocabulary"] is None
+    assert info["test_codes"] is None
+    answer = json.loads(post(app, "/api/sample", {"n": 3, "seed": 5})[2])
+    assert answer["shape"] == [3, 8, 8, 1] and 1 <= answer["codes"]["used"] <= 16
+    status, _, body = post(app, "/api/sample", {"n": 3, "caption": "a red heart"})
+    assert status == 400 and "takes no captions" in json.loads(body)["error"]
+
+    classes = VQVAE(  # a class-conditional prior: the page sends a class
+        networks.vq_encoder((8, 8, 1), 4, filters=(8,)),
+        networks.vq_decoder((4, 4, 4), (8, 8, 1), filters=(8,)),
+        VectorQuantizer(16, 4, seed=0),
+        num_classes=3,
+    )
+    classes.prior.remember_codebook(classes.quantizer.embeddings)
+    app = explorer.ExplorerApp(classes)
+    assert json.loads(app.handle("GET", "/api/info")[2])["num_classes"] == 3
+    answer = json.loads(post(app, "/api/sample", {"n": 2, "seed": 1, "label": 2})[2])
+    pixels = np.frombuffer(base64.b64decode(answer["pixels"]), "uint8")
+    wanted = expected_pixels(classes.sample(2, labels=2, seed=1)).ravel()
+    assert np.abs(pixels.astype("int64") - wanted).max() <= 1
+    status, _, body = post(app, "/api/sample", {"n": 2, "label": 3})
+    assert status == 400 and "[0, 2]" in json.loads(body)["error"]
+
+
+def test_explore_a_saved_vq_model(caption_vq, tmp_path, capsys):
+    """The command's path: a saved caption VQ-VAE loads into the prompt mode; an unfitted
+    one is refused in one line."""
+    from vae_keras import VQVAE
+    from vae_keras.app import runs
+    from vae_keras.layers import VectorQuantizer
+
+    model, x = caption_vq
+    runs.save_model(model, tmp_path / "vq.keras")
+    app = explorer.ExplorerApp(runs.load_model(tmp_path / "vq.keras"))
+    assert app.describe() == "codes 4x4 of 16, captions"
+    _, _, body = post(app, "/api/sample", {"n": 2, "seed": 4, "caption": "a blue square"})
+    _, _, wanted = post(
+        explorer.ExplorerApp(model), "/api/sample", {"n": 2, "seed": 4, "caption": "a blue square"}
+    )
+    assert json.loads(body)["pixels"] == json.loads(wanted)["pixels"]
+
+    unfitted = VQVAE(
+        networks.vq_encoder((8, 8, 3), 4, filters=(8,)),
+        networks.vq_decoder((4, 4, 4), (8, 8, 3), filters=(8,)),
+        VectorQuantizer(16, 4, seed=0),
+    )
+    runs.save_model(unfitted, tmp_path / "unfitted.keras")
+    argv = ["explore", "--model", str(tmp_path / "unfitted.keras"), "--no-browser"]
+    assert cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert "not fitted yet" in error and error.count("\n") == 1
+
+
+def test_a_two_level_vq_model_is_refused_in_one_line():
+    from vae_keras.models import VQVAE2
+
+    model = VQVAE2(SHAPE, num_embeddings=(8, 16), embedding_dim=4, filters=(8,), top_filters=(8,))
+    with pytest.raises(ValueError, match="`code_prior`.*model.sample") as error:
+        explorer.ExplorerApp(model)
+    assert "\n" not in str(error.value)

@@ -202,3 +202,100 @@ def test_class_selector_and_encoding_a_test_image(browser):
         assert_is_decode(pixels, model.decode(drawn[None], 1))
     finally:
         server.close()
+
+
+def wait_drawn(browser, updates, timeout=60):
+    """Waits until the prompt mode has answered `updates` requests (samples or an error)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if browser.execute_script(
+            "const s = window.explorer; return s && s.updates >= arguments[0] && !s.inFlight",
+            updates,
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the prompt mode did not answer {updates} requests in {timeout} s")
+
+
+def test_pad_follows_a_mixture_prior(browser):
+    from vae_keras import priors
+
+    prior = priors.MixtureOfGaussians(num_components=2, seed=0)
+    model = VAE(
+        networks.dense_encoder(SHAPE, 2, hidden_units=(16,)),
+        networks.dense_decoder(2, SHAPE, hidden_units=(16,)),
+        prior=prior,
+    )
+    prior.means.assign(np.array([[3.0, -3.0], [9.0, 3.0]], "float32"))
+    server = open_explorer(browser, model)
+    try:
+        z0, _, _ = shown(browser)  # the page starts at the prior's medians
+        np.testing.assert_allclose(z0, [model.prior_quantiles(0.5, d) for d in (0, 1)], atol=1e-4)
+        assert "not N(0, I)" in browser.find_element("id", "prior-note").text
+        pad = browser.find_element("id", "pad")
+        updates = browser.execute_script("return window.explorer.updates")
+        width = pad.size["width"]
+        from selenium.webdriver import ActionChains
+
+        ActionChains(browser).move_to_element_with_offset(
+            pad, width // 4, -width // 4
+        ).click().perform()
+        wait_idle(browser, updates + 1)
+        z, _, pixels = shown(browser)
+        p = 0.05 + 0.75 * 0.9
+        wanted = [float(model.prior_quantiles(p, d)) for d in (0, 1)]
+        np.testing.assert_allclose(z, wanted, atol=0.1)  # a few pad pixels of tolerance
+        assert_is_decode(pixels, model.decode(z[None]))
+    finally:
+        server.close()
+
+
+def test_vq_prompt_mode(browser, tmp_path):
+    """A caption VQ-VAE: the page draws the prompt's samples (as `model.sample`), and an
+    unknown word shows the server's message on the page (screenshots in `tmp_path`)."""
+    import keras
+
+    from vae_keras import VQVAE, datasets
+    from vae_keras.datasets.captions import VOCABULARY
+    from vae_keras.layers import VectorQuantizer
+    from vae_keras.models import TransformerPrior
+
+    keras.utils.set_random_seed(0)
+    x, captions = datasets.load("shapes", "train", image_size=16, num_examples=64, captions=True)
+    model = VQVAE(
+        networks.vq_encoder((16, 16, 3), 4, filters=(8, 8)),
+        networks.vq_decoder((4, 4, 4), (16, 16, 3), filters=(8, 8)),
+        VectorQuantizer(16, 4, seed=0),
+        prior=TransformerPrior((4, 4), 16, 4, vocabulary=VOCABULARY, width=16, depth=1, heads=2),
+        seed=0,
+    )
+    model.fit_prior(x, captions=captions, epochs=1, batch_size=32, verbose=0)
+    server = explorer.serve(model, images=x, block=False)
+    try:
+        browser.get(server.url)
+        wait_drawn(browser, 1)
+        caption = browser.find_element("id", "prompt").get_attribute("value")
+        assert caption == "a large red heart at the top left"
+        canvases = browser.find_elements("css selector", "#samples canvas")
+        assert len(canvases) == 9
+        data = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#samples canvas')).map((c) =>"
+            " Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data))"
+        )
+        rgba = np.array(data, "int64").reshape(9, 16, 16, 4)
+        wanted = np.round(np.clip(model.sample(9, captions=caption, seed=0), 0, 1) * 255)
+        assert np.abs(rgba[..., :3] - wanted).max() <= 1
+        assert "of 16 codes used" in browser.find_element("id", "usage-samples-text").text
+        assert "64 test images" in browser.find_element("id", "usage-test-text").text
+        browser.save_screenshot(str(tmp_path / "explorer_vq.png"))
+
+        prompt = browser.find_element("id", "prompt")
+        prompt.clear()
+        prompt.send_keys("a purple hexagon\n")  # Enter submits
+        wait_drawn(browser, 2)
+        error = browser.find_element("id", "prompt-error")
+        assert error.is_displayed() and "'purple'" in error.text and "'hexagon'" in error.text
+        assert "Traceback" not in error.text
+        browser.save_screenshot(str(tmp_path / "explorer_vq_error.png"))
+    finally:
+        server.close()

@@ -59,7 +59,7 @@ def serve(
         ExplorerApp(model, images=images, labels=labels, num_images=num_images), host, port
     )
     print(
-        f"Latent explorer for {type(model).__name__} (latent {server.app.decoder.latent_dim}) "
+        f"Latent explorer for {type(model).__name__} ({server.app.describe()}) "
         f"at {server.url}" + (" (Ctrl-C to stop)" if block else ""),
         flush=True,
     )

@@ -2,12 +2,18 @@
 standard library's `ThreadingHTTPServer` (no framework, nothing from the
 internet: the page inlines its script and style).
 
-Routes:
+Routes (`mode` in /api/info says which a model gets):
     GET  /               the page (`static/index.html`, package data)
-    GET  /api/info       the model: latent size, classes, image shape, backend
+    GET  /api/info       the model: mode, latent size, classes, image shape, backend
+  "latent" (flat codes: sliders, pad):
     GET  /api/examples   the test images (8-bit, base64), labels, codes (z_mean)
     POST /api/decode     `{"z": [[...], ...], "label": k}` -> raw 8-bit pixels
                          `(N, H, W, C)`, shape in the `X-Shape` header
+    GET  /api/prior?dims=0,1   the prior's quantile tables of those dimensions
+    POST /api/prior/sample     `{"n": k, "seed": s}` -> `{"z": ...}` drawn from the prior
+  "codes" (discrete codes, VQ-VAE: the prompt box):
+    POST /api/sample     `{"n", "seed", "caption" | "label", "temperature"}` ->
+                         samples (8-bit, base64) and the codebook use of their grids
 """
 
 import base64
@@ -17,17 +23,32 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 from importlib import resources
 
 import numpy as np
 
-from vae_keras.explorer.decoding import LatentDecoder, pick_examples, to_uint8
+from vae_keras.explorer.codes import CodeSampler, check_samplable
+from vae_keras.explorer.decoding import LatentDecoder, pick_examples, require_sliders, to_uint8
+from vae_keras.explorer.prior import PAD_QUANTILES, PriorView
+from vae_keras.models.capabilities import capabilities
 
 MAX_BODY = 2**20  # bytes of one request body (1024 codes of 64 numbers fit easily)
 
 
 class PortInUseError(RuntimeError):
     """The explorer's port is taken by another program."""
+
+
+def check_explorable(model, purpose: str = "The explorer"):
+    """`capabilities(model)` when the explorer can show it, else the one-line error: flat
+    codes (the sliders and pad), or discrete codes with one fitted grid prior (the
+    prompt mode)."""
+    declared = capabilities(model)
+    if declared.discrete_codes:
+        check_samplable(model, purpose)
+        return declared
+    return require_sliders(model, purpose)
 
 
 def _page() -> bytes:
@@ -59,8 +80,23 @@ class ExplorerApp:
     """
 
     def __init__(self, model, images=None, labels=None, num_images: int = 16):
-        self.decoder = LatentDecoder(model)
+        self.decoder = self.prior = self.sampler = None
         self.examples = None
+        self.decode_times = []  # model seconds per /api/decode, for the benchmark
+        if check_explorable(model).discrete_codes:  # the prompt mode
+            self.sampler = CodeSampler(model, images)
+            self.routes = {("POST", "/api/sample"): self._sample}
+            return
+        self.decoder = LatentDecoder(model)
+        self.prior = PriorView(model, self.decoder.latent_dim)
+        self.routes = {
+            ("GET", "/api/examples"): lambda query, body: _json(
+                200, self.examples or {"shape": [0], "labels": None, "z": []}
+            ),
+            ("POST", "/api/decode"): lambda query, body: self._decode(body),
+            ("GET", "/api/prior"): self._prior_table,
+            ("POST", "/api/prior/sample"): self._prior_sample,
+        }
         if images is not None and self.decoder.can_encode:
             if self.decoder.num_classes is not None and labels is None:
                 raise ValueError(
@@ -76,36 +112,73 @@ class ExplorerApp:
                     "labels": None if y is None else [int(v) for v in y],
                     "z": np.round(codes, 5).tolist(),
                 }
-        self.decode_times = []  # model seconds per /api/decode, for the benchmark
+
+    def describe(self) -> str:
+        """What the explorer shows, in a few words (the line `serve` prints)."""
+        if self.sampler is not None:
+            info = self.sampler.info()
+            h, w = info["grid_shape"]
+            words = ", captions" if info["takes_captions"] else ""
+            return f"codes {h}x{w} of {info['num_embeddings']}{words}"
+        return f"latent {self.decoder.latent_dim}"
+
+    def info(self) -> dict:
+        """`/api/info`: the page lays itself out from it."""
+        if self.sampler is not None:
+            return self.sampler.info()
+        return {
+            **self.decoder.info(),
+            "mode": "latent",
+            "num_examples": self._num_examples(),
+            "prior": {
+                "center": self.prior.medians(),
+                "pad_quantiles": [float(PAD_QUANTILES[0]), float(PAD_QUANTILES[1])],
+            },
+        }
 
     def handle(self, method: str, path: str, body: bytes = b""):
         """Answers one request: returns `(status, headers, body bytes)`."""
-        route = path.split("?", 1)[0]
+        route, _, query = path.partition("?")
         try:
             if method == "GET" and route in ("/", "/index.html"):
                 return 200, {"Content-Type": "text/html; charset=utf-8"}, _page()
             if method == "GET" and route == "/api/info":
-                info = {**self.decoder.info(), "num_examples": self._num_examples()}
-                return _json(200, info)
-            if method == "GET" and route == "/api/examples":
-                return _json(200, self.examples or {"shape": [0], "labels": None, "z": []})
-            if method == "POST" and route == "/api/decode":
-                return self._decode(body)
+                return _json(200, self.info())
+            if (method, route) in self.routes:
+                return self.routes[method, route](urllib.parse.parse_qs(query), body)
             if route == "/favicon.ico":
                 return 204, {}, b""
             return _json(404, {"error": f"No route {method} {route}."})
         except ValueError as error:
             return _json(400, {"error": str(error)})
 
+    def _prior_table(self, query, body):
+        text = (query.get("dims") or [""])[0]
+        try:
+            dims = [int(d) for d in text.split(",")]
+        except ValueError:
+            raise ValueError(
+                f"`dims` must be dimensions like ?dims=0,1. Received: {text!r}."
+            ) from None
+        return _json(200, self.prior.table(dims))
+
+    def _prior_sample(self, query, body):
+        request = _request(body, '{"n": k, "seed": s}')
+        z = self.prior.draw(request.get("n", 1), request.get("seed", 0))
+        return _json(200, {"z": np.round(z.astype("float64"), 5).tolist()})
+
+    def _sample(self, query, body):
+        request = _request(body, '{"n": k, "seed": s, "caption": "text"}')
+        start = time.perf_counter()
+        answer = self.sampler.sample(request)
+        return _json(200, {**answer, "ms": round((time.perf_counter() - start) * 1e3, 2)})
+
     def _num_examples(self):
         return 0 if self.examples is None else self.examples["shape"][0]
 
     def _decode(self, body):
-        try:
-            request = json.loads(body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f"The body must be JSON. Received: {error}") from None
-        if not isinstance(request, dict) or "z" not in request:
+        request = _request(body, '{"z": [[...], ...], "label": k}')
+        if "z" not in request:
             raise ValueError('The body must be {"z": [[...], ...], "label": k}.')
         try:
             z = np.asarray(request["z"], "float32")
@@ -121,6 +194,17 @@ class ExplorerApp:
             "X-Decode-Ms": f"{seconds * 1e3:.2f}",
         }
         return 200, headers, pixels.tobytes()
+
+
+def _request(body, form):
+    """The JSON object of a request body, or the one-line error naming the form."""
+    try:
+        request = json.loads(body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"The body must be JSON. Received: {error}") from None
+    if not isinstance(request, dict):
+        raise ValueError(f"The body must be {form}.")
+    return request
 
 
 def _json(status, data):

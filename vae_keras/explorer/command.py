@@ -126,19 +126,22 @@ def _test_images(args, config, model):
 def run(args):
     """Loads the model and test images, then serves the explorer until Ctrl-C."""
     from vae_keras.explorer import serve
-    from vae_keras.explorer.app import ExplorerServer
-    from vae_keras.explorer.decoding import check_explorable
+    from vae_keras.explorer.app import ExplorerServer, check_explorable
 
     if args.port is not None:  # a taken port fails now, not after loading the model
         ExplorerServer(None, args.host, args.port).server_close()
     model, config = _load(args)
-    check_explorable(model)  # before loading any test images
+    codes = check_explorable(model).discrete_codes  # before loading any test images
     images, labels, note = _test_images(args, config, model)
     if note:
-        print(f"No test images to encode ({note}); sliders, pad and prior draws still work.")
+        what = "the prompt box still works" if codes else "sliders, pad and prior draws still work"
+        print(f"No test images to encode ({note}); {what}.")
     else:
         source = Path(args.model).parent if args.model else f"preset {args.preset}"
-        print(f"Offering {min(args.num_images, len(images))} test images ({source}).")
+        if codes:  # the prompt mode shows the codebook use of their codes
+            print(f"Codebook use of {min(1000, len(images))} test images ({source}).")
+        else:
+            print(f"Offering {min(args.num_images, len(images))} test images ({source}).")
     serve(
         model,
         host=args.host,

@@ -89,20 +89,15 @@ def _fast_path(model) -> bool:
     return capabilities(model).single_pass_decoder
 
 
-def check_explorable(model, purpose: str = "The explorer"):
-    """`capabilities(model)` when the explorer can show it (flat codes to decode),
-    else the one-line `CapabilityError`."""
+def require_sliders(model, purpose: str = "The explorer"):
+    """`capabilities(model)` when its codes are flat vectors (sliders, pad), else the
+    one-line `CapabilityError`."""
     return require(
         model,
         "latent_vector",
         purpose,
-        instead=(
-            "A VQ-VAE's codes are index grids, not sliders: explore a VAE-family model "
-            "(e.g. `vae-keras train --architecture conv`)."
-            if capabilities(model).discrete_codes
-            else "Pass a VAE-family model.keras written by `vae-keras train`, like a VAE "
-            "or ConditionalVAE."
-        ),
+        instead="Pass a VAE-family model.keras written by `vae-keras train`, like a VAE "
+        "or ConditionalVAE, or a VQVAE with a fitted prior.",
     )
 
 
@@ -125,7 +120,7 @@ class LatentDecoder:
     """
 
     def __init__(self, model):
-        declared = check_explorable(model)
+        declared = require_sliders(model, "The explorer's sliders")
         self.model = model
         self.latent_dim = latent_dim = int(model.latent_dim)
         self.num_classes = int(model.num_classes) if declared.conditional else None

@@ -46,6 +46,9 @@ class Capabilities:
             plots, traversals, the explorer's sliders, `SampleGrid`).
         discrete_codes: codes are codebook indices: `encode_indices`,
             `decode_indices`, `code_counts` (VQ-VAE).
+        code_prior: one learned prior over the code grid, `model.prior` (a grid
+            prior: `takes_captions`, `num_classes`, `is_fitted()`), drawn by
+            `sample_indices(n, labels, seed, captions=...)` (VQVAE; not VQVAE2's two).
         posterior: a posterior q(z | x) usable for importance-weighted
             scoring through `model.scorer()` (`evaluation.log_likelihood`, `elbo`).
         nll_bound: `nll_bound(x)` bounds -log p(x) from above (VQ-VAE, after
@@ -75,6 +78,7 @@ class Capabilities:
     conditional: bool = False
     latent_vector: bool = False
     discrete_codes: bool = False
+    code_prior: bool = False
     posterior: bool = False
     nll_bound: bool = False
     likelihood: bool = False
@@ -104,6 +108,7 @@ DESCRIPTIONS = {
     "conditional": "class labels (`num_classes`)",
     "latent_vector": "a decoder of flat codes, `decode(z)` with z of `latent_dim` numbers",
     "discrete_codes": "discrete codes, `encode_indices(x)`",
+    "code_prior": "one prior over its code grid, `model.prior` and `sample_indices`",
     "posterior": "a posterior q(z|x) for importance-weighted scoring, `scorer()`",
     "nll_bound": "a likelihood bound, `nll_bound(x)`",
     "likelihood": "a decoder likelihood, `likelihood_object`",
@@ -218,6 +223,28 @@ def input_shape(model, default=None):
     if shape is None and getattr(model, "inputs", None):
         shape = model.inputs[0].shape[1:]
     return default if shape is None else tuple(shape)
+
+
+def _declares(model) -> bool:
+    return isinstance(getattr(type(model), "capabilities", None), Capabilities)
+
+
+def prior_quantiles(model, q, dim: int):
+    """Quantiles `q` of the prior's marginal along latent dimension `dim`: the model's
+    `prior_quantiles`, or N(0, 1)'s for an object not of the package."""
+    if _declares(model):
+        return model.prior_quantiles(q, dim)
+    from scipy.stats import norm
+
+    return norm.ppf(np.asarray(q, "float64"))
+
+
+def prior_codes(model, eps, seed=None):
+    """Codes from the prior given standard normal noise `eps` `(n, latent_dim)`: the
+    model's `prior_codes`, or `eps` itself (N(0, I)) for an object not of the package."""
+    if _declares(model):
+        return model.prior_codes(eps, seed=seed)
+    return np.asarray(eps, "float32")
 
 
 def display_name(model) -> str:

@@ -137,7 +137,11 @@ class VQVAE(PriorMethods, ReconstructionModel):
     # Codes are index grids; q(k|x) is a point mass, so no importance scoring: `nll_bound`
     # (after `fit_prior`) bounds -log p(x) instead.
     capabilities = ReconstructionModel.capabilities.replace(
-        latent_vector=False, discrete_codes=True, nll_bound=True, needs_fit_prior=True
+        latent_vector=False,
+        discrete_codes=True,
+        code_prior=True,
+        nll_bound=True,
+        needs_fit_prior=True,
     )
 
     def __init__(
