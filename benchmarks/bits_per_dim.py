@@ -42,6 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
+from _budget import TimeBudget
 
 from vae_keras import VAE, HierarchicalVAE, datasets, evaluation, likelihoods, networks, recipes
 from vae_keras.callbacks import NonFiniteLossError
@@ -54,22 +55,6 @@ MODELS = (
     "pixelvae",
     "hierarchical",
 )
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Stops `fit` once `seconds` of training have passed (checked after each batch)."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds, self.start, self.steps = seconds, None, 0
-
-    def on_train_begin(self, logs=None):
-        self.start = time.time()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if time.time() - self.start > self.seconds:
-            self.model.stop_training = True
 
 
 def codec_bits_per_dim(x, fmt, **options):
