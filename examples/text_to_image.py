@@ -33,11 +33,12 @@ PROMPTS = (  # the first two pairs are seen in training, the last two held out
 
 
 def parse_hold_out(text):
-    """`"red:heart,green:triangle"` -> `[("red", "heart"), ("green", "triangle")]`."""
-    pairs = [tuple(p.strip().split(":")) for p in text.split(",") if p.strip()]
-    if any(len(p) != 2 for p in pairs):
-        raise ValueError(f"--hold-out takes colour:shape pairs, comma-separated. Received: {text}")
-    return pairs
+    """`"red:heart,green:triangle"` -> `[("red", "heart"), ("green", "triangle")]` (checked by
+    the data loader's own `held_out_pairs`: a misspelt word names the known ones)."""
+    from vae_keras.datasets.shapes import COLOR_NAMES, SHAPE_NAMES, held_out_pairs
+
+    shapes = len(SHAPE_NAMES)
+    return [(COLOR_NAMES[c // shapes], SHAPE_NAMES[c % shapes]) for c in held_out_pairs(text)]
 
 
 def held_out_targets(pairs):
