@@ -208,11 +208,6 @@ class GumbelQuantizer(Quantizer):
             "usage": usage,
         }
 
-    def lookup(self, indices):
-        """Codebook vectors of integer `indices`: shape `indices.shape + (embedding_dim,)`."""
-        indices = ops.cast(ops.convert_to_tensor(indices), "int32")
-        return ops.take(ops.convert_to_tensor(self.embeddings), indices, axis=0)
-
     # === Config ===
 
     def get_config(self):

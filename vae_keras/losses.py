@@ -55,13 +55,17 @@ def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p):
     >>> float(gaussian_kl(z + 1.0, z, z, z)[0])
     2.0
     """
-    terms = 0.5 * (
+    return _sum_over_non_batch(gaussian_kl_terms(mean_q, log_var_q, mean_p, log_var_p))
+
+
+def gaussian_kl_terms(mean_q, log_var_q, mean_p, log_var_p):
+    """`gaussian_kl` per element, not summed (per latent dimension: free bits, the report)."""
+    return 0.5 * (
         log_var_p
         - log_var_q
         + (ops.exp(log_var_q) + ops.square(mean_q - mean_p)) * ops.exp(-log_var_p)
         - 1.0
     )
-    return _sum_over_non_batch(terms)
 
 
 def kl_divergence(z_mean, z_log_var):

@@ -93,7 +93,9 @@ class Quantizer(keras.layers.Layer):
         )
 
     def lookup(self, indices):
-        raise NotImplementedError(f"{type(self).__name__} must implement `lookup(indices)`.")
+        """Codebook vectors of integer `indices`: shape `indices.shape + (embedding_dim,)`."""
+        indices = ops.cast(ops.convert_to_tensor(indices), "int32")
+        return ops.take(ops.convert_to_tensor(self.embeddings), indices, axis=0)
 
     def _check_inputs(self, inputs):
         channels = inputs.shape[-1]

@@ -216,11 +216,6 @@ class VectorQuantizer(Quantizer):
             "usage": usage,
         }
 
-    def lookup(self, indices):
-        """Codebook vectors of integer `indices`: shape `indices.shape + (embedding_dim,)`."""
-        indices = ops.cast(ops.convert_to_tensor(indices), "int32")
-        return ops.take(ops.convert_to_tensor(self.embeddings), indices, axis=0)
-
     # === Training-time state updates ===
 
     def _random_rows(self, flat, count):

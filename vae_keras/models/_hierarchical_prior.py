@@ -60,12 +60,7 @@ class LearnedTopGaussian(Prior):
     def kl_per_dimension(self, z_mean, z_log_var):
         _, mean, log_var = self.components()
         z_mean, z_log_var = _float32(z_mean), _float32(z_log_var)
-        return 0.5 * (
-            log_var
-            - z_log_var
-            + (ops.exp(z_log_var) + ops.square(z_mean - mean)) * ops.exp(-log_var)
-            - 1.0
-        )
+        return losses.gaussian_kl_terms(z_mean, z_log_var, mean, log_var)
 
     def __repr__(self):
         return "LearnedTopGaussian()"

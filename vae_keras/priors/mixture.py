@@ -66,12 +66,7 @@ class MixtureOfGaussians(Prior):
             return super().kl_per_dimension(z_mean, z_log_var)
         _, means, log_vars = self.components()
         z_mean, z_log_var = _float32(z_mean), _float32(z_log_var)
-        return 0.5 * (
-            log_vars
-            - z_log_var
-            + (ops.exp(z_log_var) + ops.square(z_mean - means)) * ops.exp(-log_vars)
-            - 1.0
-        )
+        return losses.gaussian_kl_terms(z_mean, z_log_var, means, log_vars)
 
     def get_config(self):
         return {**super().get_config(), "num_components": self.num_components, "seed": self.seed}
