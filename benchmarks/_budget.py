@@ -6,16 +6,23 @@ import keras
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops `fit` once `seconds` of training have passed (checked after each batch)."""
+    """Stops `fit` once `seconds` of training have passed (checked after each batch).
 
-    def __init__(self, seconds):
+    With `after_first_batch=True` the clock starts when the first batch ends, so its
+    tracing and compilation are not counted.
+    """
+
+    def __init__(self, seconds, after_first_batch=False):
         super().__init__()
-        self.seconds, self.start, self.steps = seconds, None, 0
+        self.seconds, self.after_first_batch = seconds, after_first_batch
+        self.start, self.steps = None, 0
 
     def on_train_begin(self, logs=None):
-        self.start = time.time()
+        self.start, self.steps = (None if self.after_first_batch else time.time()), 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
-        if time.time() - self.start > self.seconds:
+        if self.start is None:
+            self.start = time.time()
+        elif time.time() - self.start > self.seconds:
             self.model.stop_training = True

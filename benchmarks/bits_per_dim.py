@@ -37,12 +37,15 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
-from _budget import TimeBudget
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _budget.py, however this is loaded
+from _budget import TimeBudget  # noqa: E402
 
 from vae_keras import VAE, HierarchicalVAE, datasets, evaluation, likelihoods, networks, recipes
 from vae_keras.callbacks import NonFiniteLossError

@@ -22,31 +22,14 @@ import json
 import math
 import os
 import platform
-import time
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _budget.py, however this is loaded
+from _budget import TimeBudget  # noqa: E402
 
 KINDS = ("VectorQuantizer", "GumbelQuantizer", "FiniteScalarQuantizer")
-
-
-def time_budget(seconds):
-    """A callback that stops `fit` once `seconds` of wall time have passed after the first
-    batch (its tracing and compilation are not counted; checked per batch)."""
-    import keras
-
-    class _Budget(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start, self.steps = None, 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.steps += 1
-            if self.start is None:
-                self.start = time.perf_counter()
-            elif time.perf_counter() - self.start > seconds:
-                self.model.stop_training = True
-
-    return _Budget()
 
 
 def build(kind, embedding_dim, anneal_steps):
@@ -97,7 +80,7 @@ def main():
         decoder = networks.vq_decoder(tuple(encoder.output.shape[1:]), (32, 32, 3), (64, 32))
         model = VQVAE(encoder, decoder, quantizer, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        budget = time_budget(60 * args.minutes)
+        budget = TimeBudget(60 * args.minutes, after_first_batch=True)
         model.fit(x_train, epochs=10_000, batch_size=64, verbose=0, callbacks=[budget, *extra])
         stats = model.codebook_statistics(x_test)
         scores = model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)

@@ -21,10 +21,14 @@ import json
 import math
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import keras
-from _budget import TimeBudget
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _budget.py, however this is loaded
+from _budget import TimeBudget  # noqa: E402
 
 MODELS = {"conv VAE": "conv", "HierarchicalVAE": "hierarchical", "PixelVAE": "pixelcnn"}
 

@@ -36,6 +36,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _budget.py, however this is loaded
+from _budget import TimeBudget  # noqa: E402
 
 
 def example():
@@ -48,21 +50,6 @@ def example():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def time_budget(seconds):
-    """A callback stopping `fit` once `seconds` have passed (checked after each batch)."""
-    import keras
-
-    class TimeBudget(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.time()
-
-        def on_train_batch_end(self, batch, logs=None):
-            if time.time() - self.start > seconds:
-                self.model.stop_training = True
-
-    return TimeBudget()
 
 
 def real_renders(targets, image_size, seed):
@@ -158,7 +145,7 @@ def main():
         epochs=10_000,
         batch_size=args.batch_size,
         verbose=0,
-        callbacks=[time_budget(budget * (1 - args.prior_share))],
+        callbacks=[TimeBudget(budget * (1 - args.prior_share))],
     )
     vq_minutes = (time.time() - t) / 60
     t = time.time()
@@ -168,7 +155,7 @@ def main():
         epochs=10_000,
         batch_size=args.batch_size,
         verbose=0,
-        callbacks=[time_budget(budget - 60 * vq_minutes)],
+        callbacks=[TimeBudget(budget - 60 * vq_minutes)],
     )
     prior_minutes = (time.time() - t) / 60
     stats = model.codebook_statistics(x[:2000])
