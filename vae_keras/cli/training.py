@@ -156,7 +156,7 @@ def latent_summary(model, latent_dim: int) -> str:
     return f"latent {latent_dim}"
 
 
-def _new_model(args, shape):
+def _new_model(args, shape, steps):
     from vae_keras.app import recipes
 
     return recipes.build_model(
@@ -171,7 +171,13 @@ def _new_model(args, shape):
         prior=getattr(args, "prior", None),
         prior_components=getattr(args, "prior_components", None),
         captions=getattr(args, "captions", False),
+        steps=steps,
     )
+
+
+def _training_steps(args, num_train: int) -> int:
+    """The run's optimizer steps in all (a recipe's learning-rate schedule spans them)."""
+    return args.epochs * math.ceil(num_train / args.batch_size)
 
 
 def _apply_dataset_defaults(args):
@@ -193,7 +199,7 @@ def train(args) -> Path:
     import keras
 
     from vae_keras import distribute
-    from vae_keras.app import run_data, runs
+    from vae_keras.app import recipes, run_data, runs
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
     from vae_keras.models.capabilities import capabilities
 
@@ -229,7 +235,8 @@ def train(args) -> Path:
             if not data.streamed:
                 x_train, x_test = distribute.even_split(strategy, args.batch_size, x_train, x_test)
             y_test = None if y_test is None else y_test[: len(x_test)]
-            model = _new_model(args, shape)  # validates the settings before touching the folder
+            steps = _training_steps(args, data.num_train if data.streamed else len(x_train))
+            model = _new_model(args, shape, steps)  # validates before touching the folder
             model.check_inputs(x_test if data.streamed else x_train)  # e.g. the 8-bit grid
             if chief:  # one process owns the folder from here on
                 owner.enter_context(runs.RunLock(out))
@@ -238,7 +245,13 @@ def train(args) -> Path:
             )
             if resumed is not None:
                 model = resumed
-                model.optimizer.learning_rate = args.learning_rate
+                recipes.set_learning_rate(
+                    model,
+                    recipes.kind_and_network(args.architecture)[0],
+                    args.likelihood,
+                    args.learning_rate,
+                    steps,
+                )
                 print(
                     f"Resuming {out} after epoch {initial_epoch} of {args.epochs}"
                     if initial_epoch < args.epochs
