@@ -42,7 +42,7 @@ CLI_CASES = list(_cli_cases())
 
 def test_the_tables_and_the_flags_read_from_them():
     assert families.NAMES == ("conv", "dense", "residual")
-    assert kinds.NAMES == ("vae", "conditional", "pixelvae", "vqvae", "hierarchical")
+    assert kinds.NAMES == ("vae", "conditional", "pixelvae", "vqvae", "vqvae2", "hierarchical")
     # Today's --architecture spellings, in today's order; the new flags beside them.
     assert recipes.ARCHITECTURES == (
         "auto",
@@ -51,9 +51,10 @@ def test_the_tables_and_the_flags_read_from_them():
         "residual",
         "pixelcnn",
         "vqvae",
+        "vqvae2",
         "hierarchical",
     )
-    assert recipes.MODEL_KINDS == ("vae", "pixelvae", "vqvae", "hierarchical")
+    assert recipes.MODEL_KINDS == ("vae", "pixelvae", "vqvae", "vqvae2", "hierarchical")
     assert recipes.NETWORKS == ("auto", "conv", "dense", "residual")
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     choices = {a.dest: a.choices for a in train._actions if a.choices}
@@ -87,6 +88,7 @@ def test_auto_and_the_old_names_of_default_family():
         ("pixelvae", "auto", "bernoulli", (8, 8, 1)),
         ("pixelvae", "auto", "discretized_logistic", (8, 8, 3)),
         ("vqvae", "auto", "bernoulli", (8, 8, 1)),
+        ("vqvae2", "auto", "bernoulli", (28, 28, 1)),
         ("hierarchical", "auto", "bernoulli", (8, 8, 1)),
     ],
 )
@@ -104,6 +106,8 @@ def test_every_kind_and_family_in_the_table_builds(kind, network, likelihood, sh
     assert not model.compiled  # uncompiled: the callers choose the optimizer
     if kind == "vqvae":  # latent_dim: the size of each code vector
         assert model.quantizer.embedding_dim == 2
+    if kind == "vqvae2":
+        assert model.embedding_dim == 2 and model.top_grid_shape == (4, 4)
 
 
 @pytest.mark.parametrize("architecture, likelihood, shape", CLI_CASES)
@@ -194,9 +198,9 @@ def test_latent_dim_help_says_what_it_means_for_vqvae_and_hierarchical(capsys):
         main(["train", "-h"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--latent-dim LATENT_DIM size of z" in text
-    assert "with vqvae, the size of each code vector" in text
+    assert "with vqvae and vqvae2, the size of each code vector" in text
     assert "hierarchical has its own latent groups and refuses it (default: 16)" in text
-    assert "--model-kind {vae,pixelvae,vqvae,hierarchical}" in text
+    assert "--model-kind {vae,pixelvae,vqvae,vqvae2,hierarchical}" in text
     assert "--network {auto,conv,dense,residual}" in text
 
 

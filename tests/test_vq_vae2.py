@@ -217,3 +217,32 @@ def test_commands_evaluate_and_sample_it_and_export_refuses_in_one_line(
     assert main(["export", *common]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "`export_endpoints`" in err and "VQVAE2" in err, err
+
+
+def test_train_model_kind_vqvae2_writes_a_run_with_both_code_grids(tmp_path, capsys):
+    from vae_keras.cli import main
+
+    out = tmp_path / "run"
+    argv = (
+        "train --dataset shapes --image-size 28 --limit 96 --epochs 1 --batch-size 32 "
+        f"--model-kind vqvae2 --latent-dim 4 --output {out}"
+    ).split()
+    assert main(argv) == 0
+    model = keras.models.load_model(out / "model.keras", safe_mode=True)
+    assert isinstance(model, VQVAE2) and model.embedding_dim == 4
+    assert model.prior_is_fitted()  # `train` fitted both priors after the VQ-VAE
+    assert json.loads((out / "config.json").read_text())["architecture"] == "vqvae2"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["bits_per_dim_8bit"] > 0  # from nll_bound: an upper bound
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"code_grids.png", "code_usage.png", "samples.png"} <= figures
+    # The code-grid figure: image, top codes, bottom codes, reconstruction per row.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vae_keras import plotting
+
+    fig = plotting.code_grids(model, np.zeros((2, 28, 28, 3), "float32"), num_images=2)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:4] == ["image", "top codes", "bottom codes", "reconstruction"], titles
+    assert [ax.images[0].get_array().shape for ax in fig.axes[1:3]] == [(4, 4), (7, 7)]

@@ -34,8 +34,13 @@ from vae_keras.networks.families import default_family  # noqa: F401  (kept impo
 GRAY_BENCHMARKS = ("mnist", "fashion_mnist", "digits")
 # `--architecture`'s spellings of the model kinds that build their own networks (the others
 # are network families of `kind vae`).
-ARCHITECTURE_KINDS = {"pixelcnn": "pixelvae", "vqvae": "vqvae", "hierarchical": "hierarchical"}
-# ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae", "hierarchical")
+ARCHITECTURE_KINDS = {
+    "pixelcnn": "pixelvae",
+    "vqvae": "vqvae",
+    "vqvae2": "vqvae2",
+    "hierarchical": "hierarchical",
+}
+# ("auto", "conv", "dense", "residual", "pixelcnn", "vqvae", "vqvae2", "hierarchical")
 ARCHITECTURES = (families.AUTO, *families.NAMES, *ARCHITECTURE_KINDS)
 # `--model-kind` and `--network`: the kinds the command line trains (no labelled ones) and the
 # network families, both read from the library's tables.

@@ -64,7 +64,9 @@ def resolve(args) -> None:
     _check_captions(args, model_kind, spelling)
     if args.latent_dim is None:
         args.latent_dim = DEFAULTS["latent_dim"]
-    if model_kind == "vqvae" and (args.dataset == run_data.FOLDER or args.distribute):
+    if kinds.get(model_kind).needs_fit_prior and (
+        args.dataset == run_data.FOLDER or args.distribute
+    ):
         raise ValueError(
             f"{spelling} trains its prior on the encoded training images in memory: "
             "use an in-memory dataset (mnist, fashion_mnist, digits, shapes, patches, TFDS) "

@@ -305,7 +305,7 @@ def train(args) -> Path:
                     "train_seconds": clock.seconds(),  # with the attempts before a kill
                     SECONDS_AFTER_EPOCH: clock.record,
                 }
-            if capabilities(model).needs_fit_prior and not model.prior.is_fitted():  # VQVAE
+            if capabilities(model).needs_fit_prior and not model.prior_is_fitted():  # VQ-VAEs
                 from vae_keras.binarization import binarize
 
                 prior_x = binarize(x_train, seed=args.seed) if args.binarize else x_train

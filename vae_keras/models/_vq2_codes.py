@@ -41,6 +41,9 @@ class TwoLevelCodes:
             )
         return tuple(checked)
 
+    # The names of the grids `encode_indices` returns, in its order.
+    code_levels = LEVELS
+
     def code_counts(self, x, level: str = "bottom", batch_size: int = 256) -> np.ndarray:
         """How often each entry of `level`'s codebook encodes a position of `x`: `(K,)`."""
         if level not in LEVELS:

@@ -74,6 +74,10 @@ class TwoLevelPriorMethods:
         self.bottom_prior.remember_codebook(self.bottom_quantizer.embeddings)
         return histories
 
+    def prior_is_fitted(self) -> bool:
+        """Whether `fit_prior` has trained both priors over codes (`sample` needs them)."""
+        return self.top_prior.is_fitted() and self.bottom_prior.is_fitted()
+
     def _check_prior_ready(self):
         for level, prior, quantizer in (
             ("top", self.top_prior, self.top_quantizer),

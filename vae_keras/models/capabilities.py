@@ -45,7 +45,8 @@ class Capabilities:
         latent_vector: codes are flat vectors of `latent_dim` numbers (scatter
             plots, traversals, the explorer's sliders, `SampleGrid`).
         discrete_codes: codes are codebook indices: `encode_indices`,
-            `decode_indices`, `code_counts` (VQ-VAE).
+            `decode_indices`, `code_counts`, and `code_levels` naming the grids
+            `encode_indices` returns (one: an array; several: a tuple; VQ-VAE-2).
         code_prior: one learned prior over the code grid, `model.prior` (a grid
             prior: `takes_captions`, `num_classes`, `is_fitted()`), drawn by
             `sample_indices(n, labels, seed, captions=...)` (VQVAE; not VQVAE2's two).
@@ -61,7 +62,7 @@ class Capabilities:
         export_endpoints: the SavedModel endpoints `model.serving_functions()`
             provides (empty: no SavedModel export).
         needs_fit_prior: the prior is trained apart, by `fit_prior(x)` after
-            `fit`, before `sample` or `nll_bound`.
+            `fit`, before `sample` or `nll_bound`; `prior_is_fitted()` says if it was.
         latent_groups: a hierarchy of latent groups: `group_shapes`,
             `resample`, `encode(x, groups="all")`.
         kl_weight: a KL weight `beta` that callbacks may change during `fit`.

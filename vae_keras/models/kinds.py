@@ -12,6 +12,7 @@ a caller can refuse an impossible combination before any data loads (`check`).
 | `conditional`  | `ConditionalVAE` | `dense` or `conv`            | size of z               |
 | `pixelvae`     | `PixelVAE`       | its own (+ a PixelCNN)       | size of z               |
 | `vqvae`        | `VQVAE`          | its own (a grid of codes)    | size of each code vector|
+| `vqvae2`       | `VQVAE2`         | its own (two grids of codes) | size of each code vector|
 | `hierarchical` | `HierarchicalVAE`| its own (latent groups)      | not used                |
 
 Example:
@@ -52,7 +53,8 @@ class ModelKind:
     `(height, width, channels)` data; `latent_dim`: what `latent_dim` means (None: not used,
     the model has its own latents); `needs_labels`: trains on `(x, labels)`; `priors`: the
     `vae_keras.priors` names its `prior=` takes (empty: none; the recipe's PixelVAE trains
-    with free bits, which need a factorising prior).
+    with free bits, which need a factorising prior); `needs_fit_prior`: its prior over codes
+    is trained after `fit` by `fit_prior` on the training images in memory.
     """
 
     name: str
@@ -65,6 +67,7 @@ class ModelKind:
     latent_dim: str | None = "the size of z"
     needs_labels: bool = False
     priors: tuple[str, ...] = ()
+    needs_fit_prior: bool = False
 
 
 def _output_channels(likelihood, shape):
@@ -176,6 +179,14 @@ def _vq_vae(
     )
 
 
+def _vq_vae2(network, likelihood, shape, latent_dim, beta, seed):
+    """`VQVAE2` with its defaults (a top grid of 64 codes over a bottom grid of 128), code
+    vectors of `latent_dim` numbers (beta: unused)."""
+    from vae_keras.models.vq_vae2 import VQVAE2
+
+    return VQVAE2(shape, embedding_dim=latent_dim, likelihood=likelihood, seed=seed)
+
+
 def _hierarchical(network, likelihood, shape, latent_dim, beta, seed, **options):
     """`HierarchicalVAE` with its defaults (the MNIST recipe); beta and latent_dim: unused."""
     from vae_keras.models.hierarchical import HierarchicalVAE
@@ -204,7 +215,20 @@ KINDS = {
             likelihoods=("bernoulli", "discretized_logistic"),
             priors=("standard_normal",),  # the recipe trains with free bits
         ),
-        ModelKind("vqvae", _vq_vae, "VQVAE", latent_dim="the size of each code vector"),
+        ModelKind(
+            "vqvae",
+            _vq_vae,
+            "VQVAE",
+            latent_dim="the size of each code vector",
+            needs_fit_prior=True,
+        ),
+        ModelKind(
+            "vqvae2",
+            _vq_vae2,
+            "VQVAE2",
+            latent_dim="the size of each code vector",
+            needs_fit_prior=True,
+        ),
         ModelKind(
             "hierarchical",
             _hierarchical,

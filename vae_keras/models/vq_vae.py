@@ -300,6 +300,13 @@ class VQVAE(PriorMethods, ReconstructionModel):
             lambda ib: ops.convert_to_numpy(self._decode_indices_tensors(ib)), [indices], batch_size
         )
 
+    # The names of the grids `encode_indices` returns (one grid: an array, not a tuple).
+    code_levels = ("codes",)
+
+    def prior_is_fitted(self) -> bool:
+        """Whether `fit_prior` has trained the prior over codes (`sample` needs it)."""
+        return self.prior.is_fitted()
+
     def code_counts(self, x, batch_size: int = 256) -> np.ndarray:
         """How often each codebook entry encodes a position of `x`: `(K,)` int64."""
         return np.bincount(

@@ -70,10 +70,11 @@ def code_usage(
 
 
 def code_grids(model, x, num_images: int = 4, cmap: str = "tab20", figsize=None, path=None):
-    """The keras.io VQ-VAE picture: each image, its grid of code indices, its reconstruction.
+    """The keras.io VQ-VAE picture: each image, its grid of code indices, its reconstruction
+    (a VQ-VAE-2: its top and its bottom grid between them).
 
     Args:
-        model: A trained `VQVAE`.
+        model: A trained `VQVAE` or `VQVAE2`.
         x: Images; the first `num_images` are drawn, one row each.
         num_images: Rows.
         cmap: Colour map of the code indices (shown with their numbers on small grids).
@@ -82,27 +83,32 @@ def code_grids(model, x, num_images: int = 4, cmap: str = "tab20", figsize=None,
     """
     num_images = check_int(num_images, "num_images")
     x = np.asarray(x)[:num_images]
-    indices = model.encode_indices(x)
+    grids = model.encode_indices(x)
+    levels = model.code_levels
+    grids = (grids,) if len(levels) == 1 else tuple(grids)  # VQ-VAE-2: top, bottom
+    names = ("codes",) if len(levels) == 1 else tuple(f"{level} codes" for level in levels)
     originals = as_images(x, "x")
     reconstructions = as_images(model.reconstruct(x), "reconstruction")
-    rows = len(x)
-    fig = new_figure(figsize or (7.5, 2.5 * rows))
-    height, width = indices.shape[1:]
+    rows, columns = len(x), len(grids) + 2
+    fig = new_figure(figsize or (2.5 * columns, 2.5 * rows))
+    panels = [
+        ("image", originals, "image"),
+        *(("codes", grid, name) for grid, name in zip(grids, names, strict=True)),
+        ("image", reconstructions, "reconstruction"),
+    ]
     for r in range(rows):
         top = 1.0 - (r + 1) / rows
-        for c, (panel, name) in enumerate(
-            ((originals[r], "image"), (None, "codes"), (reconstructions[r], "reconstruction"))
-        ):
-            rect = (c / 3 + 0.01, top + 0.02, 1 / 3 - 0.02, 1 / rows - 0.1)
-            if panel is not None:
-                ax = image_axes(fig, panel, rect)
+        for c, (kind, panel, name) in enumerate(panels):
+            rect = (c / columns + 0.01, top + 0.02, 1 / columns - 0.02, 1 / rows - 0.1)
+            if kind == "image":
+                ax = image_axes(fig, panel[r], rect)
             else:
                 ax = fig.add_axes(rect)
-                ax.imshow(indices[r], cmap=cmap, interpolation="nearest")
+                ax.imshow(panel[r], cmap=cmap, interpolation="nearest")
                 ax.set_xticks([])
                 ax.set_yticks([])
-                if height * width <= 100:
-                    for (i, j), k in np.ndenumerate(indices[r]):
+                if panel[r].size <= 100:
+                    for (i, j), k in np.ndenumerate(panel[r]):
                         ax.text(j, i, str(k), ha="center", va="center", fontsize=6)
             ax.set_title(name, fontsize=8)
     return finish(fig, path)
@@ -124,7 +130,7 @@ def run_figures(model, x, history, directory, num_images: int = 64, seed: int = 
 
     if history is not None and any(len(v) for v in history_dict(history).values()):
         training_history(history, path=path("training_history"))
-    if model.prior.is_fitted():
+    if model.prior_is_fitted():
         sample_grid(model.sample(num_images, seed=seed), path=path("samples"))
     shown = np.asarray(x)[: max(1, num_images // 2)]
     reconstruction_grid(shown, model.reconstruct(shown), path=path("reconstructions"))
