@@ -2,6 +2,10 @@
 
     python benchmarks/text_to_image.py --minutes 45 --out text_to_image_output
     python benchmarks/text_to_image.py --quantizer fsq --minutes 45
+    python benchmarks/text_to_image.py --reuse --top-k 4 --out text_to_image_output  # rescore
+
+The trained model is kept as `--out`/model.keras (with its minutes); `--reuse` scores
+it again, with other sampler settings, without training.
 
 Trains a small `VQVAE` (8x8 code grid at 32x32; `--quantizer vq`:
 `VectorQuantizer(256, 16)`, `fsq`: `FiniteScalarQuantizer((8, 5, 5, 5))`) on
@@ -103,6 +107,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="text_to_image_output")
     parser.add_argument("--json", default=None, help="also write the numbers here")
+    parser.add_argument(
+        "--reuse", action="store_true", help="score --out/model.keras again, no training"
+    )
     args = parser.parse_args()
 
     import keras
@@ -137,34 +144,45 @@ def main():
     )
     captions = list(captions)
     print(f"{len(x)} training images of {args.num_train} ({pairs} held out)")
-    model = build_model(args.image_size, args.quantizer, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    budget = 60 * args.minutes
-    t = time.time()
-    model.fit(
-        x,
-        epochs=10_000,
-        batch_size=args.batch_size,
-        verbose=0,
-        callbacks=[TimeBudget(budget * (1 - args.prior_share))],
-    )
-    vq_minutes = (time.time() - t) / 60
-    t = time.time()
-    history = model.fit_prior(
-        x,
-        captions=captions,
-        epochs=10_000,
-        batch_size=args.batch_size,
-        verbose=0,
-        callbacks=[TimeBudget(budget - 60 * vq_minutes)],
-    )
-    prior_minutes = (time.time() - t) / 60
-    stats = model.codebook_statistics(x[:2000])
-    print(
-        f"VQ-VAE {vq_minutes:.1f} min, codebook in use {stats['usage']:.0%}; prior "
-        f"{prior_minutes:.1f} min, {len(history.history['loss'])} epochs, final NLL "
-        f"{history.history['loss'][-1]:.1f} nats per grid"
-    )
+    saved = Path(args.out) / "model.keras"
+    if args.reuse:
+        model = keras.models.load_model(saved, safe_mode=True)
+        minutes = json.loads(saved.with_suffix(".json").read_text())
+        vq_minutes, prior_minutes = minutes["vq_vae"], minutes["prior"]
+        print(f"reusing {saved}: VQ-VAE {vq_minutes:.1f} min, prior {prior_minutes:.1f} min")
+    else:
+        model = build_model(args.image_size, args.quantizer, seed=args.seed)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        budget = 60 * args.minutes
+        t = time.time()
+        model.fit(
+            x,
+            epochs=10_000,
+            batch_size=args.batch_size,
+            verbose=0,
+            callbacks=[TimeBudget(budget * (1 - args.prior_share))],
+        )
+        vq_minutes = (time.time() - t) / 60
+        t = time.time()
+        history = model.fit_prior(
+            x,
+            captions=captions,
+            epochs=10_000,
+            batch_size=args.batch_size,
+            verbose=0,
+            callbacks=[TimeBudget(budget - 60 * vq_minutes)],
+        )
+        prior_minutes = (time.time() - t) / 60
+        stats = model.codebook_statistics(x[:2000])
+        print(
+            f"VQ-VAE {vq_minutes:.1f} min, codebook in use {stats['usage']:.0%}; prior "
+            f"{prior_minutes:.1f} min, {len(history.history['loss'])} epochs, final NLL "
+            f"{history.history['loss'][-1]:.1f} nats per grid"
+        )
+        model.save(saved)
+        saved.with_suffix(".json").write_text(
+            json.dumps({"vq_vae": vq_minutes, "prior": prior_minutes})
+        )
 
     rng = np.random.default_rng(args.seed)
     seen = [captions[i] for i in rng.choice(len(captions), args.num_seen, replace=False)]
