@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--binarize, or 8-bit colour with the discretized logistic; sequential sampling); "
         "vqvae: VQ-VAE, a 7x7 grid of 128 codes of --latent-dim channels, then its PixelCNN "
         "prior; vqvae2: VQ-VAE-2, a 4x4 grid of 64 codes over a 7x7 grid of 128 (28 px), "
-        "then a PixelCNN prior over each; hierarchical: HierarchicalVAE (NVAE-style latent groups at two scales; "
-        "--latent-dim is refused). These build their own networks",
+        "then a PixelCNN prior over each; hierarchical: HierarchicalVAE (NVAE-style latent "
+        "groups at two scales; --latent-dim is refused). These build their own networks",
     )
     train.add_argument(
         "--network",
@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--latent-dim",
         type=_positive_int,
-        help="size of z (2 gives the manifold figure); with vqvae and vqvae2, the size of each code "
-        "vector (the channels of the grid of codes); hierarchical has its own latent groups "
+        help="size of z (2 gives the manifold figure); with vqvae and vqvae2, the size of each "
+        "code vector (the channels of the grid of codes); hierarchical has its own latent groups "
         f"and refuses it (default: {DEFAULTS['latent_dim']})",
     )
     train.add_argument(
