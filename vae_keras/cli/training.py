@@ -1,9 +1,11 @@
 """`vae-keras train`: a run folder that one process owns and every rerun resumes."""
 
+import contextlib
 import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from vae_keras.cli import model_flags
@@ -180,6 +182,17 @@ def _training_steps(args, num_train: int) -> int:
     return args.epochs * math.ceil(num_train / args.batch_size)
 
 
+@contextlib.contextmanager
+def _quiet_end_of_stream(streamed: bool):
+    """Silences Keras's "Your input ran out of data" for a streamed folder: its length is
+    unknown until the first epoch ends (files that fail to decode are dropped), so that end
+    is the epoch's normal end, not the error the warning reads as."""
+    with warnings.catch_warnings():
+        if streamed:
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
+
+
 def _apply_dataset_defaults(args):
     """--epochs / --batch-size left unset -> the dataset's own default, else the global one."""
     own = DATASET_DEFAULTS.get(args.dataset.lower(), {})
@@ -194,8 +207,6 @@ def _resolve_recipe(args, shape):
 
 
 def train(args) -> Path:
-    import contextlib
-
     import keras
 
     from vae_keras import distribute
@@ -281,15 +292,16 @@ def train(args) -> Path:
             if initial_epoch < args.epochs:
                 clock = _training_clock(out, state[SECONDS_AFTER_EPOCH], time.time())
                 try:
-                    model.fit(
-                        train_data,
-                        epochs=args.epochs,
-                        initial_epoch=initial_epoch,
-                        validation_data=(x_test,),
-                        callbacks=[NaNGuard()] + ([clock, checkpoint] if chief else []),
-                        verbose=1 if sys.stdout.isatty() else 2,
-                        **fit_kwargs,
-                    )
+                    with _quiet_end_of_stream(data.streamed):
+                        model.fit(
+                            train_data,
+                            epochs=args.epochs,
+                            initial_epoch=initial_epoch,
+                            validation_data=(x_test,),
+                            callbacks=[NaNGuard()] + ([clock, checkpoint] if chief else []),
+                            verbose=1 if sys.stdout.isatty() else 2,
+                            **fit_kwargs,
+                        )
                 except NonFiniteLossError as error:
                     kept = out / runs.CHECKPOINT
                     raise NonFiniteLossError(
