@@ -258,7 +258,7 @@ def train(args) -> Path:
                 model = resumed
                 recipes.set_learning_rate(
                     model,
-                    recipes.kind_and_network(args.architecture)[0],
+                    args.model_kind,
                     args.likelihood,
                     args.learning_rate,
                     steps,
