@@ -190,9 +190,7 @@ def test_codebook_statistics(trained):
     assert 1.0 <= stats["bottom"]["perplexity"] <= 16
 
 
-def test_commands_evaluate_and_sample_it_and_export_refuses_in_one_line(
-    shared_mnist_dir, tmp_path, capsys
-):
+def test_commands_evaluate_sample_and_export_it(shared_mnist_dir, tmp_path, capsys):
     from vae_keras import datasets
     from vae_keras.binarization import binarize
     from vae_keras.cli import main
@@ -213,10 +211,11 @@ def test_commands_evaluate_and_sample_it_and_export_refuses_in_one_line(
     assert np.isfinite(result["nll_bound"]) and result["nll_bound"] > result["prior_nll"] > 0
     assert main(["sample", *common, "--num-samples", "4", "--npy", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape[1:] == (28, 28, 1)
-    capsys.readouterr()
-    assert main(["export", *common]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "`export_endpoints`" in err and "VQVAE2" in err, err
+    assert main(["export", *common, "--out", str(tmp_path / "saved")]) == 0
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    assert tuple(served.sample(tf.constant(2)).shape) == (2, 28, 28, 1)
 
 
 def test_train_model_kind_vqvae2_writes_a_run_with_both_code_grids(tmp_path, capsys):
@@ -246,3 +245,50 @@ def test_train_model_kind_vqvae2_writes_a_run_with_both_code_grids(tmp_path, cap
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[:4] == ["image", "top codes", "bottom codes", "reconstruction"], titles
     assert [ax.images[0].get_array().shape for ax in fig.axes[1:3]] == [(4, 4), (7, 7)]
+
+
+def _certain_prior(prior, code):
+    """Makes `prior` put (all but) all its mass on `code` at every position."""
+    for layer_name in ("head_output", "skip"):
+        layer = prior.pixelcnn.get_layer(layer_name)
+        kernel, bias = layer.get_weights()
+        bias = np.zeros_like(bias)
+        if layer_name == "head_output":
+            bias[code] = 50.0
+        layer.set_weights([np.zeros_like(kernel), bias])
+
+
+def test_saved_model_endpoints_match_the_model(trained, tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the SavedModel `sample` endpoint is exported from TensorFlow")
+    from vae_keras.export import export_saved_model
+
+    model, x = trained
+    model = saved_model_round_trip(model, tmp_path)
+    _certain_prior(model.top_prior, 3)
+    _certain_prior(model.bottom_prior, 5)
+    served = tf.saved_model.load(str(export_saved_model(model, tmp_path / "saved")))
+    top, bottom = model.encode_indices(x[:4])
+    codes = served.encode(tf.constant(x[:4]))
+    assert set(codes) == {"top", "bottom"} and codes["top"].dtype == tf.int32
+    np.testing.assert_array_equal(codes["top"].numpy(), top)
+    np.testing.assert_array_equal(codes["bottom"].numpy(), bottom)
+    assert_close(served.decode(top, bottom).numpy(), model.decode_indices(top, bottom), atol=1e-5)
+    assert_close(served.reconstruct(x[:4]).numpy(), model.reconstruct(x[:4]), atol=1e-5)
+    assert_close(served.serve(x[:4]).numpy(), model.reconstruct(x[:4]), atol=1e-5)
+    # An index outside either codebook: that row is NaN, the others decode.
+    bad_top = top.copy()
+    bad_top[1, 0, 0] = 8
+    bad_bottom = bottom.copy()
+    bad_bottom[2, 0, 0] = -1
+    out = served.decode(bad_top, bad_bottom).numpy()
+    assert np.isnan(out[1]).all() and np.isnan(out[2]).all()
+    assert np.isfinite(out[[0, 3]]).all()
+    # With priors certain of codes 3 (top) and 5 (bottom), `sample` decodes those grids:
+    # the top grid is drawn first and the bottom given it.
+    drawn = served.sample(tf.constant(3)).numpy()
+    certain = model.decode_indices(
+        np.full((3, *model.top_grid_shape), 3), np.full((3, *model.bottom_grid_shape), 5)
+    )
+    assert_close(drawn, certain, atol=1e-5)

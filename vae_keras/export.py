@@ -21,7 +21,9 @@ model's seed and that counter), so a reloaded model starts the same sequence
 again. For reproducible samples draw `z` yourself and call `decode`.
 
 A `VQVAE`'s `encode` returns int32 code indices `(batch, h, w)` and its `decode`
-reads them (`models/_vq_export.py`).
+reads them (`models/_vq_export.py`); a `VQVAE2`'s `encode` returns both grids
+`{"top", "bottom"}`, its `decode(top, bottom)` reads both and its `sample` draws
+top-down (`models/_vq2_export.py`).
 
 A `ConditionalVAE` takes integer class ids `labels` (int32, shape
 `(batch,)`) as a second input of every endpoint: `encode(x, labels)`,
@@ -90,7 +92,7 @@ def export_saved_model(model, path, *, overwrite: bool = True, verbose: bool = F
     Args:
         model: A built model whose class declares the capability
             `export_endpoints` (`VAE`, `AE`, `IWAE`, `ConditionalVAE`,
-            `VQVAE`, `HierarchicalVAE`; not `PixelVAE`, which decodes pixel
+            `VQVAE`, `VQVAE2`, `HierarchicalVAE`; not `PixelVAE`, which decodes pixel
             by pixel: that raises `CapabilityError`).
         path: Folder to write (created; its parent too).
         overwrite: Replace an existing export at `path`. With `False`, an
@@ -150,7 +152,7 @@ def _check_exportable(model):
             "(`vae_keras.saving.load_model`) instead."
             if declared.decode and not declared.single_pass_decoder
             else "It exports the package's encoder/decoder models (VAE, AE, IWAE, "
-            "ConditionalVAE, VQVAE, HierarchicalVAE); for any other Keras model use "
+            "ConditionalVAE, VQVAE, VQVAE2, HierarchicalVAE); for any other Keras model use "
             "`model.export(path)`."
         ),
     )

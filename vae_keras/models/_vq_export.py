@@ -27,22 +27,50 @@ from keras import ops
 from vae_keras.models._serving import ServingFunctions
 
 
+def checked_indices(indices, num_embeddings):
+    """`(indices clipped into [0, K), per-row validity)` of an index grid batch."""
+    indices = ops.cast(indices, "int32")
+    valid = ops.all(ops.logical_and(indices >= 0, indices < num_embeddings), axis=(1, 2))
+    return ops.clip(indices, 0, num_embeddings - 1), valid
+
+
+def nan_rows(images, valid):
+    """NaN rows where `valid` is False (not a silent decode of clipped indices)."""
+    valid = ops.reshape(valid, (-1,) + (1,) * (len(images.shape) - 1))
+    return ops.where(valid, images, ops.full_like(images, float("nan")))
+
+
 def _core(model):
     def encode(x):
         return model._indices_tensors(x)
 
     def decode(indices):
-        indices = ops.cast(indices, "int32")
-        valid = ops.all(ops.logical_and(indices >= 0, indices < model.num_embeddings), axis=(1, 2))
-        safe = ops.clip(indices, 0, model.num_embeddings - 1)
-        images = model._decode_indices_tensors(safe)
-        valid = ops.reshape(valid, (-1,) + (1,) * (len(images.shape) - 1))
-        return ops.where(valid, images, ops.full_like(images, float("nan")))
+        safe, valid = checked_indices(indices, model.num_embeddings)
+        return nan_rows(model._decode_indices_tensors(safe), valid)
 
     def reconstruct(x):
         return model._decode_indices_tensors(model._indices_tensors(x))
 
     return encode, decode, reconstruct
+
+
+def draw_grid(prior, grid_shape, num_samples, condition, seed, step, offset=0):
+    """Index grids `(num_samples, h, w)` drawn from any grid prior, position by position
+    (TensorFlow; unrolled). Its call gives every position's logits given the codes
+    before; `condition` (labels or a top grid) is passed beside the grid when not None.
+    Draws are keyed by `(seed, step * 4096 + offset + position)`."""
+    import tensorflow as tf
+
+    height, width = grid_shape
+    flat = tf.zeros(tf.stack([num_samples, height * width]), tf.int32)
+    for position in range(height * width):
+        grid = tf.reshape(flat, (-1, height, width))
+        logits = tf.cast(prior(grid if condition is None else (grid, condition)), tf.float32)
+        row, col = divmod(position, width)
+        key = tf.stack([tf.constant(seed, tf.int64), step * 4096 + offset + position])
+        code = tf.random.stateless_categorical(logits[:, row, col], 1, key, dtype=tf.int32)
+        flat = flat + code * tf.one_hot(position, height * width, dtype=tf.int32)[None]
+    return tf.reshape(flat, (-1, height, width))
 
 
 def _sample_function(model, decode_fn):
@@ -51,22 +79,11 @@ def _sample_function(model, decode_fn):
 
     seed = model.seed if model.seed is not None else random.randrange(2**31)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
-    height, width = model.grid_shape
-    prior = model.prior
 
     def draw(num_samples, labels):
         tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
         step = counter.assign_add(1)
-        flat = tf.zeros(tf.stack([num_samples, height * width]), tf.int32)
-        for position in range(height * width):
-            grid = tf.reshape(flat, (-1, height, width))
-            # Any grid prior: its call gives every position's logits given the codes before.
-            logits = tf.cast(prior(grid if labels is None else (grid, labels)), tf.float32)
-            row, col = divmod(position, width)
-            key = tf.stack([tf.constant(seed, tf.int64), step * 4096 + position])
-            code = tf.random.stateless_categorical(logits[:, row, col], 1, key, dtype=tf.int32)
-            flat = flat + code * tf.one_hot(position, height * width, dtype=tf.int32)[None]
-        return tf.reshape(flat, (-1, height, width))
+        return draw_grid(model.prior, model.grid_shape, num_samples, labels, seed, step)
 
     count = tf.TensorSpec([], tf.int32, name="num_samples")
     if model.prior_classes is None:

@@ -14,8 +14,10 @@ from vae_keras.models._reconstruction import (
     output_channels_of,
 )
 from vae_keras.models._vq2_codes import LEVELS, TwoLevelCodes
+from vae_keras.models._vq2_export import vq2_serving
 from vae_keras.models._vq2_networks import vq2_networks
 from vae_keras.models._vq2_prior import TwoLevelPriorMethods
+from vae_keras.models.capabilities import require
 from vae_keras.models.code_prior import CodePrior
 from vae_keras.models.conditioned_code_prior import ConditionedCodePrior
 from vae_keras.networks._common import check_positive_int, check_units
@@ -97,14 +99,12 @@ class VQVAE2(TwoLevelPriorMethods, TwoLevelCodes, ReconstructionModel):
     loss_names = ("loss", "reconstruction_loss", "vq_loss") + tuple(
         f"{level}_{name}" for level in LEVELS for name in ("perplexity", "codebook_usage")
     )
-    # Index grids with a point-mass q, as VQVAE; no SavedModel endpoints yet (the
-    # `.keras` file serves it).
+    # Index grids with a point-mass q, as VQVAE.
     capabilities = ReconstructionModel.capabilities.replace(
         latent_vector=False,
         discrete_codes=True,
         nll_bound=True,
         needs_fit_prior=True,
-        export_endpoints=(),
     )
 
     def __init__(
@@ -201,6 +201,11 @@ class VQVAE2(TwoLevelPriorMethods, TwoLevelCodes, ReconstructionModel):
             self.loss_names = type(self).loss_names + ("reconstruction_bits_per_dim",)
         self._init_trackers()
         self.built = True
+
+    def serving_functions(self):
+        """The SavedModel endpoints with both index grids in and out (`_vq2_export.py`)."""
+        require(self, "export_endpoints", "SavedModel export")
+        return vq2_serving(self)
 
     # === The shared pass (tensors) ===
 
