@@ -59,7 +59,7 @@ def build(architecture, prior, args):
         1.0,
         args.seed,
         prior=recipes.prior_argument(prior, components),
-        features=recipes.PIXEL_FEATURES,
+        features=kinds.PIXEL_FEATURES,
         free_bits=0.0,
     )
     model.compile(keras.optimizers.Adam(args.learning_rate))

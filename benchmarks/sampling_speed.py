@@ -97,9 +97,9 @@ def main():
         compare(f"PixelVAE, MNIST recipe, {args.num_samples} x 28x28x1", pixel_draw, args.repeats)
     ]
     if args.prior:
-        from vae_keras.models import CodePrior
+        from vae_keras.models import CodePrior, kinds
 
-        prior = CodePrior((7, 7), recipes.VQ_CODES, args.latent_dim)
+        prior = CodePrior((7, 7), kinds.VQ_CODES, args.latent_dim)
         rng = np.random.default_rng(args.seed)  # untrained weights give near-uniform codes
         for weight in prior.pixelcnn.weights:
             weight.assign(0.3 * rng.normal(size=weight.shape).astype("float32"))

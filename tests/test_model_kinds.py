@@ -125,7 +125,6 @@ def test_architecture_spellings_build_today_s_models(architecture, likelihood, s
         network=network,
         latent_dim=None if kind == "hierarchical" else 3,
         **args,
-        **recipes._options(kind, likelihood),
     )
     assert fingerprint(new) == FINGERPRINTS[key]
 

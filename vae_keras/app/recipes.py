@@ -24,6 +24,8 @@ built by the library's one `kinds.build_model`; this module keeps the command li
 defaults and recipe constants, and its refusals in the flags' words.
 """
 
+import dataclasses
+
 import keras
 
 from vae_keras import priors
@@ -47,22 +49,38 @@ ARCHITECTURES = (families.AUTO, *families.NAMES, *ARCHITECTURE_KINDS)
 MODEL_KINDS = tuple(name for name in kinds.NAMES if not kinds.get(name).needs_labels)
 NETWORKS = (families.AUTO, *families.NAMES)
 LIKELIHOOD_CHOICES = ("auto", "bernoulli", "gaussian", "discretized_logistic")
-# --architecture pixelcnn, binary: decoder features per pixel, and free bits (nats per
-# latent dimension) that keep the latent in use beside the PixelCNN.
-PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
-# --architecture pixelcnn, 8-bit colour (benchmarks/bits_per_dim.py).
-COLOUR_PIXEL_FEATURES, COLOUR_MIXTURES, COLOUR_WIDTHS = 16, 5, (16, 32, 64)
-COLOUR_FREE_BITS = 0.1
-# Its optimizer: the benchmark's two legs (1e-3, then 5e-4) as one schedule over the run's
-# steps -- a linear warm-up from a tenth of --learning-rate over the first 5% of the steps (at
-# most 500), then a cosine decay to a tenth -- and the gradient's global norm clipped above
-# its usual size: on patches (the loss sums 3,072 sub-pixels) the norm's median was 1.1e5,
-# its 90th percentile 2.1e5 and its maximum 4.2e5 over the first 300 steps at 1e-3; an
-# unclipped spike's update is what diverged (KL 6.8 million nats in a sixth epoch).
+
+
+# The model kinds' own defaults are the command line's recipe constants (features, free bits,
+# mixtures, widths, codebook size: `vae_keras.models.kinds`), so `build_model` passes none.
+#
+# How a run optimizes, where it is not Adam at a constant --learning-rate with the model
+# class's `RECIPE_GLOBAL_CLIPNORM` (HierarchicalVAE: 200).
+@dataclasses.dataclass(frozen=True)
+class Optimization:
+    """`schedule`: a linear warm-up from `final_fraction` x --learning-rate over the first
+    `warmup_fraction` of the run's steps (at most `max_warmup_steps`), then a cosine decay to
+    `final_fraction` x at the last step; `global_clipnorm`: the gradient's global norm clip."""
+
+    schedule: dict | None = None
+    global_clipnorm: float | None = None
+
+
+# The colour PixelVAE (--architecture pixelcnn on 8-bit images): the benchmark's two legs
+# (1e-3, then 5e-4) as one schedule over the run's steps, and the gradient's global norm
+# clipped above its usual size: on patches (the loss sums 3,072 sub-pixels) the norm's median
+# was 1.1e5, its 90th percentile 2.1e5 and its maximum 4.2e5 over the first 300 steps at
+# 1e-3; an unclipped spike's update is what diverged (KL 6.8 million nats in a sixth epoch).
 COLOUR_SCHEDULE = {"warmup_fraction": 0.05, "max_warmup_steps": 500, "final_fraction": 0.1}
 COLOUR_GLOBAL_CLIPNORM = 3e5
-# --architecture vqvae: codebook size (--latent-dim is the code vectors' size).
-VQ_CODES = 128
+OPTIMIZATIONS = {
+    ("pixelvae", "discretized_logistic"): Optimization(COLOUR_SCHEDULE, COLOUR_GLOBAL_CLIPNORM),
+}
+
+
+def optimization(model_kind: str, likelihood: str) -> Optimization:
+    """The run's `Optimization` for (model kind, likelihood name); the default: none."""
+    return OPTIMIZATIONS.get((model_kind, likelihood), Optimization())
 
 
 def kind_and_network(architecture: str) -> tuple[str, str]:
@@ -81,22 +99,6 @@ def architecture_of(model_kind: str, network: str) -> str:
     if model_kind == "vae":
         return network
     return next(a for a, kind in ARCHITECTURE_KINDS.items() if kind == model_kind)
-
-
-def _options(model_kind: str, likelihood: str) -> dict:
-    """The command line's recipe constants for `model_kind` (the library's keyword options)."""
-    if model_kind == "vqvae":
-        return {"num_codes": VQ_CODES}
-    if model_kind == "pixelvae" and likelihood == "bernoulli":
-        return {"features": PIXEL_FEATURES, "free_bits": PIXEL_FREE_BITS}
-    if model_kind == "pixelvae":
-        return {
-            "features": COLOUR_PIXEL_FEATURES,
-            "free_bits": COLOUR_FREE_BITS,
-            "mixtures": COLOUR_MIXTURES,
-            "widths": COLOUR_WIDTHS,
-        }
-    return {}
 
 
 def default_likelihood(dataset: str) -> str:
@@ -208,30 +210,24 @@ def build_model(
         beta=beta,
         seed=seed,
         prior=prior_argument(prior, prior_components),
-        **_options(model_kind, likelihood),
         **({"code_prior": "transformer"} if captions else {}),
     )
     model.compile(optimizer=optimizer(model, model_kind, likelihood, learning_rate, steps))
     return model
 
 
-def _colour_pixel_recipe(model_kind: str, likelihood: str) -> bool:
-    return model_kind == "pixelvae" and likelihood == "discretized_logistic"
-
-
 def learning_rate(model_kind: str, likelihood: str, peak: float, steps: int | None):
-    """The learning rate a run of `steps` steps trains `model` with: `peak` constant, or for
-    the colour PixelVAE the `COLOUR_SCHEDULE` (a `keras.optimizers.schedules.CosineDecay`
-    with warm-up, which `.keras` files save and the optimizer's step count continues)."""
-    if not steps or not _colour_pixel_recipe(model_kind, likelihood):
+    """The learning rate a run of `steps` steps trains with: `peak` constant, or the kind's
+    `Optimization.schedule` (a `keras.optimizers.schedules.CosineDecay` with warm-up, which
+    `.keras` files save and the optimizer's step count continues)."""
+    schedule = optimization(model_kind, likelihood).schedule
+    if not steps or schedule is None:
         return peak
-    warmup = min(
-        COLOUR_SCHEDULE["max_warmup_steps"], int(steps * COLOUR_SCHEDULE["warmup_fraction"])
-    )
+    warmup = min(schedule["max_warmup_steps"], int(steps * schedule["warmup_fraction"]))
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=peak * COLOUR_SCHEDULE["final_fraction"],
+        initial_learning_rate=peak * schedule["final_fraction"],
         decay_steps=max(1, steps - warmup),
-        alpha=COLOUR_SCHEDULE["final_fraction"],
+        alpha=schedule["final_fraction"],
         warmup_target=peak if warmup else None,
         warmup_steps=warmup,
     )
@@ -239,12 +235,11 @@ def learning_rate(model_kind: str, likelihood: str, peak: float, steps: int | No
 
 def optimizer(model, model_kind: str, likelihood: str, peak: float, steps: int | None = None):
     """The recipe's Adam for `model`: `learning_rate(...)`, and the gradient clipping (global
-    norm) its class names (`RECIPE_GLOBAL_CLIPNORM`: HierarchicalVAE) or the colour recipe's."""
-    clipnorm = model.RECIPE_GLOBAL_CLIPNORM
-    if _colour_pixel_recipe(model_kind, likelihood):
-        clipnorm = COLOUR_GLOBAL_CLIPNORM
+    norm) of its `Optimization`, else the one its class names (`RECIPE_GLOBAL_CLIPNORM`)."""
+    clipnorm = optimization(model_kind, likelihood).global_clipnorm
     return keras.optimizers.Adam(
-        learning_rate(model_kind, likelihood, peak, steps), global_clipnorm=clipnorm
+        learning_rate(model_kind, likelihood, peak, steps),
+        global_clipnorm=model.RECIPE_GLOBAL_CLIPNORM if clipnorm is None else clipnorm,
     )
 
 
