@@ -57,10 +57,15 @@ def one_level(seed):
     )
 
 
-def two_level(seed):
-    from vae_keras import VQVAE2
+def two_level(top_codes):
+    """VQVAE2's defaults, with `top_codes` entries in the top codebook."""
 
-    return VQVAE2((28, 28, 1), seed=seed)
+    def build(seed):
+        from vae_keras import VQVAE2
+
+        return VQVAE2((28, 28, 1), num_embeddings=(top_codes, 128), seed=seed)
+
+    return build
 
 
 def run(name, build, priors, x_train, x_prior, x_test, minutes, prior_share, seed=0):
@@ -111,10 +116,13 @@ def main():
     parser.add_argument("--test-limit", type=int, default=2000)
     parser.add_argument("--minutes", type=float, default=5.0, help="per model, priors included")
     parser.add_argument("--prior-share", type=float, default=0.4)
+    parser.add_argument(
+        "--top-codes", type=int, default=64, help="VQVAE2's top codebook (bottom: 128)"
+    )
     parser.add_argument("--json", default=None, help="also write the numbers here")
     args = parser.parse_args()
-    if not 0 < args.prior_share < 1 or args.minutes <= 0:
-        parser.error("--minutes must be > 0 and --prior-share in (0, 1)")
+    if not 0 < args.prior_share < 1 or args.minutes <= 0 or args.top_codes < 2:
+        parser.error("--minutes must be > 0, --prior-share in (0, 1) and --top-codes >= 2")
 
     import keras
 
@@ -135,7 +143,7 @@ def main():
         run(name, build, priors, x_train, x_prior, x_test, args.minutes, args.prior_share)
         for name, build, priors in (
             ("VQVAE 7x7, K=128", one_level, 1),
-            ("VQVAE2 4x4 (K=64) + 7x7 (K=128)", two_level, 2),
+            (f"VQVAE2 4x4 (K={args.top_codes}) + 7x7 (K=128)", two_level(args.top_codes), 2),
         )
     ]
     reference = rows[0]["nll_bound"]
