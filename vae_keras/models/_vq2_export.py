@@ -20,7 +20,7 @@ import keras
 from keras import ops
 
 from vae_keras.models._serving import ServingFunctions
-from vae_keras.models._vq_export import checked_indices, draw_grid, nan_rows
+from vae_keras.models._vq_export import checked_indices, draw_grid, index_serving, nan_rows
 
 
 def _sample_function(model, decode_fn):
@@ -68,19 +68,8 @@ def vq2_serving(model) -> ServingFunctions:
     def reconstruct(x):
         return model._decode_indices_tensors(*model._indices_tensors(x))
 
-    x_spec = keras.InputSpec(shape=(None, *model.input_shape_), dtype="float32")
     top_spec = keras.InputSpec(shape=(None, *model.top_grid_shape), dtype="int32")
     bottom_spec = keras.InputSpec(shape=(None, *model.bottom_grid_shape), dtype="int32")
-    endpoints = {
-        "serve": (reconstruct, [x_spec]),
-        "encode": (encode, [x_spec]),
-        "decode": (decode, [top_spec, bottom_spec]),
-        "reconstruct": (reconstruct, [x_spec]),
-    }
-    sample = None
-    if keras.backend.backend() == "tensorflow":
-
-        def sample(decode_fn):
-            return _sample_function(model, decode_fn)
-
-    return ServingFunctions(endpoints, sample)
+    return index_serving(
+        model, (encode, decode, reconstruct), [top_spec, bottom_spec], _sample_function
+    )

@@ -103,21 +103,28 @@ def _sample_function(model, decode_fn):
     return sample
 
 
-def vq_serving(model) -> ServingFunctions:
-    """The VQVAE's endpoints: code indices in and out (`sample` on TensorFlow only)."""
-    encode, decode, reconstruct = _core(model)
+def index_serving(model, functions, index_specs, sample_function) -> ServingFunctions:
+    """The endpoints of a model whose codes are index grids: `functions` is `(encode, decode,
+    reconstruct)`, `decode` reads `index_specs`; `sample` (TensorFlow only) is
+    `sample_function(model, decode_fn)`."""
+    encode, decode, reconstruct = functions
     x_spec = keras.InputSpec(shape=(None, *model.input_shape_), dtype="float32")
-    i_spec = keras.InputSpec(shape=(None, *model.grid_shape), dtype="int32")
     endpoints = {
         "serve": (reconstruct, [x_spec]),
         "encode": (encode, [x_spec]),
-        "decode": (decode, [i_spec]),
+        "decode": (decode, list(index_specs)),
         "reconstruct": (reconstruct, [x_spec]),
     }
     sample = None
     if keras.backend.backend() == "tensorflow":
 
         def sample(decode_fn):
-            return _sample_function(model, decode_fn)
+            return sample_function(model, decode_fn)
 
     return ServingFunctions(endpoints, sample)
+
+
+def vq_serving(model) -> ServingFunctions:
+    """The VQVAE's endpoints: code indices in and out (`sample` on TensorFlow only)."""
+    i_spec = keras.InputSpec(shape=(None, *model.grid_shape), dtype="int32")
+    return index_serving(model, _core(model), [i_spec], _sample_function)
