@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _budget.py, however this is loaded
 from _budget import TimeBudget  # noqa: E402
@@ -90,7 +91,15 @@ def run(name, architecture, prior, x_train, x_test, args):
         "nll": float(-log_px.mean()),
         "nll_sem": float(log_px.std() / math.sqrt(len(log_px))),
         "eval_minutes": round((time.time() - start) / 60, 2),
+        "log_px": [float(v) for v in log_px],  # per image: the paired difference's error
     }
+
+
+def paired_difference(row, base):
+    """`(mean, standard error)` of the per-image NLL difference `row - base`: both score the
+    same images, so the error of the difference is the paired one, not the rows' combined."""
+    diff = np.asarray(base["log_px"]) - np.asarray(row["log_px"])
+    return float(diff.mean()), float(diff.std() / math.sqrt(len(diff)))
 
 
 def table(rows):
@@ -98,11 +107,15 @@ def table(rows):
         "| model | prior | minutes | epochs | NLL (nats) | vs standard normal |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    base = {r["model"]: r["nll"] for r in rows if r["prior"] == "standard_normal"}
+    base = {r["model"]: r for r in rows if r["prior"] == "standard_normal"}
     for r in rows:
-        diff = r["nll"] - base[r["model"]] if r["model"] in base else math.nan
         prior = r["prior"] + (f" ({r['note']})" if r["note"] else "")
-        shown = "—" if r["prior"] == "standard_normal" else f"{diff:+.2f}"
+        if r["prior"] == "standard_normal":
+            shown = "—"
+        elif r["model"] in base:
+            shown = "{:+.2f} ± {:.2f}".format(*paired_difference(r, base[r["model"]]))
+        else:
+            shown = "n/a"
         lines.append(
             f"| {r['model']} | {prior} | {r['minutes']:.1f} | {r['epochs']:.2f} | "
             f"{r['nll']:.2f} ± {r['nll_sem']:.2f} | {shown} |"
@@ -140,7 +153,8 @@ def main():
             continue
         for prior in ("standard_normal", "vampprior"):
             rows.append(run(name, architecture, prior, x_train, x_test, args))
-            print(json.dumps(rows[-1]), flush=True)
+            shown = {k: v for k, v in rows[-1].items() if k != "log_px"}
+            print(json.dumps(shown), flush=True)
             if args.json:
                 write_json(args.json, {"rows": rows, "args": vars(args)})
     machine = f"{platform.machine()} {os.cpu_count()} cores, {keras.backend.backend()}"
@@ -148,7 +162,8 @@ def main():
         f"\nPriors at an equal budget: {args.minutes:g} min of training per model on "
         f"{len(x_train)} dynamically binarized MNIST images (batch {args.batch_size}, "
         f"Adam {args.learning_rate:g}); NLL: k = {args.num_samples} importance samples on the "
-        f"first {len(x_test)} test images binarized with seed 0 (± standard error); VampPrior: "
+        f"first {len(x_test)} test images binarized with seed 0 (± standard error; of the "
+        f"difference: paired over the same images); VampPrior: "
         f"{args.components} pseudo-inputs; machine: {machine}\n"
     )
     print(table(rows))
