@@ -14,21 +14,24 @@ prior given it, each position by position inside the graph (TensorFlow backend o
 as for `VQVAE`). A row with any index outside its codebook decodes to NaN.
 """
 
-import random
-
 import keras
 from keras import ops
 
 from vae_keras.models._serving import ServingFunctions
-from vae_keras.models._vq_export import checked_indices, draw_grid, index_serving, nan_rows
+from vae_keras.models._vq_export import (
+    checked_indices,
+    draw_grid,
+    index_serving,
+    nan_rows,
+    seed_and_counter,
+)
 
 
 def _sample_function(model, decode_fn):
     """`sample(num_samples)` in TensorFlow: both priors' loops, top first, unrolled."""
     import tensorflow as tf
 
-    seed = model.seed if model.seed is not None else random.randrange(2**31)
-    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
+    seed, counter = seed_and_counter(model)
     top_positions = model.top_grid_shape[0] * model.top_grid_shape[1]
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")], autograph=False)

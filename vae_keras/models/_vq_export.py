@@ -73,12 +73,20 @@ def draw_grid(prior, grid_shape, num_samples, condition, seed, step, offset=0):
     return tf.reshape(flat, (-1, height, width))
 
 
+def seed_and_counter(model):
+    """The exported sampler's seed (the model's, else a random one) and its saved call
+    counter, which makes every call of `sample` draw afresh."""
+    import tensorflow as tf
+
+    seed = model.seed if model.seed is not None else random.randrange(2**31)
+    return seed, tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
+
+
 def _sample_function(model, decode_fn):
     """`sample(num_samples[, labels])` in TensorFlow: the prior's loop, unrolled."""
     import tensorflow as tf
 
-    seed = model.seed if model.seed is not None else random.randrange(2**31)
-    counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="sample_counter")
+    seed, counter = seed_and_counter(model)
 
     def draw(num_samples, labels):
         tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1")
