@@ -73,14 +73,73 @@ class Optimization:
 # 1e-3; an unclipped spike's update is what diverged (KL 6.8 million nats in a sixth epoch).
 COLOUR_SCHEDULE = {"warmup_fraction": 0.05, "max_warmup_steps": 500, "final_fraction": 0.1}
 COLOUR_GLOBAL_CLIPNORM = 3e5
+# The binary PixelVAE (--architecture pixelcnn --binarize): benchmarks/quality_mnist.py's
+# cosine decay from --learning-rate to a tenth of it over the run, no warm-up.
+BINARY_PIXEL_SCHEDULE = {"warmup_fraction": 0.0, "max_warmup_steps": 0, "final_fraction": 0.1}
 OPTIMIZATIONS = {
     ("pixelvae", "discretized_logistic"): Optimization(COLOUR_SCHEDULE, COLOUR_GLOBAL_CLIPNORM),
+    ("pixelvae", "bernoulli"): Optimization(BINARY_PIXEL_SCHEDULE),
 }
 
 
 def optimization(model_kind: str, likelihood: str) -> Optimization:
     """The run's `Optimization` for (model kind, likelihood name); the default: none."""
     return OPTIMIZATIONS.get((model_kind, likelihood), Optimization())
+
+
+# IWAE fine-tuning (--finetune-iwae): each stage's epochs unless given, and its Adam's rate
+# (benchmarks/quality_mnist.py: k = 5 then 20 at 1e-4 took 81.91 nats to 80.87).
+FINETUNE_EPOCHS, FINETUNE_LEARNING_RATE = 3, 1e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainRecipe:
+    """A named set of `vae-keras train` flags (`--recipe NAME`): `flags` fill the flags left
+    unset (explicit ones win, a contradicting model is refused); `binarize`: the recipe
+    needs --binarize."""
+
+    summary: str
+    flags: dict
+    binarize: bool = False
+
+
+TRAIN_RECIPES = {
+    # The likelihood lead on binarized MNIST (BENCHMARKS.md, "Test log-likelihood"): the
+    # PixelVAE at a cosine-decayed rate, then IWAE fine-tuning at k = 5, 20 and 50.
+    "best-likelihood": TrainRecipe(
+        summary="--architecture pixelcnn --latent-dim 32 --epochs 180, then "
+        "--finetune-iwae 5,20,50 --finetune-epochs 3,5,2 (about 4 hours on 2 CPU cores)",
+        flags={
+            "architecture": "pixelcnn",
+            "latent_dim": 32,
+            "epochs": 180,
+            "finetune_iwae": (5, 20, 50),
+            "finetune_epochs": (3, 5, 2),
+        },
+        binarize=True,
+    ),
+}
+
+
+def finetune_stages(iwae: tuple | None, epochs: tuple | None) -> list[tuple[int, int]]:
+    """`--finetune-iwae` and `--finetune-epochs` -> [(k, epochs), ...] (one line if they
+    do not pair up)."""
+    if not iwae:
+        if epochs:
+            raise ValueError(
+                "--finetune-epochs sets the epochs of --finetune-iwae stages; add "
+                "--finetune-iwae K[,K...] or drop --finetune-epochs."
+            )
+        return []
+    epochs = tuple(epochs or (FINETUNE_EPOCHS,))
+    if len(epochs) == 1:
+        epochs *= len(iwae)
+    if len(epochs) != len(iwae):
+        raise ValueError(
+            f"--finetune-epochs takes one value or one per --finetune-iwae stage "
+            f"({len(iwae)}); got {','.join(map(str, epochs))}."
+        )
+    return list(zip(iwae, epochs, strict=True))
 
 
 def kind_and_network(architecture: str) -> tuple[str, str]:
@@ -225,7 +284,8 @@ def learning_rate(model_kind: str, likelihood: str, peak: float, steps: int | No
         return peak
     warmup = min(schedule["max_warmup_steps"], int(steps * schedule["warmup_fraction"]))
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=peak * schedule["final_fraction"],
+        # With a warm-up, from the final rate up to `peak`; without, from `peak` itself.
+        initial_learning_rate=peak * schedule["final_fraction"] if warmup else peak,
         decay_steps=max(1, steps - warmup),
         alpha=schedule["final_fraction"],
         warmup_target=peak if warmup else None,

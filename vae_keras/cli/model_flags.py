@@ -11,6 +11,39 @@ name and config.json record the `--architecture` spelling, as before the new fla
 from vae_keras.cli.parser import DEFAULTS
 
 
+def apply_recipe(args) -> None:
+    """`--recipe NAME`: its flags where the command line left them unset (before the
+    dataset's defaults), or a one-line `ValueError` where a given flag contradicts it."""
+    from vae_keras.app import recipes
+    from vae_keras.networks import families
+
+    name = getattr(args, "recipe", None)
+    if name is None:
+        return
+    recipe = recipes.TRAIN_RECIPES[name]
+    if recipe.binarize and not args.binarize:
+        raise ValueError(f"--recipe {name} trains on binarized images: add --binarize.")
+    architecture = recipe.flags.get("architecture")
+    if architecture is not None:
+        kind = recipes.kind_and_network(architecture)[0]
+        given = [
+            f"--{flag.replace('_', '-')} {value}"
+            for flag, value, unset in (
+                ("architecture", args.architecture, (None, families.AUTO, architecture)),
+                ("model_kind", getattr(args, "model_kind", None), (None, kind)),
+            )
+            if value not in unset
+        ]
+        if given:
+            raise ValueError(
+                f"--recipe {name} trains --architecture {architecture}; {' '.join(given)} "
+                "contradicts it. Drop one of them."
+            )
+    for flag, value in recipe.flags.items():
+        if getattr(args, flag, None) in (None, families.AUTO):
+            setattr(args, flag, value)
+
+
 def resolve(args) -> None:
     """Sets `args.model_kind`, `args.network`, `args.likelihood` (`auto` -> the dataset's)
     and `args.latent_dim` (unset -> the default), or raises a one-line `ValueError` for

@@ -3,7 +3,13 @@
 import argparse
 import functools
 
-from vae_keras.app.recipes import ARCHITECTURES, LIKELIHOOD_CHOICES, MODEL_KINDS, NETWORKS
+from vae_keras.app.recipes import (
+    ARCHITECTURES,
+    LIKELIHOOD_CHOICES,
+    MODEL_KINDS,
+    NETWORKS,
+    TRAIN_RECIPES,
+)
 from vae_keras.explorer.command import add_arguments as explore_arguments
 
 DESCRIPTION = (
@@ -42,6 +48,15 @@ def _positive_int(text):
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
     return value
+
+
+def _positive_ints(text):
+    """`5,20` -> (5, 20): a comma-separated list of whole numbers >= 1."""
+    expected = "whole numbers >= 1 separated by commas (e.g. 5,20)"
+    values = tuple(_number(v, int, expected) for v in text.split(","))
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text}")
+    return values
 
 
 def _non_negative_float(text):
@@ -227,6 +242,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --captions: colour:shape pairs left out of training, e.g. "
         "red:heart,green:triangle (the test split keeps them)",
+    )
+    train.add_argument(
+        "--recipe",
+        choices=tuple(TRAIN_RECIPES),
+        default=None,
+        help="a named recipe that sets the flags left unset; best-likelihood (with "
+        "--binarize, on mnist): " + TRAIN_RECIPES["best-likelihood"].summary,
+    )
+    train.add_argument(
+        "--finetune-iwae",
+        type=_positive_ints,
+        metavar="K[,K...]",
+        default=None,
+        help="after --epochs, fine-tune on the importance-weighted bound with K samples, one "
+        "stage per K (vae and pixelcnn; a fresh Adam at --finetune-learning-rate each)",
+    )
+    train.add_argument(
+        "--finetune-epochs",
+        type=_positive_ints,
+        metavar="E[,E...]",
+        default=None,
+        help="epochs of each --finetune-iwae stage: one value for all, or one per stage "
+        "(default 3)",
+    )
+    train.add_argument(
+        "--finetune-learning-rate",
+        type=_non_negative_float,
+        default=None,
+        help="Adam's step size in the --finetune-iwae stages (default 1e-4)",
     )
     train.add_argument(
         "--binarize",

@@ -48,9 +48,11 @@ def _output_folder(args) -> Path:
     return Path(args.output or f"runs/{args.dataset}-{args.architecture}-z{args.latent_dim}")
 
 
-def _run_folder(args, out, shape, backend, chief=True):
+def _run_folder(args, out, shape, backend, chief=True, total_epochs=None):
     """Reopens or starts the run folder (owned by this process); returns
-    (resumable model, first epoch, history, state). Only the chief writes."""
+    (resumable model, first epoch, history, state). Only the chief writes.
+    `total_epochs`: --epochs and the fine-tuning stages' epochs after them."""
+    total_epochs = total_epochs or args.epochs
     from vae_keras.app import runs
 
     # --model-kind and --network are recorded as their --architecture spelling (as before them).
@@ -88,14 +90,19 @@ def _run_folder(args, out, shape, backend, chief=True):
                 f"({', '.join(f'{k}: {previous.get(k)!r} -> {config.get(k)!r}' for k in changed)}). "
                 "Rerun with the same settings to resume, or pass a new --output."
             )
-        if initial_epoch > args.epochs:
+        if initial_epoch > total_epochs:
+            planned = (
+                f"--epochs {args.epochs}"
+                if total_epochs == args.epochs
+                else f"--epochs {args.epochs} and the fine-tuning's {total_epochs - args.epochs}"
+            )
             raise ValueError(
-                f"Run folder {out} already completed {initial_epoch} epochs; --epochs "
-                f"{args.epochs} is fewer. Rerun with --epochs {initial_epoch} to finish it, "
-                "or pass --overwrite to start over."
+                f"Run folder {out} already completed {initial_epoch} epochs; {planned} are "
+                f"fewer. Rerun with as many epochs to finish it, or pass --overwrite to start "
+                "over."
             )
     clock = _seconds_after_epoch(state, initial_epoch)  # the attempts before a kill
-    if initial_epoch < args.epochs:
+    if initial_epoch < total_epochs:
         # (More) training to do: every later stage is redone.
         state = {SECONDS_AFTER_EPOCH: clock}
     elif not runs.reached(state, "model"):  # trained, killed before model.keras was written
@@ -214,8 +221,11 @@ def train(args) -> Path:
     from vae_keras.callbacks import NaNGuard, NonFiniteLossError
     from vae_keras.models.capabilities import capabilities
 
+    model_flags.apply_recipe(args)  # --recipe NAME fills the flags left unset
     _apply_dataset_defaults(args)
     model_flags.resolve(args)  # contradictory or impossible model flags fail before any data
+    plan = _finetune_plan(args)
+    total_epochs = plan[-1][2] if plan else args.epochs
     distribute.check_strategy(args.distribute)  # a wrong backend fails before any data loads
     if args.mixed_precision:
         from vae_keras.precision import configure_mixed_precision
@@ -249,30 +259,43 @@ def train(args) -> Path:
             steps = _training_steps(args, data.num_train if data.streamed else len(x_train))
             model = _new_model(args, shape, steps)  # validates before touching the folder
             model.check_inputs(x_test if data.streamed else x_train)  # e.g. the 8-bit grid
+            if plan and not capabilities(model).importance_weighted:
+                raise ValueError(
+                    f"--finetune-iwae trains the model's importance-weighted twin; "
+                    f"--architecture {args.architecture} has none (vae networks and pixelcnn "
+                    "do). Drop --finetune-iwae."
+                )
             if chief:  # one process owns the folder from here on
                 owner.enter_context(runs.RunLock(out))
             resumed, initial_epoch, history, state = _run_folder(
-                args, out, shape, keras.backend.backend(), chief
+                args, out, shape, keras.backend.backend(), chief, total_epochs
             )
             if resumed is not None:
                 model = resumed
-                recipes.set_learning_rate(
-                    model,
-                    args.model_kind,
-                    args.likelihood,
-                    args.learning_rate,
-                    steps,
-                )
+                stage = _stage_of(plan, initial_epoch)
+                if stage is None:
+                    recipes.set_learning_rate(
+                        model,
+                        args.model_kind,
+                        args.likelihood,
+                        args.learning_rate,
+                        steps,
+                    )
+                else:
+                    _check_stage_model(model, out, plan[stage], initial_epoch)
+                    recipes.set_learning_rate(
+                        model, args.model_kind, args.likelihood, _finetune_rate(args), None
+                    )
                 print(
-                    f"Resuming {out} after epoch {initial_epoch} of {args.epochs}"
-                    if initial_epoch < args.epochs
+                    f"Resuming {out} after epoch {initial_epoch} of {total_epochs}"
+                    if initial_epoch < total_epochs
                     else f"Finishing {out}: trained; done so far: {state.get('stage', 'training')}"
                 )
             print(
                 f"Training a {args.architecture} VAE ({args.likelihood}, {latent_summary(model, args.latent_dim)}) "
                 f"on {data.num_train if data.streamed else len(x_train)} {args.dataset} images "
-                f"{shape}{' (streamed)' if data.streamed else ''}, {args.epochs} epochs, backend "
-                f"{keras.backend.backend()}; run folder {out}"
+                f"{shape}{' (streamed)' if data.streamed else ''}, {args.epochs} epochs"
+                f"{_plan_summary(plan)}, backend {keras.backend.backend()}; run folder {out}"
             )
 
             train_data = x_train
@@ -289,19 +312,31 @@ def train(args) -> Path:
                 train_data.epoch = initial_epoch  # resumed runs continue the sequence of draws
                 x_test = binarize(x_test, seed=args.seed)
             checkpoint = runs.RunCheckpoint(out, history)
-            if initial_epoch < args.epochs:
+            if initial_epoch < total_epochs:
                 clock = _training_clock(out, state[SECONDS_AFTER_EPOCH], time.time())
-                try:
+
+                def fit(model, first, end):
                     with _quiet_end_of_stream(data.streamed):
                         model.fit(
                             train_data,
-                            epochs=args.epochs,
-                            initial_epoch=initial_epoch,
+                            epochs=end,
+                            initial_epoch=first,
                             validation_data=(x_test,),
                             callbacks=[NaNGuard()] + ([clock, checkpoint] if chief else []),
                             verbose=1 if sys.stdout.isatty() else 2,
                             **fit_kwargs,
                         )
+
+                try:
+                    if initial_epoch < args.epochs:
+                        fit(model, initial_epoch, args.epochs)
+                    for number, (k, first, end) in enumerate(plan, start=1):
+                        if initial_epoch >= end:
+                            continue
+                        if initial_epoch <= first:  # the stage starts: a fresh twin and Adam
+                            model = _finetune_model(model, k, args, number)
+                            say(chief, f"fine-tuning on the IWAE bound, k = {k} ...")
+                        fit(model, max(initial_epoch, first), end)
                 except NonFiniteLossError as error:
                     kept = out / runs.CHECKPOINT
                     raise NonFiniteLossError(
@@ -311,7 +346,7 @@ def train(args) -> Path:
                         else str(error)
                     ) from None
                 state = {
-                    "completed_epochs": args.epochs,
+                    "completed_epochs": total_epochs,
                     "history": checkpoint.history,
                     "resumed_from_epoch": initial_epoch,
                     "train_seconds": clock.seconds(),  # with the attempts before a kill
@@ -351,6 +386,78 @@ def train(args) -> Path:
             num_train = data.num_train if data.streamed else len(x_train)
             _write_results(args, model, out, state, num_train, x_test, y_test)
     return out
+
+
+def _finetune_plan(args) -> list[tuple[int, int, int]]:
+    """[(k, first epoch, end epoch), ...]: the --finetune-iwae stages after --epochs."""
+    from vae_keras.app import recipes
+
+    stages = recipes.finetune_stages(
+        getattr(args, "finetune_iwae", None), getattr(args, "finetune_epochs", None)
+    )
+    plan, first = [], args.epochs
+    for k, epochs in stages:
+        plan.append((k, first, first + epochs))
+        first += epochs
+    return plan
+
+
+def _plan_summary(plan) -> str:
+    """`, then IWAE fine-tuning k = 5, 20 for 3, 2 epochs` (empty without a plan)."""
+    if not plan:
+        return ""
+    ks = ", ".join(str(k) for k, _, _ in plan)
+    epochs = ", ".join(str(end - first) for _, first, end in plan)
+    return f", then IWAE fine-tuning k = {ks} for {epochs} epochs"
+
+
+def _plan_record(args, plan) -> dict:
+    """metrics.json's account of the fine-tuning stages."""
+    return {
+        "k": [k for k, _, _ in plan],
+        "epochs": [end - first for _, first, end in plan],
+        "learning_rate": _finetune_rate(args),
+    }
+
+
+def _finetune_rate(args) -> float:
+    from vae_keras.app import recipes
+
+    rate = getattr(args, "finetune_learning_rate", None)
+    return recipes.FINETUNE_LEARNING_RATE if rate is None else rate
+
+
+def _stage_of(plan, completed_epochs):
+    """The index of the fine-tuning stage a checkpoint after `completed_epochs` is in (its
+    model is that stage's twin), or None: the model is the one trained on --epochs."""
+    for index, (_, first, end) in enumerate(plan):
+        if first < completed_epochs <= end:
+            return index
+    return None
+
+
+def _check_stage_model(model, out, stage, completed_epochs):
+    """A resumed twin must be the one the stage trains (--finetune-iwae may not change
+    under a stage that started)."""
+    k = stage[0]
+    if getattr(model, "num_samples", None) != k:
+        raise ValueError(
+            f"Run folder {out} was fine-tuned with k = {getattr(model, 'num_samples', None)} "
+            f"up to epoch {completed_epochs}, where --finetune-iwae now puts k = {k}. Rerun "
+            "with the --finetune-iwae it started with, or pass --overwrite."
+        )
+
+
+def _finetune_model(model, k, args, stage):
+    """The stage's twin of `model` (its networks on the k-sample bound) with a fresh Adam."""
+    from vae_keras.app import recipes
+    from vae_keras.models.iwae import importance_weighted
+
+    twin = importance_weighted(model, k, seed=args.seed + stage)
+    twin.compile(
+        optimizer=recipes.optimizer(twin, args.model_kind, args.likelihood, _finetune_rate(args))
+    )
+    return twin
 
 
 # The run's own bits/dim estimate (0-255 scale): importance samples per image and images.
@@ -414,10 +521,12 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
             export_saved_model(model, out / "saved_model")
         runs.write_state(out, state, "exported")
     test = state["test"]
+    plan = _finetune_plan(args)
     metrics = {
         "history": state["history"],
         "test": test,
         "epochs": args.epochs,
+        **({"finetune": _plan_record(args, plan)} if plan else {}),
         "resumed_from_epoch": state["resumed_from_epoch"],
         "train_seconds": state["train_seconds"],
         "num_train": num_train,

@@ -66,6 +66,10 @@ class Capabilities:
         latent_groups: a hierarchy of latent groups: `group_shapes`,
             `resample`, `encode(x, groups="all")`.
         kl_weight: a KL weight `beta` that callbacks may change during `fit`.
+        importance_weighted: the registered name of the model's twin trained
+            on the importance-weighted bound (`"vae_keras>IWAE"`), which
+            `models.iwae.importance_weighted(model, k)` builds around the model's
+            own networks (IWAE fine-tuning); None: the model has none.
         captions: the prior reads a caption: `sample(n, captions=...)` (text to
             image). It depends on the prior a model was built with, so a model
             whose prior may read captions declares it per instance (an instance
@@ -88,6 +92,7 @@ class Capabilities:
     needs_fit_prior: bool = False
     latent_groups: bool = False
     kl_weight: bool = False
+    importance_weighted: str | None = None
     captions: bool = False
 
     def replace(self, **changes) -> "Capabilities":
@@ -118,6 +123,7 @@ DESCRIPTIONS = {
     "needs_fit_prior": "a prior trained by `fit_prior(x)`",
     "latent_groups": "latent groups, `resample(x, keep)`",
     "kl_weight": "a KL weight, `beta`",
+    "importance_weighted": "an importance-weighted twin, `models.iwae.importance_weighted`",
     "captions": "a prior that reads captions, `sample(n, captions=...)`",
 }
 
@@ -157,6 +163,8 @@ def _instead(name: str, declared: Capabilities) -> str:
         )
     if name == "kl_weight":
         return "Use a model with a KL term, like vae_keras.VAE."
+    if name == "importance_weighted":
+        return "Fine-tune a vae_keras.VAE or a PixelVAE on the importance-weighted bound."
     if name == "nll_bound" and declared.posterior:
         return "Use `vae_keras.evaluation.log_likelihood(model, x)`."
     return "Use a model that declares it, like vae_keras.VAE."

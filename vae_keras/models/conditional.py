@@ -83,7 +83,9 @@ class ConditionalVAE(VAE):
     """
 
     # q(z | x, y) exists, but importance scoring conditional on labels is not supported yet.
-    capabilities = VAE.capabilities.replace(conditional=True, posterior=False)
+    capabilities = VAE.capabilities.replace(
+        conditional=True, posterior=False, importance_weighted=None
+    )
 
     def __init__(
         self,

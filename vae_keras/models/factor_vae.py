@@ -71,6 +71,8 @@ class FactorVAE(VAE):
     """
 
     loss_names = VAE.loss_names + ("total_correlation", "discriminator_loss")
+    # Its objective is not the ELBO, so no importance-weighted twin bounds the same thing.
+    capabilities = VAE.capabilities.replace(importance_weighted=None)
 
     def __init__(
         self,

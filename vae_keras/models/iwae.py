@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from vae_keras import losses
+from vae_keras.models.capabilities import capabilities, require
 from vae_keras.models.vae import VAE
 from vae_keras.validation import check_positive_int
 
@@ -103,5 +104,47 @@ class IWAE(VAE):
         }
         return self.with_bits_per_dim(results, results["loss"])  # of the IWAE bound
 
+    @classmethod
+    def from_model(cls, model, num_samples: int, seed: int | None = None):
+        """`model`'s own networks (shared, not copied) on the `num_samples`-sample bound.
+
+        IWAE fine-tuning: train on the ELBO, then train this twin at a low learning rate;
+        `model` changes with it. The twin keeps the model's likelihood, prior and seed
+        (or `seed`); `beta` and free bits are the ELBO's and do not carry over.
+        `importance_weighted(model, k)` picks the twin class the model declares.
+        """
+        twin = capabilities(model).importance_weighted
+        if twin != keras.saving.get_registered_name(cls):
+            raise ValueError(
+                f"{cls.__name__}.from_model takes a model whose importance-weighted twin is "
+                f"{cls.__name__}; {type(model).__name__}'s is {str(twin).split('>')[-1]}. Use "
+                "`vae_keras.models.iwae.importance_weighted(model, num_samples)`."
+            )
+        config = {**model._reconstruction_config(), "seed": model.seed if seed is None else seed}
+        return cls(**cls._networks_of(model), num_samples=num_samples, prior=model.prior, **config)
+
+    @staticmethod
+    def _networks_of(model) -> dict:
+        return {"encoder": model.encoder, "decoder": model.decoder}
+
     def get_config(self):
         return {**super().get_config(), "num_samples": self.num_samples}
+
+
+def importance_weighted(model, num_samples: int, seed: int | None = None) -> IWAE:
+    """The twin of `model` trained on the `num_samples`-sample importance-weighted bound,
+    around the model's own networks: `IWAE` for a `VAE`, `PixelIWAE` for a `PixelVAE`
+    (the class the model declares as `capabilities(model).importance_weighted`).
+
+    Example:
+
+    >>> from vae_keras import VAE, networks
+    >>> from vae_keras.models.iwae import importance_weighted
+    >>> vae = VAE(networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,)),
+    ...           networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,)), seed=0)
+    >>> twin = importance_weighted(vae, 5)
+    >>> type(twin).__name__, twin.num_samples, twin.encoder is vae.encoder
+    ('IWAE', 5, True)
+    """
+    twin = require(model, "importance_weighted", "IWAE fine-tuning").importance_weighted
+    return keras.saving.get_registered_object(twin).from_model(model, num_samples, seed)

@@ -35,6 +35,8 @@ from vae_keras.networks import families
 # `pixelvae` on binary data: decoder features per pixel, and free bits (nats per latent
 # dimension) that keep the latent in use beside the PixelCNN (benchmarks/quality_mnist.py).
 PIXEL_FEATURES, PIXEL_FREE_BITS = 4, 0.25
+# ... and the benchmark's encoder: the conv pair's filters and a 512-unit dense layer.
+PIXEL_ENCODER_UNITS = 512
 # `pixelvae` on 8-bit images (benchmarks/bits_per_dim.py): residual networks of these widths,
 # a PixelCNN with a mixture of logistics per pixel.
 COLOUR_PIXEL_FEATURES, COLOUR_MIXTURES, COLOUR_WIDTHS, COLOUR_FREE_BITS = 16, 5, (16, 32, 64), 0.1
@@ -127,7 +129,7 @@ def _pixel_vae(
     if likelihood == "bernoulli":
         features = PIXEL_FEATURES if features is None else features
         return PixelVAE(
-            networks.conv_encoder(shape, latent_dim),
+            networks.conv_encoder(shape, latent_dim, dense_units=PIXEL_ENCODER_UNITS),
             networks.dense_decoder(latent_dim, shape[:-1] + (features,)),
             networks.PixelCNN(shape, features),
             beta=beta,

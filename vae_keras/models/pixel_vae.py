@@ -107,7 +107,9 @@ class PixelVAE(VAE):
     """
 
     # The decoder generates pixel by pixel (a Python loop): no single pass, no SavedModel.
-    capabilities = VAE.capabilities.replace(single_pass_decoder=False, export_endpoints=())
+    capabilities = VAE.capabilities.replace(
+        single_pass_decoder=False, export_endpoints=(), importance_weighted="vae_keras>PixelIWAE"
+    )
 
     def __init__(self, encoder: keras.Model, decoder: keras.Model, pixelcnn: PixelCNN, **kwargs):
         likelihood = likelihoods.get(likelihood_argument(kwargs.get("likelihood", "bernoulli")))
@@ -281,3 +283,7 @@ class PixelIWAE(IWAE, PixelVAE):
     """
 
     capabilities = PixelVAE.capabilities  # not IWAE's, which comes first in the MRO
+
+    @staticmethod
+    def _networks_of(model) -> dict:
+        return {"encoder": model.encoder, "decoder": model.decoder, "pixelcnn": model.pixelcnn}

@@ -94,6 +94,8 @@ class BetaTCVAE(VAE):
     """
 
     loss_names = VAE.loss_names + ("mutual_information", "total_correlation", "dimension_wise_kl")
+    # Its objective is not the ELBO, so no importance-weighted twin bounds the same thing.
+    capabilities = VAE.capabilities.replace(importance_weighted=None)
 
     def __init__(
         self,

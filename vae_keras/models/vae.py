@@ -127,7 +127,9 @@ class VAE(ReconstructionModel):
     """
 
     loss_names = ("loss", "reconstruction_loss", "kl_loss")
-    capabilities = ReconstructionModel.capabilities.replace(posterior=True, kl_weight=True)
+    capabilities = ReconstructionModel.capabilities.replace(
+        posterior=True, kl_weight=True, importance_weighted="vae_keras>IWAE"
+    )
 
     def __init__(
         self,
