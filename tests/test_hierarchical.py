@@ -336,6 +336,11 @@ def test_command_line_names_the_hierarchy_s_latents_not_latent_dim():
     assert latent_summary(model, 16) == f"{len(model.group_shapes)} latent groups, {size} dims"
     vae = VAE(networks.dense_encoder((4,), 3), networks.dense_decoder(3, (4,)))
     assert latent_summary(vae, 3) == "latent 3"
+    # A VQ-VAE's --latent-dim sizes each code vector, not a latent.
+    from vae_keras.models import kinds
+
+    vq = kinds.build_model("vqvae", shape=(8, 8, 1), latent_dim=4)
+    assert latent_summary(vq, 4) == "code vectors of 4"
 
 
 def test_command_line_evaluate_reports_the_likelihood(tmp_path, capsys):

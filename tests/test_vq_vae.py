@@ -417,6 +417,17 @@ def test_vqvae_saved_model_export(binary_images, tmp_path):
         assert not hasattr(loaded, "sample")
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the TF sampler's keys")
+def test_exported_sampler_keys_differ_for_every_call_and_position():
+    from vae_keras.models._vq_export import draw_key
+
+    pairs = [(step, position) for step in (0, 1, 2) for position in (0, 1, 4095, 4096, 8192)]
+    keys = {tuple(draw_key(7, step, position).numpy()) for step, position in pairs}
+    assert len(keys) == len(pairs)  # step 1, position 0 was step 0, position 4096 before
+    assert tuple(draw_key(7, 1, 5).numpy()) == tuple(draw_key(7, 1, 5).numpy())
+    assert tuple(draw_key(8, 1, 5).numpy()) != tuple(draw_key(7, 1, 5).numpy())
+
+
 # === Figures and the example ===
 
 

@@ -156,12 +156,16 @@ def _training_clock(out, record, start):
 
 
 def latent_summary(model, latent_dim: int) -> str:
-    """`latent 16` (`--latent-dim`), or for a hierarchy, which ignores it, its groups and size."""
+    """`latent 16` (`--latent-dim`); for a hierarchy, which ignores it, its groups and size;
+    for discrete codes, what it sizes there: `code vectors of 8`."""
     from vae_keras.models.capabilities import capabilities
 
-    if capabilities(model).latent_groups:
+    declared = capabilities(model)
+    if declared.latent_groups:
         groups = model.group_shapes
         return f"{len(groups)} latent groups, {sum(math.prod(g) for g in groups)} dims"
+    if declared.discrete_codes:
+        return f"code vectors of {latent_dim}"
     return f"latent {latent_dim}"
 
 

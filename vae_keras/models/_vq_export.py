@@ -58,7 +58,7 @@ def draw_grid(prior, grid_shape, num_samples, condition, seed, step, offset=0):
     """Index grids `(num_samples, h, w)` drawn from any grid prior, position by position
     (TensorFlow; unrolled). Its call gives every position's logits given the codes
     before; `condition` (labels or a top grid) is passed beside the grid when not None.
-    Draws are keyed by `(seed, step * 4096 + offset + position)`."""
+    Each position's draw has its own key, `draw_key(seed, step, offset + position)`."""
     import tensorflow as tf
 
     height, width = grid_shape
@@ -67,10 +67,20 @@ def draw_grid(prior, grid_shape, num_samples, condition, seed, step, offset=0):
         grid = tf.reshape(flat, (-1, height, width))
         logits = tf.cast(prior(grid if condition is None else (grid, condition)), tf.float32)
         row, col = divmod(position, width)
-        key = tf.stack([tf.constant(seed, tf.int64), step * 4096 + offset + position])
+        key = draw_key(seed, step, offset + position)
         code = tf.random.stateless_categorical(logits[:, row, col], 1, key, dtype=tf.int32)
         flat = flat + code * tf.one_hot(position, height * width, dtype=tf.int32)[None]
     return tf.reshape(flat, (-1, height, width))
+
+
+def draw_key(seed, step, position):
+    """The stateless key of the draw at `position` in the `step`-th call of `sample`:
+    `(seed, step)` folded with the position, so no two (step, position) pairs share a key
+    however large the grids (a packed `step * 4096 + position` repeated past 4,096)."""
+    import tensorflow as tf
+
+    call = tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)])
+    return tf.random.experimental.stateless_fold_in(call, position)
 
 
 def seed_and_counter(model):
