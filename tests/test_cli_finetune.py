@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -162,6 +163,7 @@ def _vae():
     )
 
 
+@pytest.mark.backend
 def test_importance_weighted_twins_share_the_networks():
     vae = _vae()
     twin = importance_weighted(vae, 4, seed=7)
@@ -182,3 +184,10 @@ def test_importance_weighted_twins_share_the_networks():
         IWAE.from_model(pixel, 2)
     with pytest.raises(CapabilityError, match="importance-weighted twin"):
         importance_weighted(BetaTCVAE(vae.encoder, vae.decoder, seed=0), 2)
+    # Fine-tuning the twin trains the VAE's own networks.
+    x = (np.random.default_rng(0).uniform(size=(32, 8, 8, 1)) > 0.5).astype("float32")
+    before = [w.copy() for w in vae.get_weights()]
+    twin.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = twin.fit(x, epochs=1, batch_size=16, verbose=0).history
+    assert np.isfinite(history["loss"][-1])
+    assert any(not np.allclose(a, b) for a, b in zip(before, vae.get_weights(), strict=True))
