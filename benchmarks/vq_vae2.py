@@ -57,13 +57,13 @@ def one_level(seed):
     )
 
 
-def two_level(top_codes):
-    """VQVAE2's defaults, with `top_codes` entries in the top codebook."""
+def two_level(top_codes, bottom_codes=128):
+    """VQVAE2's defaults, with `top_codes` and `bottom_codes` entries in its codebooks."""
 
     def build(seed):
         from vae_keras import VQVAE2
 
-        return VQVAE2((28, 28, 1), num_embeddings=(top_codes, 128), seed=seed)
+        return VQVAE2((28, 28, 1), num_embeddings=(top_codes, bottom_codes), seed=seed)
 
     return build
 
@@ -116,13 +116,18 @@ def main():
     parser.add_argument("--test-limit", type=int, default=2000)
     parser.add_argument("--minutes", type=float, default=5.0, help="per model, priors included")
     parser.add_argument("--prior-share", type=float, default=0.4)
-    parser.add_argument(
-        "--top-codes", type=int, default=64, help="VQVAE2's top codebook (bottom: 128)"
-    )
+    parser.add_argument("--top-codes", type=int, default=64, help="VQVAE2's top codebook")
+    parser.add_argument("--bottom-codes", type=int, default=128, help="VQVAE2's bottom codebook")
     parser.add_argument("--json", default=None, help="also write the numbers here")
     args = parser.parse_args()
-    if not 0 < args.prior_share < 1 or args.minutes <= 0 or args.top_codes < 2:
-        parser.error("--minutes must be > 0, --prior-share in (0, 1) and --top-codes >= 2")
+    if (
+        not 0 < args.prior_share < 1
+        or args.minutes <= 0
+        or min(args.top_codes, args.bottom_codes) < 2
+    ):
+        parser.error(
+            "--minutes must be > 0, --prior-share in (0, 1), --top-codes and --bottom-codes >= 2"
+        )
 
     import keras
 
@@ -143,7 +148,11 @@ def main():
         run(name, build, priors, x_train, x_prior, x_test, args.minutes, args.prior_share)
         for name, build, priors in (
             ("VQVAE 7x7, K=128", one_level, 1),
-            (f"VQVAE2 4x4 (K={args.top_codes}) + 7x7 (K=128)", two_level(args.top_codes), 2),
+            (
+                f"VQVAE2 4x4 (K={args.top_codes}) + 7x7 (K={args.bottom_codes})",
+                two_level(args.top_codes, args.bottom_codes),
+                2,
+            ),
         )
     ]
     reference = rows[0]["nll_bound"]
