@@ -23,6 +23,7 @@ from tests.helpers import assert_close, saved_model_round_trip
 from vae_keras import evaluation, likelihoods, models, networks, priors
 from vae_keras.layers import FiniteScalarQuantizer, GumbelQuantizer, VectorQuantizer
 from vae_keras.models.capabilities import ENDPOINTS, CapabilityError, capabilities
+from vae_keras.models.iwae import importance_weighted
 
 LATENT = 2
 NUM_CLASSES = 3
@@ -336,6 +337,19 @@ def test_model_battery(cls, lik, tmp_path, build=None, written=None):
         _assert_one_line_capability_error(
             lambda: evaluation.log_likelihood(model, x[:4], num_samples=2, verbose=False),
             "posterior",
+        )
+    # === the importance-weighted twin (IWAE fine-tuning) where declared ===
+    if declared.importance_weighted:
+        twin = importance_weighted(model, 2, seed=1)
+        assert keras.saving.get_registered_name(type(twin)) == declared.importance_weighted
+        assert twin.encoder is model.encoder and twin.num_samples == 2
+        assert twin.likelihood_object.get_config() == model.likelihood_object.get_config()
+        twin.compile(optimizer="adam")
+        twin_scores = twin.evaluate(data, batch_size=16, verbose=0, return_dict=True)
+        assert sorted(twin_scores) == sorted(names) and np.isfinite(twin_scores["loss"])
+    else:
+        _assert_one_line_capability_error(
+            lambda: importance_weighted(model, 2), "importance_weighted"
         )
     eight_bit = declared.likelihood and (declared.posterior or declared.nll_bound)
     if eight_bit and lik.name != "bernoulli":
