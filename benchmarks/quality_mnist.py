@@ -127,7 +127,7 @@ def finetune_iwae(model, x_train, args):
     import keras
 
     from vae_keras.binarization import DynamicBinarization
-    from vae_keras.models import PixelIWAE
+    from vae_keras.models.iwae import importance_weighted
 
     epochs = (
         args.finetune_epochs * len(args.finetune_iwae)
@@ -141,9 +141,7 @@ def finetune_iwae(model, x_train, args):
         zip(args.finetune_iwae, epochs, strict=True), start=1
     ):
         keras.utils.set_random_seed(stage)
-        tuned = PixelIWAE(
-            model.encoder, model.decoder, pixelcnn=model.pixelcnn, num_samples=k, seed=stage
-        )
+        tuned = importance_weighted(model, k, seed=stage)  # PixelIWAE on model's networks
         tuned.compile(optimizer=keras.optimizers.Adam(args.finetune_learning_rate))
         tuned.fit(
             DynamicBinarization(x_train, args.batch_size, seed=stage),

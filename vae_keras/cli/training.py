@@ -443,10 +443,12 @@ def _stage_of(plan, completed_epochs):
 def _check_stage_model(model, out, stage, completed_epochs):
     """A resumed twin must be the one the stage trains (--finetune-iwae may not change
     under a stage that started)."""
-    k = stage[0]
-    if getattr(model, "num_samples", None) != k:
+    from vae_keras.models.iwae import IWAE
+
+    k, found = stage[0], model.num_samples if isinstance(model, IWAE) else None
+    if found != k:
         raise ValueError(
-            f"Run folder {out} was fine-tuned with k = {getattr(model, 'num_samples', None)} "
+            f"Run folder {out} was fine-tuned with k = {found} "
             f"up to epoch {completed_epochs}, where --finetune-iwae now puts k = {k}. Rerun "
             "with the --finetune-iwae it started with, or pass --overwrite."
         )
