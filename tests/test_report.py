@@ -164,6 +164,15 @@ def test_report_escapes_and_links_relative_to_the_run(tmp_path):
     assert "<th>ok</th><td>True</td>" in page and "<th>n</th><td>7</td>" in page
     assert '<img src="../shared/fig.png"' in page
     assert "<figcaption>custom plot</figcaption>" in page
+    # Per-epoch histories show their last value; one value per fine-tuning stage, all.
+    tuned = write_report(
+        tmp_path / "tuned",
+        {"history": {"loss": [90.0, 85.0]}, "finetune": {"k": [5, 20, 50], "epochs": [3, 5, 2]}},
+    )
+    page = Path(tuned).read_text(encoding="utf-8")
+    assert "<th>loss, last epoch (nats)</th><td>85</td>" in page
+    assert "<th>IWAE fine-tuning: samples k per stage</th><td>5, 20, 50</td>" in page
+    assert "<th>IWAE fine-tuning: epochs per stage</th><td>3, 5, 2</td>" in page
     empty = Path(write_report(tmp_path / "empty")).read_text(encoding="utf-8")
     assert "No metrics recorded." in empty and "No figures." in empty
 

@@ -201,8 +201,9 @@ def write_report(
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     rows = "".join(
-        f"<tr><th>{html.escape(label)}</th><td>{html.escape(_format(v))}</td></tr>"
-        for label, v in metric_rows(metrics or {})
+        f"<tr><th>{html.escape(label)}</th>"
+        f"<td>{html.escape(_format(v, per_epoch=key.split('.')[0] == 'history'))}</td></tr>"
+        for key, label, v in _keyed_rows(metrics or {})
     )
     sections = []
     for name, figure_path in (figures or {}).items():
@@ -248,15 +249,23 @@ METRIC_LABELS = {
     "train_seconds": "training time (s)",
     "num_train": "training images",
     "num_test": "test images",
+    "finetune.k": "IWAE fine-tuning: samples k per stage",
+    "finetune.epochs": "IWAE fine-tuning: epochs per stage",
+    "finetune.learning_rate": "IWAE fine-tuning: learning rate",
 }
 
 
 def metric_rows(metrics: dict) -> list:
     """`(label, value)` rows of `metrics` (nested dicts flattened as `a.b`) in report order."""
+    return [(label, value) for _, label, value in _keyed_rows(metrics)]
+
+
+def _keyed_rows(metrics: dict) -> list:
+    """`(key, label, value)`: `metric_rows` with each row's flattened key."""
     flat = list(_flatten(metrics))
     order = {key: i for i, key in enumerate(METRIC_LABELS)}
     flat.sort(key=lambda item: order.get(item[0], len(order)))  # stable: the rest keep theirs
-    return [(METRIC_LABELS.get(k, k.replace("_", " ")), v) for k, v in flat]
+    return [(k, METRIC_LABELS.get(k, k.replace("_", " ")), v) for k, v in flat]
 
 
 def _flatten(metrics, prefix=""):
@@ -268,9 +277,12 @@ def _flatten(metrics, prefix=""):
             yield name, value
 
 
-def _format(value):
+def _format(value, per_epoch=False):
+    """`value` as the table shows it: a per-epoch list (the history) by its last value,
+    another list (one value per fine-tuning stage) whole."""
     if isinstance(value, (list, tuple, np.ndarray)) and len(value) and not isinstance(value, str):
-        return _format(list(value)[-1])
+        items = list(value)
+        return _format(items[-1]) if per_epoch else ", ".join(_format(v) for v in items)
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
