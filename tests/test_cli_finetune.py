@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from vae_keras import VAE, networks, runs
-from vae_keras.app import recipes
+from vae_keras.app import recipes, report
 from vae_keras.cli import main, model_flags
 from vae_keras.cli.parser import build_parser
 from vae_keras.models import IWAE, BetaTCVAE, PixelIWAE, PixelVAE
@@ -81,6 +81,9 @@ def test_finetuning_stages_resume_after_a_kill_and_train_the_same_networks(tmp_p
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 1
     assert metrics["finetune"] == {"k": [2, 3], "epochs": [1, 1], "learning_rate": 1e-4}
+    # The history figure marks the stages where the loss becomes an IWAE bound.
+    marks = report.finetune_stage_marks(metrics["finetune"], len(metrics["history"]["loss"]))
+    assert marks == [(2, "IWAE k=2"), (3, "IWAE k=3")]
     assert {len(v) for v in metrics["history"].values()} == {3}  # every epoch once
     assert all(np.isfinite(metrics["history"]["loss"]))
     model = runs.load_model(out / "model.keras")

@@ -330,6 +330,22 @@ def test_training_history_panels_and_lines(tmp_path):
     assert len(plotting.training_history({"loss": [1.0]}).axes) == 1
 
 
+def test_training_history_marks_later_stages_and_says_their_loss_is_another_bound():
+    logs = {"loss": [3.0, 2.0, 1.5, 1.4, 1.3], "kl_loss": [0.5, 0.4, 0.3, 0.3, 0.3]}
+    fig = plotting.training_history(logs, stages=[(4, "IWAE k=5"), (5, "IWAE k=20")])
+    assert [ax.get_title() for ax in fig.axes] == [
+        "total loss (negative ELBO, then the bound of each marked stage)",
+        "KL (nats)",
+    ]
+    for ax in fig.axes:  # the train curve, then one dotted line between epochs per stage
+        assert [line.get_xdata()[0] for line in ax.lines[1:]] == [3.5, 4.5]
+        assert [t.get_text() for t in ax.texts] == ["IWAE k=5", "IWAE k=20"]
+    plain = plotting.training_history(logs)
+    assert all(len(ax.lines) == 1 and not ax.texts for ax in plain.axes)
+    with pytest.raises(ValueError, match="counted from 1. Received first epochs"):
+        plotting.training_history(logs, stages=[(0, "IWAE k=5")])
+
+
 def test_training_history_rejects_bad_input():
     with pytest.raises(ValueError, match="Received: list"):
         plotting.training_history([1, 2, 3])

@@ -48,6 +48,7 @@ def write_run_figures(
     max_points: int = 5000,
     seed: int = 0,
     scatter_method: str = "auto",
+    stages=None,
 ) -> dict:
     """Writes every figure that makes sense for `model` as PNGs into `directory`.
 
@@ -77,6 +78,9 @@ def write_run_figures(
             (a seeded random subset when `x` is larger).
         seed: Seed of the samples, the subset and the projection.
         scatter_method: `method` of `plotting.latent_scatter`.
+        stages: `[(first epoch, label), ...]` of later stages that train on
+            another objective, marked on the training history
+            (`finetune_stage_marks` reads them from a run's metrics).
 
     Returns:
         `{figure name: path}`, in the order written (pass it to `write_report`).
@@ -113,7 +117,7 @@ def write_run_figures(
         return encode_mean(model, x[idx], **labels)
 
     if history is not None and any(len(v) for v in history_dict(history).values()):
-        plotting.training_history(history, path=path("training_history"))
+        plotting.training_history(history, path=path("training_history"), stages=stages)
     if has_prior:  # a conditional model's samples cycle through the classes, one per column
         ncols = int(model.num_classes) if conditional else None
         plotting.sample_grid(model.sample(num_images, seed=seed), ncols=ncols, path=path("samples"))
@@ -172,6 +176,24 @@ class _FixedLabel:
 
     def prior_quantiles(self, q, dim):  # the prior does not depend on the label
         return self.model.prior_quantiles(q, dim)
+
+
+def finetune_stage_marks(finetune, num_epochs: int) -> list:
+    """`[(first epoch, "IWAE k=K"), ...]` of a run's fine-tuning stages, the last
+    `sum(finetune["epochs"])` of its `num_epochs` (metrics.json's `finetune` record;
+    None or empty: no stages).
+
+    >>> finetune_stage_marks({"k": [5, 20], "epochs": [3, 2]}, 10)
+    [(6, 'IWAE k=5'), (9, 'IWAE k=20')]
+    """
+    if not finetune:
+        return []
+    first = num_epochs - sum(finetune["epochs"]) + 1
+    marks = []
+    for k, epochs in zip(finetune["k"], finetune["epochs"], strict=True):
+        marks.append((first, f"IWAE k={k}"))
+        first += epochs
+    return marks
 
 
 def write_report(

@@ -498,6 +498,8 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
     from vae_keras.app import report, runs
     from vae_keras.models.capabilities import capabilities
 
+    plan = _finetune_plan(args)
+    finetune = _plan_record(args, plan) if plan else None
     if not runs.reached(state, "figures"):
         say(True, "drawing figures (samples, reconstructions, latent space, history) ...")
         plotting.save_image_grid(model.sample(64, seed=args.seed), out / "samples.png", ncols=8)
@@ -514,6 +516,7 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
             out / "figures",
             max_points=3000,
             seed=args.seed,
+            stages=report.finetune_stage_marks(finetune, len(state["history"].get("loss", ()))),
         )
         # Relative to the run folder, which may move between attempts.
         state["figures"] = {k: str(Path(p).relative_to(out)) for k, p in figures.items()}
@@ -527,12 +530,11 @@ def _write_results(args, model, out, state, num_train, x_test, y_test):
             export_saved_model(model, out / "saved_model")
         runs.write_state(out, state, "exported")
     test = state["test"]
-    plan = _finetune_plan(args)
     metrics = {
         "history": state["history"],
         "test": test,
         "epochs": args.epochs,
-        **({"finetune": _plan_record(args, plan)} if plan else {}),
+        **({"finetune": finetune} if finetune else {}),
         "resumed_from_epoch": state["resumed_from_epoch"],
         "train_seconds": state["train_seconds"],
         "num_train": num_train,

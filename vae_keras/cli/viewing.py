@@ -75,7 +75,11 @@ def plot(args) -> Path:
     metrics = runs.read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {}
     out = Path(args.out) if args.out else run / "figures"
     say(True, f"drawing figures of {len(x)} {dataset} test images into {out} ...")
-    figures = report.write_run_figures(model, x, y, history, out, max_points=3000, seed=args.seed)
+    epochs = len(history.get("loss", ())) if history else 0
+    stages = report.finetune_stage_marks(metrics.get("finetune"), epochs)
+    figures = report.write_run_figures(
+        model, x, y, history, out, max_points=3000, seed=args.seed, stages=stages
+    )
     page = report.write_report(out.parent, metrics, figures, title=f"vae_keras run: {run.name}")
     print(f"wrote {len(figures)} figures to {out} and {page}")
     return out

@@ -23,7 +23,9 @@ def history_dict(history) -> dict:
     return {str(k): np.asarray(v, "float64").reshape(-1) for k, v in logs.items()}
 
 
-def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, path=None):
+def training_history(
+    history, panel_size=(4.0, 3.0), log_scale: bool = False, path=None, stages=None
+):
     """Learning curves, one panel per loss term, train solid and validation dashed.
 
     Panels: `loss`, `reconstruction_loss`, `kl_loss` (and `beta` when a
@@ -37,6 +39,11 @@ def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, pa
         panel_size: Size of one panel in inches.
         log_scale: Logarithmic y axes for the loss panels.
         path: When given, the figure is also saved there (atomically).
+        stages: Optional `[(first epoch, label), ...]` (epochs counted from 1):
+            later stages of the run that train on another objective, e.g.
+            `[(181, "IWAE k=5")]` for `vae-keras train --finetune-iwae 5`.
+            Each gets a dotted line and its label on every panel, and the
+            loss panel says its values after the first line are the stages'.
 
     Returns:
         A `matplotlib.figure.Figure` with one axes per panel.
@@ -47,7 +54,16 @@ def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, pa
     ...                         "val_loss": [3.5, 2.5, 1.5]})
     >>> [ax.get_title() for ax in fig.axes]
     ['total loss (negative ELBO)', 'KL (nats)']
+    >>> fig = training_history({"loss": [3, 2, 1, 0.9]}, stages=[(4, "IWAE k=5")])
+    >>> fig.axes[0].get_title()
+    'total loss (negative ELBO, then the bound of each marked stage)'
     """
+    stages = [(float(first), str(label)) for first, label in (stages or ())]
+    if any(not first >= 1 for first, _ in stages):
+        raise ValueError(
+            "`stages` are (first epoch, label) pairs with epochs counted from 1. "
+            f"Received first epochs {[first for first, _ in stages]}."
+        )
     logs = history_dict(history)
     if not logs or all(len(v) == 0 for v in logs.values()):
         raise ValueError("`history` is empty: train for at least one epoch first.")
@@ -64,10 +80,24 @@ def training_history(history, panel_size=(4.0, 3.0), log_scale: bool = False, pa
     fig = new_figure((panel_size[0] * len(panels), panel_size[1]))
     for i, (name, title) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
+        if stages and name == "loss":  # a fine-tuning stage's loss is its own bound
+            title = "total loss (negative ELBO, then the bound of each marked stage)"
         for key, style, label in ((name, "-", "train"), (f"val_{name}", "--", "validation")):
             if key in logs and len(logs[key]):
                 epochs = np.arange(1, len(logs[key]) + 1)
                 ax.plot(epochs, logs[key], style, marker="o", markersize=3, label=label)
+        for first, label in stages:
+            ax.axvline(first - 0.5, color="grey", linestyle=":", linewidth=1)
+            ax.annotate(
+                label,
+                (first - 0.5, 1.0),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize="x-small",
+                color="grey",
+            )
         ax.set_title(title)
         ax.set_xlabel("epoch")
         if (
