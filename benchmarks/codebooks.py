@@ -32,17 +32,34 @@ from _budget import TimeBudget  # noqa: E402
 KINDS = ("VectorQuantizer", "GumbelQuantizer", "FiniteScalarQuantizer")
 
 
-def build(kind, embedding_dim, anneal_steps):
-    """(quantizer, its callbacks) for one row of the table."""
+def build(kind, embedding_dim, anneal_steps, options=None):
+    """(quantizer, its callbacks) for one row of the table; `options` are keyword arguments
+    of the quantizer that replace its defaults (`--set`)."""
     from vae_keras import callbacks
     from vae_keras.layers import FiniteScalarQuantizer, GumbelQuantizer, VectorQuantizer
 
+    options = options or {}
     if kind == "VectorQuantizer":
-        return VectorQuantizer(1000, embedding_dim, seed=0), []
+        return VectorQuantizer(1000, embedding_dim, seed=0, **options), []
     if kind == "GumbelQuantizer":
         schedule = callbacks.GumbelTemperatureSchedule(1.0, 1 / 16, steps=anneal_steps)
-        return GumbelQuantizer(1000, embedding_dim, seed=0), [schedule]
-    return FiniteScalarQuantizer((8, 5, 5, 5)), []
+        return GumbelQuantizer(1000, embedding_dim, seed=0, **options), [schedule]
+    return FiniteScalarQuantizer((8, 5, 5, 5), **options), []
+
+
+def parse_settings(items):
+    """`["GumbelQuantizer.kl_weight=0", ...]` -> {"GumbelQuantizer": {"kl_weight": 0.0}}."""
+    settings = {}
+    for item in items or ():
+        key, _, value = item.partition("=")
+        kind, _, name = key.partition(".")
+        if kind not in KINDS or not name or not value:
+            raise SystemExit(
+                f"--set takes QUANTIZER.ARGUMENT=VALUE with QUANTIZER one of {', '.join(KINDS)}, "
+                f"e.g. FiniteScalarQuantizer.diversity_weight=0.1. Received: {item!r}"
+            )
+        settings.setdefault(kind, {})[name] = json.loads(value.lower())
+    return settings
 
 
 def main():
@@ -55,7 +72,15 @@ def main():
     parser.add_argument(
         "--only", nargs="+", default=list(KINDS), choices=KINDS, help="rows to run (default all)"
     )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="QUANTIZER.ARGUMENT=VALUE",
+        help="a quantizer argument other than its default, e.g. GumbelQuantizer.kl_weight=0",
+    )
     args = parser.parse_args()
+    settings = parse_settings(args.set)
 
     import keras
     import numpy as np
@@ -74,7 +99,7 @@ def main():
     rows = []
     for kind in args.only:
         keras.utils.set_random_seed(0)
-        quantizer, extra = build(kind, args.embedding_dim, args.anneal_steps)
+        quantizer, extra = build(kind, args.embedding_dim, args.anneal_steps, settings.get(kind))
         dim = quantizer.embedding_dim
         encoder = networks.vq_encoder((32, 32, 3), dim, filters=(32, 64))
         decoder = networks.vq_decoder(tuple(encoder.output.shape[1:]), (32, 32, 3), (64, 32))
@@ -89,6 +114,7 @@ def main():
         rows.append(
             {
                 "quantizer": kind,
+                "settings": settings.get(kind, {}),
                 "codes": quantizer.num_embeddings,
                 "embedding_dim": dim,
                 "usage_percent": 100 * stats["usage"],
@@ -112,6 +138,9 @@ def main():
             f"{r['usage_percent']:>16.1f}{r['perplexity']:>12.1f}{r['reconstruction_nats']:>11.1f}"
             f"{r['mse']:>9.4f}{r['bits_per_image']:>12.1f}{r['steps']:>7}"
         )
+    for r in rows:
+        if r["settings"]:
+            print(f"{r['quantizer']} arguments other than its defaults: {r['settings']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": vars(args), "rows": rows}, f, indent=2)

@@ -24,6 +24,7 @@ QUANTIZERS = {
     "gumbel": lambda: GumbelQuantizer(16, 4, seed=0),
     "gumbel_straight_through": lambda: GumbelQuantizer(16, 4, straight_through=True, seed=0),
     "fsq": lambda: FiniteScalarQuantizer((4, 2, 2, 2)),
+    "fsq_diverse": lambda: FiniteScalarQuantizer((4, 2, 2, 2), diversity_weight=0.5),
 }
 
 
@@ -149,6 +150,46 @@ def test_fsq_range_loss_penalises_inputs_beyond_two_per_example():
     # Inside +-2 (every level reachable): no loss.
     inside = FiniteScalarQuantizer((5, 5)).quantize_vectors(np.clip(z, -2, 2))
     assert float(inside["vq_loss"]) == 0.0
+
+
+def _fsq_diversity_reference(levels, z, temperature=0.5):
+    """NumPy: positions x KL(mean softmax(-|bounded - code|^2 / T) || uniform)."""
+    levels = np.asarray(levels, "float64")
+    half_l = (levels - 1) * (1 - 1e-3) / 2
+    offset = np.where(levels % 2 == 1, 0.0, 0.5)
+    bounded = np.tanh(z + np.tan(offset / half_l)) * half_l - offset
+    digits = np.stack(np.meshgrid(*[np.arange(n) for n in levels], indexing="ij"), -1)
+    grid = digits.reshape(-1, len(levels)) - levels // 2  # every code, level units
+    flat = bounded.reshape(-1, len(levels))
+    logits = -((flat[:, None, :] - grid[None]) ** 2).sum(-1) / temperature
+    q = np.exp(logits - logits.max(-1, keepdims=True))
+    q /= q.sum(-1, keepdims=True)
+    mean = q.mean(0)
+    positions = int(np.prod(z.shape[1:-1]))
+    return positions * float((mean * np.log(mean)).sum() + np.log(len(grid)))
+
+
+def test_fsq_diversity_loss_is_the_kl_of_the_batch_average_soft_code_to_uniform():
+    z = np.random.default_rng(0).normal(0.0, 0.8, (3, 2, 2, 3)).astype("float32")
+    fsq = FiniteScalarQuantizer((5, 4, 3), diversity_weight=0.5)
+    out = fsq.quantize_vectors(z, training=True)
+    expected = _fsq_diversity_reference((5, 4, 3), z.astype("float64"))
+    assert abs(float(out["diversity_loss"]) - expected) < 1e-3 * expected
+    assert abs(float(out["vq_loss"]) - 0.5 * expected) < 1e-3 * expected  # all within +-2
+    # The soft assignment's argmax is the rounded code, and the term is off by default.
+    hard = np.argmax(numpy(fsq.code_logits(z)), axis=-1)
+    assert np.array_equal(hard, numpy(out["indices"]))
+    plain = FiniteScalarQuantizer((5, 4, 3)).quantize_vectors(z, training=True)
+    assert float(plain["vq_loss"]) == 0.0 and float(plain["diversity_loss"]) == 0.0
+    # Every input on one code is the most uneven batch: a far larger KL than the spread batch;
+    # and the term depends smoothly on the inputs (rounding does not hide it).
+    clustered = fsq.quantize_vectors(np.zeros_like(z), training=True)
+    assert float(clustered["diversity_loss"]) > 2 * expected
+    nudged = z.copy()
+    nudged[0, 0, 0, 0] += 1e-2
+    moved = float(fsq.quantize_vectors(nudged, training=True)["diversity_loss"])
+    assert moved != float(out["diversity_loss"])
+    assert numpy(fsq.quantize_vectors(nudged)["indices"])[0, 0, 0] == numpy(out["indices"])[0, 0, 0]
 
 
 def test_fsq_leak_keeps_a_gradient_in_saturated_channels_and_not_in_value():
@@ -342,8 +383,9 @@ def test_quantizer_config_round_trips(kind):
     quantizer = QUANTIZERS[kind]()
     config_round_trip(quantizer)
     serialization_round_trip(quantizer)
-    if kind == "fsq":
+    if kind.startswith("fsq"):
         assert quantizer.get_config()["levels"] == [4, 2, 2, 2]
+        assert quantizer.get_config()["diversity_weight"] == quantizer.diversity_weight
         assert quantizer.get_config()["gradient_leak"] == quantizer.gradient_leak
         assert quantizer.get_config()["range_weight"] == quantizer.range_weight
     else:
@@ -361,6 +403,7 @@ def test_bad_quantizer_arguments_are_refused_in_one_line():
         (lambda: FiniteScalarQuantizer((2**16, 2**16)), "more than int32"),
         (lambda: FiniteScalarQuantizer(gradient_leak=-0.1), "gradient_leak=-0.1"),
         (lambda: FiniteScalarQuantizer(range_weight=-1), "range_weight=-1"),
+        (lambda: FiniteScalarQuantizer(diversity_weight=-2), "diversity_weight=-2"),
         (lambda: GumbelQuantizer(16, 4, diversity_weight=-1.0), "diversity_weight=-1.0"),
         (lambda: GumbelQuantizer(1, 4), "num_embeddings=1"),
         (lambda: GumbelQuantizer(16, 0), "embedding_dim=0"),

@@ -19,13 +19,10 @@ from vae_keras.quantizer_base import (
     _check_float,
     _check_int,
     _per_example_sum,
+    _positions,
     code_statistics,
+    marginal_kl_to_uniform,
 )
-
-
-def _positions(inputs):
-    """Code positions per example (static)."""
-    return math.prod(int(n) for n in inputs.shape[1:-1])
 
 
 @keras.saving.register_keras_serializable(package="vae_keras")
@@ -166,9 +163,7 @@ class GumbelQuantizer(Quantizer):
     def marginal_kl_to_uniform(self, logits):
         """`KL(mean softmax(logits) || uniform)`: the batch's average code distribution
         against uniform, a scalar in nats (0 when the batch spreads over all codes)."""
-        probs = ops.reshape(ops.softmax(logits, axis=-1), (-1, self.num_embeddings))
-        mean = ops.mean(probs, axis=0)
-        return ops.sum(mean * ops.log(mean + 1e-10)) + math.log(self.num_embeddings)
+        return marginal_kl_to_uniform(ops.softmax(logits, axis=-1))
 
     def _relaxed_one_hot(self, logits):
         uniform = keras.random.uniform(

@@ -7,6 +7,7 @@ codes in `[0, num_embeddings)`. `VectorQuantizer` (nearest codebook entry),
 `VQVAE(encoder, decoder, quantizer)`.
 """
 
+import math
 import numbers
 
 import keras
@@ -35,6 +36,11 @@ def _per_example_sum(values):
     return ops.sum(values, axis=tuple(range(1, len(values.shape))))
 
 
+def _positions(inputs):
+    """Code positions per example (static)."""
+    return math.prod(int(n) for n in inputs.shape[1:-1])
+
+
 def code_statistics(indices, num_embeddings):
     """`(perplexity, usage)` of a batch of code indices (float32 scalars).
 
@@ -48,6 +54,15 @@ def code_statistics(indices, num_embeddings):
     perplexity = ops.exp(-ops.sum(frequencies * ops.log(frequencies + 1e-10)))
     usage = ops.mean(ops.cast(counts > 0, "float32"))
     return perplexity, usage
+
+
+def marginal_kl_to_uniform(probs):
+    """`KL(mean probs || uniform(K))` in nats, a scalar: the average over every position
+    of a batch of code distributions `(..., K)` against uniform (wav2vec 2.0's diversity
+    term). 0 when the batch spreads over all codes, whatever each position's certainty."""
+    num_codes = int(probs.shape[-1])
+    mean = ops.mean(ops.reshape(probs, (-1, num_codes)), axis=0)
+    return ops.sum(mean * ops.log(mean + 1e-10)) + math.log(num_codes)
 
 
 class Quantizer(keras.layers.Layer):

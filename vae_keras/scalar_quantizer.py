@@ -20,13 +20,23 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_keras.quantizer_base import Quantizer, _check_float, _per_example_sum, code_statistics
+from vae_keras.quantizer_base import (
+    Quantizer,
+    _check_float,
+    _per_example_sum,
+    _positions,
+    code_statistics,
+    marginal_kl_to_uniform,
+)
 
 # The reference's margin: tanh stays inside (L - 1)(1 - EPS) / 2, so the extreme levels are
 # reached without a value ever rounding beyond them.
 EPS = 1e-3
 # Inputs within +-RANGE reach every level (tanh(2) = 0.964) with tanh's gradient >= 0.07.
 RANGE = 2.0
+# The diversity term's soft assignment: softmax of minus the squared distance to each code in
+# level units (neighbouring codes are 1 apart) over this temperature.
+DIVERSITY_TEMPERATURE = 0.5
 
 
 def _check_levels(levels):
@@ -68,11 +78,19 @@ class FiniteScalarQuantizer(Quantizer):
     mixed-radix number of its levels `k_i = rounded_i + L // 2` in `[0, L)`,
     `sum_i k_i * prod(levels[:i])`; `lookup` inverts it.
 
-    `vq_loss = range_weight * sum(relu(|z| - 2)^2)`, summed over an
-    example's channels and positions and averaged over the batch: 0 while
+    `vq_loss = range_weight * sum(relu(|z| - 2)^2) + diversity_weight *
+    positions * KL(mean q || uniform(K))`. The first term, summed over an
+    example's channels and positions and averaged over the batch, is 0 while
     every input lies within +-2 (where tanh reaches every level and still
-    has a gradient), it pulls a saturated channel back into use. There is no
-    codebook to train or commit to.
+    has a gradient): it pulls a saturated channel back into use. The second
+    (`diversity_loss`; off by default) is `GumbelQuantizer`'s diversity term
+    for the implicit codebook: `q` assigns each bounded input softly to the
+    codes, `softmax(-|bounded - code|^2 / 0.5)` in level units, and the KL of
+    the batch's average `q` to uniform is 0 when the batch spreads over all
+    codes; it pushes the encoder towards level combinations it leaves unused
+    (a data set whose inputs cluster, such as `shapes` with its flat
+    background, leaves lattice corners empty). There is no codebook to train
+    or commit to.
     `perplexity` and `usage` are reported as by `VectorQuantizer`.
     `embeddings` is the constant `(prod(levels), D)` grid of every code
     vector, in index order.
@@ -87,6 +105,8 @@ class FiniteScalarQuantizer(Quantizer):
             reference's gradient; `range_weight` does this better on its own).
         range_weight: Weight of the penalty on inputs beyond +-2 (0: the
             reference's loss-free FSQ).
+        diversity_weight: Weight of the batch-average KL to uniform (0, the
+            default: not computed).
         **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -106,10 +126,20 @@ class FiniteScalarQuantizer(Quantizer):
     True
     """
 
-    def __init__(self, levels=(8, 5, 5, 5), gradient_leak=0.0, range_weight=1.0, **kwargs):
+    def __init__(
+        self,
+        levels=(8, 5, 5, 5),
+        gradient_leak=0.0,
+        range_weight=1.0,
+        diversity_weight=0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.levels = _check_levels(levels)
         self.range_weight = _check_float(range_weight, "range_weight", 0.0, float("inf"))
+        self.diversity_weight = _check_float(
+            diversity_weight, "diversity_weight", 0.0, float("inf")
+        )
         self.gradient_leak = _check_float(
             gradient_leak, "gradient_leak", 0.0, float("inf"), "0 is the reference's gradient."
         )
@@ -146,9 +176,22 @@ class FiniteScalarQuantizer(Quantizer):
         )
         return ops.tanh(z + shift) * half_l - offset
 
+    def code_logits(self, inputs):
+        """Logits `(..., K)` of the soft assignment of each input to the codes: minus the
+        squared distance in level units between its bounded value and each code, over
+        `DIVERSITY_TEMPERATURE` (the argmax is the rounded code)."""
+        bounded = self.bound(inputs)
+        grid = ops.convert_to_tensor(self._codes * self._half_width)  # (K, D), level units
+        distances = (
+            ops.sum(bounded**2, axis=-1, keepdims=True)
+            - 2.0 * ops.matmul(bounded, ops.transpose(grid))
+            + ops.sum(grid**2, axis=-1)
+        )
+        return -distances / DIVERSITY_TEMPERATURE
+
     def quantize_vectors(self, inputs, training=False):
-        """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss`, `range_loss`
-        (unweighted), `perplexity` and `usage` (see the class docstring)."""
+        """Quantises `inputs`; returns `quantized`, `indices`, `vq_loss`, `range_loss` and
+        `diversity_loss` (unweighted), `perplexity` and `usage` (see the class docstring)."""
         inputs = ops.convert_to_tensor(inputs)
         self._check_inputs(inputs)
         half_width = ops.convert_to_tensor(self._half_width)
@@ -171,11 +214,18 @@ class FiniteScalarQuantizer(Quantizer):
         perplexity, usage = code_statistics(indices, self.num_embeddings)
         excess = ops.relu(ops.abs(ops.cast(inputs, "float32")) - RANGE)
         range_loss = ops.mean(_per_example_sum(excess**2))
+        vq_loss = self.range_weight * range_loss
+        diversity_loss = ops.zeros((), "float32")
+        if self.diversity_weight:  # K distances per position: only when asked for
+            probs = ops.softmax(self.code_logits(inputs), axis=-1)
+            diversity_loss = marginal_kl_to_uniform(probs) * _positions(inputs)
+            vq_loss = vq_loss + self.diversity_weight * diversity_loss
         return {
             "quantized": ops.cast(codes, inputs.dtype),
             "indices": indices,
-            "vq_loss": self.range_weight * range_loss,
+            "vq_loss": vq_loss,
             "range_loss": range_loss,
+            "diversity_loss": diversity_loss,
             "perplexity": perplexity,
             "usage": usage,
         }
@@ -198,4 +248,5 @@ class FiniteScalarQuantizer(Quantizer):
             "levels": list(self.levels),
             "gradient_leak": self.gradient_leak,
             "range_weight": self.range_weight,
+            "diversity_weight": self.diversity_weight,
         }
