@@ -65,6 +65,9 @@ def parse_settings(items):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="training budget per quantizer")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="also stop each row after this many steps"
+    )
     parser.add_argument("--embedding-dim", type=int, default=4, help="D of the VQ and Gumbel rows")
     parser.add_argument("--anneal-steps", type=int, default=1000, help="Gumbel: 1 -> 1/16 over")
     parser.add_argument("--limit", type=int, default=None, help="training images (default all)")
@@ -92,8 +95,9 @@ def main():
     if args.limit:
         x_train = x_train[: args.limit]
     print(
-        f"shapes 32x32: {len(x_train)} train, {len(x_test)} test; {args.minutes} min each; "
-        f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
+        f"shapes 32x32: {len(x_train)} train, {len(x_test)} test; {args.minutes} min each"
+        + (f" or {args.steps} steps; " if args.steps else "; ")
+        + f"backend {keras.backend.backend()}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     rows = []
@@ -105,7 +109,7 @@ def main():
         decoder = networks.vq_decoder(tuple(encoder.output.shape[1:]), (32, 32, 3), (64, 32))
         model = VQVAE(encoder, decoder, quantizer, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        budget = TimeBudget(60 * args.minutes, after_first_batch=True)
+        budget = TimeBudget(60 * args.minutes, after_first_batch=True, max_steps=args.steps)
         model.fit(x_train, epochs=10_000, batch_size=64, verbose=0, callbacks=[budget, *extra])
         stats = model.codebook_statistics(x_test)
         scores = model.evaluate(x_test, batch_size=256, verbose=0, return_dict=True)
