@@ -18,6 +18,7 @@ the three), training steps done.
 """
 
 import argparse
+import ast
 import json
 import math
 import os
@@ -48,17 +49,21 @@ def build(kind, embedding_dim, anneal_steps, options=None):
 
 
 def parse_settings(items):
-    """`["GumbelQuantizer.kl_weight=0", ...]` -> {"GumbelQuantizer": {"kl_weight": 0.0}}."""
+    """`["GumbelQuantizer.kl_weight=0.5", ...]` -> {"GumbelQuantizer": {"kl_weight": 0.5}}
+    (values are Python literals: numbers, True/False, tuples; anything else a string)."""
     settings = {}
     for item in items or ():
         key, _, value = item.partition("=")
         kind, _, name = key.partition(".")
-        if kind not in KINDS or not name or not value:
+        if kind not in KINDS or not name.isidentifier() or not value:
             raise SystemExit(
                 f"--set takes QUANTIZER.ARGUMENT=VALUE with QUANTIZER one of {', '.join(KINDS)}, "
                 f"e.g. FiniteScalarQuantizer.diversity_weight=0.1. Received: {item!r}"
             )
-        settings.setdefault(kind, {})[name] = json.loads(value.lower())
+        try:
+            settings.setdefault(kind, {})[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            settings[kind][name] = value
     return settings
 
 
@@ -84,6 +89,8 @@ def main():
     )
     args = parser.parse_args()
     settings = parse_settings(args.set)
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be >= 1. Received: {args.steps}")
 
     import keras
     import numpy as np

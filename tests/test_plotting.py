@@ -342,8 +342,10 @@ def test_training_history_marks_later_stages_and_says_their_loss_is_another_boun
         assert [t.get_text() for t in ax.texts] == ["IWAE k=5", "IWAE k=20"]
     plain = plotting.training_history(logs)
     assert all(len(ax.lines) == 1 and not ax.texts for ax in plain.axes)
-    with pytest.raises(ValueError, match="counted from 1. Received first epochs"):
-        plotting.training_history(logs, stages=[(0, "IWAE k=5")])
+    for bad in ([(0, "IWAE k=5")], [("4", "IWAE k=5")], [4]):
+        with pytest.raises(ValueError, match="counted from 1, e.g.") as caught:
+            plotting.training_history(logs, stages=bad)
+        assert f"stages={bad!r}" in str(caught.value)
 
 
 def test_training_history_rejects_bad_input():

@@ -174,8 +174,8 @@ def test_fsq_diversity_loss_is_the_kl_of_the_batch_average_soft_code_to_uniform(
     fsq = FiniteScalarQuantizer((5, 4, 3), diversity_weight=0.5)
     out = fsq.quantize_vectors(z, training=True)
     expected = _fsq_diversity_reference((5, 4, 3), z.astype("float64"))
-    assert abs(float(out["diversity_loss"]) - expected) < 1e-3 * expected
-    assert abs(float(out["vq_loss"]) - 0.5 * expected) < 1e-3 * expected  # all within +-2
+    assert abs(float(out["diversity_loss"]) - expected) < 2e-4
+    assert abs(float(out["vq_loss"]) - 0.5 * expected) < 1e-4  # all within +-2
     # The soft assignment's argmax is the rounded code, and the term is off by default.
     hard = np.argmax(numpy(fsq.code_logits(z)), axis=-1)
     assert np.array_equal(hard, numpy(out["indices"]))
@@ -186,9 +186,12 @@ def test_fsq_diversity_loss_is_the_kl_of_the_batch_average_soft_code_to_uniform(
     clustered = fsq.quantize_vectors(np.zeros_like(z), training=True)
     assert float(clustered["diversity_loss"]) > 2 * expected
     nudged = z.copy()
-    nudged[0, 0, 0, 0] += 1e-2
+    nudged[0, 0, 0, 0] += 0.1  # within its code's cell: the same index
     moved = float(fsq.quantize_vectors(nudged, training=True)["diversity_loss"])
-    assert moved != float(out["diversity_loss"])
+    reference = _fsq_diversity_reference((5, 4, 3), nudged.astype("float64"))
+    assert abs(moved - reference) < 2e-4 and abs(reference - expected) > 5e-3
+    # A term of training only: inference does not compute it.
+    assert float(fsq.quantize_vectors(z, training=False)["diversity_loss"]) == 0.0
     assert numpy(fsq.quantize_vectors(nudged)["indices"])[0, 0, 0] == numpy(out["indices"])[0, 0, 0]
 
 

@@ -89,8 +89,8 @@ class FiniteScalarQuantizer(Quantizer):
     the batch's average `q` to uniform is 0 when the batch spreads over all
     codes; it pushes the encoder towards level combinations it leaves unused
     (a data set whose inputs cluster, such as `shapes` with its flat
-    background, leaves lattice corners empty). There is no codebook to train
-    or commit to.
+    background, leaves lattice corners empty); it is computed in training
+    only (0 at `training=False`). There is no codebook to train or commit to.
     `perplexity` and `usage` are reported as by `VectorQuantizer`.
     `embeddings` is the constant `(prod(levels), D)` grid of every code
     vector, in index order.
@@ -216,7 +216,9 @@ class FiniteScalarQuantizer(Quantizer):
         range_loss = ops.mean(_per_example_sum(excess**2))
         vq_loss = self.range_weight * range_loss
         diversity_loss = ops.zeros((), "float32")
-        if self.diversity_weight:  # K distances per position: only when asked for
+        # K distances per position: only when asked for, and only in training (a term that
+        # shapes training, not part of any bound; inference need not hold (positions, K)).
+        if self.diversity_weight and training:
             probs = ops.softmax(self.code_logits(inputs), axis=-1)
             diversity_loss = marginal_kl_to_uniform(probs) * _positions(inputs)
             vq_loss = vq_loss + self.diversity_weight * diversity_loss

@@ -181,7 +181,7 @@ class _FixedLabel:
 def finetune_stage_marks(finetune, num_epochs: int) -> list:
     """`[(first epoch, "IWAE k=K"), ...]` of a run's fine-tuning stages, the last
     `sum(finetune["epochs"])` of its `num_epochs` (metrics.json's `finetune` record;
-    None or empty: no stages).
+    None or empty: no stages). A stage the history does not reach is left out.
 
     >>> finetune_stage_marks({"k": [5, 20], "epochs": [3, 2]}, 10)
     [(6, 'IWAE k=5'), (9, 'IWAE k=20')]
@@ -191,7 +191,8 @@ def finetune_stage_marks(finetune, num_epochs: int) -> list:
     first = num_epochs - sum(finetune["epochs"]) + 1
     marks = []
     for k, epochs in zip(finetune["k"], finetune["epochs"], strict=True):
-        marks.append((first, f"IWAE k={k}"))
+        if 1 <= first <= num_epochs:
+            marks.append((first, f"IWAE k={k}"))
         first += epochs
     return marks
 

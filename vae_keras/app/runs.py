@@ -8,6 +8,8 @@ leaves a folder the next identical command understands and finishes:
 - while training, `checkpoint.keras` holds the model, the optimizer *and*
   the per-epoch history in one file (one rename), so the epoch count and
   the weights cannot disagree; `history.json` is a readable copy;
+- while a VQ model's prior over codes is fitted (after training), the same
+  file holds the model with the part-fitted prior and `prior_epochs`;
 - after training, `model.keras` is the model; then the test losses,
   figures, SavedModel and report follow, and `metrics.json` comes last.
 
@@ -236,3 +238,43 @@ class RunCheckpoint(keras.callbacks.Callback):
     def finish(self):
         """Removes the checkpoint once the final model is safely written."""
         (self.directory / CHECKPOINT).unlink(missing_ok=True)
+
+
+class PriorCheckpoint(keras.callbacks.Callback):
+    """Saves the whole trained model after every epoch of its `fit_prior`, atomically.
+
+    The prior is fitted after the model's training, as a `fit` of its own; this
+    callback rides on that `fit` and writes `owner` (the model the prior belongs to,
+    with the part-trained prior) over the run's checkpoint, its record the training's
+    `record` plus `prior_epochs`. A kill during the prior's fitting then loses at most
+    one of its epochs: `prior_epochs(directory)` says where to resume. (A rerun that
+    trains more epochs first replaces the checkpoint without `prior_epochs`: the codes
+    change, so the prior is fitted again for all its epochs, from its saved weights.)
+
+    Args:
+        directory: The run folder.
+        owner: The model whose prior is being fitted.
+        record: The training's record (`completed_epochs`, `history`).
+        done: Epochs of the prior's fitting before this attempt (`prior_epochs`).
+    """
+
+    def __init__(self, directory, owner, record, done: int = 0):
+        super().__init__()
+        self.directory, self.owner, self.record = Path(directory), owner, dict(record)
+        self.done = done
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Counted, not read from `epoch`: a VQVAE2 fits two priors, each from its epoch 0.
+        self.done += 1
+        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # never checkpoint a diverged prior over the last good one
+        record = {**self.record, "prior_epochs": self.done}
+        save_model(self.owner, self.directory / CHECKPOINT, record=record, fault="checkpoint_write")
+        fault_point("after_prior_checkpoint")
+
+
+def prior_epochs(directory) -> int:
+    """The epochs of `fit_prior` the run's checkpoint holds (0 without one)."""
+    path = Path(directory) / CHECKPOINT
+    record = read_record(path) if path.is_file() else None
+    return int((record or {}).get("prior_epochs", 0))

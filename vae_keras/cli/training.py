@@ -274,6 +274,9 @@ def train(args) -> Path:
             resumed, initial_epoch, history, state = _run_folder(
                 args, out, shape, keras.backend.backend(), chief, total_epochs
             )
+            # Epochs of a VQ prior's fitting the checkpoint holds: read before any training,
+            # which replaces the checkpoint (and changes the codes: the prior starts over).
+            prior_done = runs.prior_epochs(out) if initial_epoch >= total_epochs else 0
             if resumed is not None:
                 model = resumed
                 stage = _stage_of(plan, initial_epoch)
@@ -362,8 +365,20 @@ def train(args) -> Path:
                 prior_x = binarize(x_train, seed=args.seed) if args.binarize else x_train
                 # A caption model's prior reads each image's caption before its codes.
                 conditions = {"captions": data.captions} if data.captions is not None else {}
+                # Checkpointed every epoch: a killed run resumes the prior where it stopped.
+                if prior_done:
+                    say(chief, f"resuming the prior's fitting after {prior_done} of its epochs")
+                record = {k: state[k] for k in ("completed_epochs", "history")}
                 model.fit_prior(
-                    prior_x, epochs=args.epochs, batch_size=args.batch_size, verbose=2, **conditions
+                    prior_x,
+                    epochs=args.epochs,
+                    initial_epoch=prior_done,
+                    batch_size=args.batch_size,
+                    verbose=2,
+                    callbacks=[runs.PriorCheckpoint(out, model, record, prior_done)]
+                    if chief
+                    else [],
+                    **conditions,
                 )
             if chief and not runs.reached(state, "model"):
                 say(chief, f"saving {out / 'model.keras'} ...")

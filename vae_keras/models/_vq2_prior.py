@@ -56,8 +56,21 @@ class TwoLevelPriorMethods:
 
         `validation_data` is images `x_val`. Returns `{"top": History, "bottom": History}`:
         each `loss` (and `val_loss`) is that prior's NLL of a grid in nats per image.
+        `initial_epoch` (a resumed fitting) counts the top prior's epochs, then the
+        bottom prior's: from 0 to `2 * epochs`.
         """
         epochs = check_positive_int(epochs, "epochs")
+        initial = kwargs.pop("initial_epoch", 0)
+        if (
+            isinstance(initial, bool)
+            or not isinstance(initial, int)
+            or not 0 <= initial <= 2 * epochs
+        ):
+            raise ValueError(
+                f"`initial_epoch` counts the top prior's {epochs} epochs, then the bottom "
+                f"prior's {epochs}: an integer in [0, {2 * epochs}]. Received: "
+                f"initial_epoch={initial!r}. Pass the epochs already fitted (0 to start)."
+            )
         top, bottom = self.encode_indices(x)
         top_val = bottom_val = None
         if validation_data is not None:
@@ -65,9 +78,23 @@ class TwoLevelPriorMethods:
             top_val, bottom_val = (v_top, v_top), ((v_bottom, v_top), v_bottom)
         options = {"epochs": epochs, "batch_size": batch_size, "verbose": verbose, **kwargs}
         histories = {
-            "top": _fit_one(self.top_prior, top, top, top_val, learning_rate, **options),
+            "top": _fit_one(
+                self.top_prior,
+                top,
+                top,
+                top_val,
+                learning_rate,
+                initial_epoch=min(initial, epochs),
+                **options,
+            ),
             "bottom": _fit_one(
-                self.bottom_prior, (bottom, top), bottom, bottom_val, learning_rate, **options
+                self.bottom_prior,
+                (bottom, top),
+                bottom,
+                bottom_val,
+                learning_rate,
+                initial_epoch=max(0, initial - epochs),
+                **options,
             ),
         }
         self.top_prior.remember_codebook(self.top_quantizer.embeddings)

@@ -41,7 +41,7 @@ def training_history(
         path: When given, the figure is also saved there (atomically).
         stages: Optional `[(first epoch, label), ...]` (epochs counted from 1):
             later stages of the run that train on another objective, e.g.
-            `[(181, "IWAE k=5")]` for `vae-keras train --finetune-iwae 5`.
+            `[(181, "IWAE k=5")]` for `vae-keras train --epochs 180 --finetune-iwae 5`.
             Each gets a dotted line and its label on every panel, and the
             loss panel says its values after the first line are the stages'.
 
@@ -58,12 +58,19 @@ def training_history(
     >>> fig.axes[0].get_title()
     'total loss (negative ELBO, then the bound of each marked stage)'
     """
-    stages = [(float(first), str(label)) for first, label in (stages or ())]
-    if any(not first >= 1 for first, _ in stages):
+    stages = list(stages or ())
+    if not all(
+        isinstance(mark, (tuple, list))
+        and len(mark) == 2
+        and isinstance(mark[0], (int, float, np.integer, np.floating))
+        and mark[0] >= 1
+        for mark in stages
+    ):
         raise ValueError(
-            "`stages` are (first epoch, label) pairs with epochs counted from 1. "
-            f"Received first epochs {[first for first, _ in stages]}."
+            "`stages` are (first epoch, label) pairs with epochs counted from 1, e.g. "
+            f"[(181, 'IWAE k=5')]. Received: stages={stages!r}"
         )
+    stages = [(float(first), str(label)) for first, label in stages]
     logs = history_dict(history)
     if not logs or all(len(v) == 0 for v in logs.values()):
         raise ValueError("`history` is empty: train for at least one epoch first.")
