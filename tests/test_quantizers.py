@@ -268,6 +268,25 @@ def test_gumbel_diversity_loss_is_the_kl_of_the_batch_average_code_to_uniform():
     assert abs(float(out["vq_loss"]) - 4 * np.log(4)) < 1e-3
 
 
+def test_gumbel_sharp_diversity_reads_the_logits_at_the_temperature():
+    # Logits that differ by 1: softmax(l) is nearly even, softmax(l / 0.1) nearly one-hot.
+    logits_of = np.array([1.0, 0.0, 0.0, 0.0], "float32")
+    z = np.ones((2, 2, 2, 4), "float32")  # every position gets the same logits
+    kl = {}
+    for sharp in (False, True):
+        quantizer = GumbelQuantizer(4, 4, kl_weight=0.0, sharp_diversity=sharp, seed=0)
+        _set_logits(quantizer, np.zeros((4, 4)), logits_of)
+        quantizer.temperature.assign(0.1)
+        kl[sharp] = float(quantizer.quantize_vectors(z, training=True)["diversity_loss"])
+    expected = {}
+    for sharp, scale in ((False, 1.0), (True, 10.0)):
+        p = np.exp(scale * logits_of) / np.exp(scale * logits_of).sum()
+        expected[sharp] = 4 * float((p * np.log(p)).sum() + np.log(4))  # 4 positions
+    assert abs(kl[False] - expected[False]) < 1e-4 and abs(kl[True] - expected[True]) < 1e-3
+    assert kl[True] > 10 * kl[False]
+    assert GumbelQuantizer(4, 4, sharp_diversity=True).get_config()["sharp_diversity"] is True
+
+
 @pytest.mark.backend
 def test_gumbel_training_draws_a_relaxed_sample_at_the_temperature():
     quantizer = GumbelQuantizer(8, 3, seed=0)

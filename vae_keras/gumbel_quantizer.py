@@ -60,6 +60,10 @@ class GumbelQuantizer(Quantizer):
         temperature: Initial temperature of the relaxation (> 0).
         kl_weight: Weight of the KL to the uniform prior (>= 0).
         diversity_weight: Weight of the batch-average KL to uniform (>= 0).
+        sharp_diversity: The diversity term reads `softmax(l / temperature)`
+            instead of `softmax(l)`: as the temperature anneals, the batch must
+            spread the codes its argmax picks, not only its soft probabilities
+            (which can be even while a few codes win every argmax).
         straight_through: Hard one-hot forward, relaxed gradient backward.
         seed: Integer seed of the Gumbel noise and the initialisers.
         **kwargs: Base layer keyword arguments (`name`, `dtype`, ...).
@@ -87,6 +91,7 @@ class GumbelQuantizer(Quantizer):
         kl_weight: float = 1.0,
         diversity_weight: float = 1.0,
         straight_through: bool = False,
+        sharp_diversity: bool = False,
         seed: int | None = None,
         **kwargs,
     ):
@@ -112,6 +117,7 @@ class GumbelQuantizer(Quantizer):
             diversity_weight, "diversity_weight", 0.0, float("inf")
         )
         self.straight_through = bool(straight_through)
+        self.sharp_diversity = bool(sharp_diversity)
         if seed is not None:
             seed = _check_int(seed, "seed", 0, "")
         self.seed = seed
@@ -181,7 +187,10 @@ class GumbelQuantizer(Quantizer):
         logits = self.logits(inputs)
         codebook = ops.convert_to_tensor(self.embeddings)
         kl_loss = ops.mean(_per_example_sum(self.kl_to_uniform(logits)))
-        diversity_loss = self.marginal_kl_to_uniform(logits) * _positions(inputs)
+        diversity_logits = logits
+        if self.sharp_diversity:
+            diversity_logits = logits / ops.convert_to_tensor(self.temperature)
+        diversity_loss = self.marginal_kl_to_uniform(diversity_logits) * _positions(inputs)
         if training:
             soft = self._relaxed_one_hot(logits)
             indices = ops.cast(ops.argmax(soft, axis=-1), "int32")
@@ -214,5 +223,6 @@ class GumbelQuantizer(Quantizer):
             "kl_weight": self.kl_weight,
             "diversity_weight": self.diversity_weight,
             "straight_through": self.straight_through,
+            "sharp_diversity": self.sharp_diversity,
             "seed": self.seed,
         }
