@@ -7,13 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
-import numpy as np
-import pytest
-
 from vae_keras import runs
 from vae_keras.cli import main
-from vae_keras.models import VQVAE2
 
 ROOT = Path(__file__).resolve().parents[1]
 # 64 digits in batches of 32: 2 steps per epoch; 2 epochs of training, then 2 of the prior.
@@ -65,30 +60,3 @@ def test_a_run_killed_while_fitting_the_prior_resumes_it_after_the_last_epoch(tm
     assert model.prior_is_fitted()
     assert not (out / runs.CHECKPOINT).exists()
     assert (out / "metrics.json").is_file()
-
-
-def test_vqvae2_counts_a_resumed_fitting_over_the_top_prior_then_the_bottom():
-    keras.utils.set_random_seed(0)
-    model = VQVAE2(
-        (8, 8, 1),
-        num_embeddings=(8, 16),
-        embedding_dim=4,
-        filters=(8,),
-        top_filters=(8,),
-        prior_filters=8,
-        prior_layers=1,
-        prior_head_units=8,
-        condition_channels=4,
-        seed=0,
-    )
-    x = (np.random.default_rng(0).uniform(size=(32, 8, 8, 1)) < 0.3).astype("float32")
-    model.compile(optimizer="adam")
-    model.fit(x, epochs=1, batch_size=16, verbose=0)
-    # 2 epochs per prior: after 3 of 4, the top prior is done and the bottom has 1 left.
-    histories = model.fit_prior(x, epochs=2, batch_size=16, verbose=0, initial_epoch=3)
-    assert histories["top"].epoch == [] and histories["bottom"].epoch == [1]
-    assert model.prior_is_fitted()
-    histories = model.fit_prior(x, epochs=2, batch_size=16, verbose=0, initial_epoch=1)
-    assert histories["top"].epoch == [1] and histories["bottom"].epoch == [0, 1]
-    with pytest.raises(ValueError, match=r"an integer in \[0, 4\]. Received: initial_epoch=5"):
-        model.fit_prior(x, epochs=2, verbose=0, initial_epoch=5)

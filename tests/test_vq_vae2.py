@@ -292,3 +292,19 @@ def test_saved_model_endpoints_match_the_model(trained, tmp_path):
         np.full((3, *model.top_grid_shape), 3), np.full((3, *model.bottom_grid_shape), 5)
     )
     assert_close(drawn, certain, atol=1e-5)
+
+
+def test_vqvae2_counts_a_resumed_fitting_over_the_top_prior_then_the_bottom():
+    keras.utils.set_random_seed(0)
+    model = tiny()
+    x = make_binary_images()
+    model.compile(optimizer="adam")
+    model.fit(x, epochs=1, batch_size=16, verbose=0)
+    # 2 epochs per prior: after 3 of 4, the top prior is done and the bottom has 1 left.
+    histories = model.fit_prior(x, epochs=2, batch_size=16, verbose=0, initial_epoch=3)
+    assert histories["top"].epoch == [] and histories["bottom"].epoch == [1]
+    assert model.prior_is_fitted()
+    histories = model.fit_prior(x, epochs=2, batch_size=16, verbose=0, initial_epoch=1)
+    assert histories["top"].epoch == [1] and histories["bottom"].epoch == [0, 1]
+    with pytest.raises(ValueError, match=r"an integer in \[0, 4\]. Received: initial_epoch=5"):
+        model.fit_prior(x, epochs=2, verbose=0, initial_epoch=5)
