@@ -334,7 +334,7 @@ def test_training_history_marks_later_stages_and_says_their_loss_is_another_boun
     logs = {"loss": [3.0, 2.0, 1.5, 1.4, 1.3], "kl_loss": [0.5, 0.4, 0.3, 0.3, 0.3]}
     fig = plotting.training_history(logs, stages=[(4, "IWAE k=5"), (5, "IWAE k=20")])
     assert [ax.get_title() for ax in fig.axes] == [
-        "total loss (negative ELBO, then the bound of each marked stage)",
+        "total loss (−ELBO, then marked bounds)",
         "KL (nats)",
     ]
     for ax in fig.axes:  # the train curve, then one dotted line between epochs per stage

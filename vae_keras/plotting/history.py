@@ -56,7 +56,7 @@ def training_history(
     ['total loss (negative ELBO)', 'KL (nats)']
     >>> fig = training_history({"loss": [3, 2, 1, 0.9]}, stages=[(4, "IWAE k=5")])
     >>> fig.axes[0].get_title()
-    'total loss (negative ELBO, then the bound of each marked stage)'
+    'total loss (−ELBO, then marked bounds)'
     """
     stages = list(stages or ())
     if not all(
@@ -88,7 +88,7 @@ def training_history(
     for i, (name, title) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         if stages and name == "loss":  # a fine-tuning stage's loss is its own bound
-            title = "total loss (negative ELBO, then the bound of each marked stage)"
+            title = "total loss (−ELBO, then marked bounds)"
         for key, style, label in ((name, "-", "train"), (f"val_{name}", "--", "validation")):
             if key in logs and len(logs[key]):
                 epochs = np.arange(1, len(logs[key]) + 1)
