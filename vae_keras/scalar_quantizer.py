@@ -155,6 +155,9 @@ class FiniteScalarQuantizer(Quantizer):
         self._half_width = (np.asarray(self.levels) // 2).astype("float32")
         self._basis = np.concatenate([[1], np.cumprod(self.levels[:-1])]).astype("int32")
         self._codes = self._indices_to_codes_np(np.arange(self.num_embeddings))
+        # Every code in level units (K, D) and its squared norm: the diversity term's grid.
+        self._grid = (self._codes * self._half_width).astype("float32")
+        self._grid_sq = (self._grid**2).sum(axis=-1).astype("float32")
         self.built = True
 
     # === The grid ===
@@ -180,12 +183,14 @@ class FiniteScalarQuantizer(Quantizer):
         """Logits `(..., K)` of the soft assignment of each input to the codes: minus the
         squared distance in level units between its bounded value and each code, over
         `DIVERSITY_TEMPERATURE` (the argmax is the rounded code)."""
-        bounded = self.bound(inputs)
-        grid = ops.convert_to_tensor(self._codes * self._half_width)  # (K, D), level units
+        return self._logits_of_bounded(self.bound(inputs))
+
+    def _logits_of_bounded(self, bounded):
+        grid = ops.convert_to_tensor(self._grid)
         distances = (
             ops.sum(bounded**2, axis=-1, keepdims=True)
             - 2.0 * ops.matmul(bounded, ops.transpose(grid))
-            + ops.sum(grid**2, axis=-1)
+            + ops.convert_to_tensor(self._grid_sq)
         )
         return -distances / DIVERSITY_TEMPERATURE
 
@@ -219,7 +224,7 @@ class FiniteScalarQuantizer(Quantizer):
         # K distances per position: only when asked for, and only in training (a term that
         # shapes training, not part of any bound; inference need not hold (positions, K)).
         if self.diversity_weight and training:
-            probs = ops.softmax(self.code_logits(inputs), axis=-1)
+            probs = ops.softmax(self._logits_of_bounded(bounded), axis=-1)
             diversity_loss = marginal_kl_to_uniform(probs) * _positions(inputs)
             vq_loss = vq_loss + self.diversity_weight * diversity_loss
         return {
