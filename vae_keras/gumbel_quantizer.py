@@ -91,8 +91,8 @@ class GumbelQuantizer(Quantizer):
         kl_weight: float = 1.0,
         diversity_weight: float = 1.0,
         straight_through: bool = False,
-        sharp_diversity: bool = False,
         seed: int | None = None,
+        sharp_diversity: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
